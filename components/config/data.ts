@@ -22,8 +22,8 @@ export const storageSchema = z
       .optional(),
   })
   .superRefine((s, ctx) => {
-    if (s.driver === "storidge" && !s.storidge) ctx.addIssue({ code: "custom", path: ["storidge"], message: "is required when storage.driver is storidge ({ version, volumeSizeGb, profiles })" });
-    if (s.driver === "hetzner-csi" && !s.hetznerCsi) ctx.addIssue({ code: "custom", path: ["hetznerCsi"], message: "is required when storage.driver is hetzner-csi ({ pluginImage, defaultSizeGb })" });
+    if (s.driver === "storidge" && !s.storidge) ctx.addIssue({ code: "custom", path: ["storidge"], message: "required when storage.driver is storidge ({ version, volumeSizeGb, profiles })" });
+    if (s.driver === "hetzner-csi" && !s.hetznerCsi) ctx.addIssue({ code: "custom", path: ["hetznerCsi"], message: "required when storage.driver is hetzner-csi ({ pluginImage, defaultSizeGb })" });
   })
   .default({ driver: "local" });
 
@@ -48,7 +48,7 @@ export const backupSchema = z
       .default({ daily: 7, weekly: 4, monthly: 6 }),
   })
   .superRefine((b, ctx) => {
-    if (b.enabled && !b.s3) ctx.addIssue({ code: "custom", path: ["s3"], message: "is required when backup.enabled is true ({ endpoint, bucket })" });
+    if (b.enabled && !b.s3) ctx.addIssue({ code: "custom", path: ["s3"], message: "required when backup.enabled is true ({ endpoint, bucket })" });
   })
   .default({ enabled: false, schedule: "15 2 * * *", checkSchedule: "45 4 * * 0", retention: { daily: 7, weekly: 4, monthly: 6 } });
 

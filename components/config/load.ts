@@ -65,8 +65,8 @@ function describeIssue(stackFile: string, raw: Record<string, unknown>, issue: z
   const value = valueAt(raw, issue.path);
   if (value === undefined) {
     const top = String(issue.path[0] ?? "");
-    const allowed = issue.path.length === 1 && ALLOWED[top] ? ALLOWED[top] : issue.message;
-    return `${stackFile}: ${key} is missing — set it to ${allowed}`;
+    if (issue.path.length === 1 && ALLOWED[top]) return `${stackFile}: ${key} is missing — set it to ${ALLOWED[top]}`;
+    return `${stackFile}: ${key} is missing — ${issue.message}`;
   }
   return `${stackFile}: ${key} is ${show(value)} — ${issue.message}`;
 }
@@ -104,7 +104,9 @@ export function validateConfig(stack: string, raw: Record<string, unknown>, secr
     if (state === "plain") problems.push(`${stackFile}: ${NAMESPACE}:${k} is stored in plain text — it must be a secret: pulumi config set --secret ${NAMESPACE}:${k} --stack ${stack}`);
   }
   requireSecret("sshPrivateKey", "Pulumi bootstraps every machine over SSH");
-  if (parsed.success && parsed.data.backup.enabled) {
+  // Even when other keys are invalid, say which secrets the enabled backup will need.
+  const backupEnabled = parsed.success ? parsed.data.backup.enabled : (values.backup as { enabled?: unknown } | undefined)?.enabled === true;
+  if (backupEnabled) {
     requireSecret("backupS3AccessKeyId", "backup.enabled is true");
     requireSecret("backupS3SecretAccessKey", "backup.enabled is true");
     requireSecret("resticPassword", "backup.enabled is true");

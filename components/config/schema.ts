@@ -75,11 +75,11 @@ export const platformSchema = z
   .superRefine((c, ctx) => {
     const need = (key: string, why: string) => ctx.addIssue({ code: "custom", path: [key], message: why });
     if (c.machineSource === "hetzner") {
-      if (!c.location) need("location", `is required when machineSource is hetzner (one of ${HETZNER_LOCATIONS.join(", ")})`);
-      if (!c.osImage) need("osImage", "is required when machineSource is hetzner (e.g. debian-12)");
-      if (!c.serverTypes) need("serverTypes", "is required when machineSource is hetzner ({ manager: cx32, worker: cx42 })");
-      if (!c.privateNetwork) need("privateNetwork", "is required when machineSource is hetzner ({ cidr: 10.10.0.0/16, subnet: 10.10.1.0/24 })");
-      if (c.hosts) need("hosts", "is only for machineSource existing; Hetzner servers are created from managers/workers");
+      if (!c.location) need("location", `required when machineSource is hetzner (one of ${HETZNER_LOCATIONS.join(", ")})`);
+      if (!c.osImage) need("osImage", "required when machineSource is hetzner (e.g. debian-12)");
+      if (!c.serverTypes) need("serverTypes", "required when machineSource is hetzner ({ manager: cx32, worker: cx42 })");
+      if (!c.privateNetwork) need("privateNetwork", "required when machineSource is hetzner ({ cidr: 10.10.0.0/16, subnet: 10.10.1.0/24 })");
+      if (c.hosts) need("hosts", "only for machineSource existing; Hetzner servers are created from managers/workers");
       if (c.privateNetwork && isIpv4Cidr(c.privateNetwork.subnet) && isIpv4Cidr(c.privateNetwork.cidr) && !cidrContains(c.privateNetwork.cidr, c.privateNetwork.subnet)) {
         ctx.addIssue({ code: "custom", path: ["privateNetwork", "subnet"], message: `must lie inside privateNetwork.cidr ${c.privateNetwork.cidr}` });
       }

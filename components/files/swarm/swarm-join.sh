@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Joins this machine to the Swarm with the given role; a node that is already in a Swarm is left as is.
+# Prints the node's Swarm ID. Env: JOIN_TOKEN, MANAGER_ADDR, ADVERTISE_ADDR.
+set -euo pipefail
+: "${JOIN_TOKEN:?}" "${MANAGER_ADDR:?}" "${ADVERTISE_ADDR:?}"
+say() { printf 'swarm-join: %s\n' "$*" >&2; }
+
+state="$(docker info --format '{{.Swarm.LocalNodeState}}')"
+if [ "$state" = active ]; then
+  say "unchanged: already in the Swarm"
+else
+  [ "$state" = inactive ] || say "node state was $state; joining again"
+  say "joining $MANAGER_ADDR:2377 as $(hostname), advertising $ADVERTISE_ADDR"
+  for attempt in 1 2 3 4 5; do
+    if docker swarm join --token "$JOIN_TOKEN" --advertise-addr "$ADVERTISE_ADDR" --listen-addr "$ADVERTISE_ADDR:2377" "$MANAGER_ADDR:2377" >/dev/null; then
+      break
+    fi
+    [ "$attempt" = 5 ] && { say "error: could not join $MANAGER_ADDR:2377; check that 2377/tcp, 7946/tcp+udp and 4789/udp pass on the private network"; exit 1; }
+    sleep $((attempt * 2))
+  done
+fi
+docker info --format '{{.Swarm.NodeID}}'

@@ -1,0 +1,119 @@
+// Hetzner Cloud machines: SSH keys, the private network, firewalls, spread placement groups and servers.
+// Server names and private addresses derive from role + index (naming.ts), so scaling never renumbers.
+import * as pulumi from "@pulumi/pulumi";
+import * as hcloud from "@pulumi/hcloud";
+import { ValidatedConfig } from "../config/load";
+import { cloudInitUserData } from "./cloud-init";
+import { networkZone, placementGroupIndex, plannedNodes, privateIpFor } from "./naming";
+import { Machine, NodeRole } from "./types";
+
+export interface HetznerMachinesArgs {
+  config: ValidatedConfig;
+  sshPrivateKey: pulumi.Input<string>;
+}
+
+/** Ports of the Swarm control and data plane; only the private network may reach them. */
+export const SWARM_PORTS: { protocol: "tcp" | "udp"; port: string; why: string }[] = [
+  { protocol: "tcp", port: "2377", why: "Swarm cluster management" },
+  { protocol: "tcp", port: "7946", why: "Swarm node gossip" },
+  { protocol: "udp", port: "7946", why: "Swarm node gossip" },
+  { protocol: "udp", port: "4789", why: "overlay network VXLAN" },
+];
+
+export class HetznerMachines extends pulumi.ComponentResource {
+  readonly machines: Machine[];
+  readonly networkId: pulumi.Output<string>;
+
+  constructor(name: string, args: HetznerMachinesArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("mbio-cloud:platform:HetznerMachines", name, {}, opts);
+    const cfg = args.config;
+    const env = cfg.environment;
+    const location = cfg.location!;
+    const privateNetwork = cfg.privateNetwork!;
+    const serverTypes = cfg.serverTypes!;
+    const production = env === "production";
+    const labels = (role?: NodeRole): Record<string, string> => ({ ...cfg.labels, environment: env, "managed-by": "pulumi", ...(role ? { role } : {}) });
+
+    const keys = cfg.sshPublicKeys.map((publicKey, i) => new hcloud.SshKey(`${name}-ssh-key-${i + 1}`, { name: `${env}-key-${i + 1}`, publicKey, labels: labels() }, { parent: this }));
+
+    const network = new hcloud.Network(`${name}-network`, { name: env, ipRange: privateNetwork.cidr, labels: labels(), deleteProtection: production }, { parent: this });
+    const subnet = new hcloud.NetworkSubnet(`${name}-subnet`, { networkId: network.id.apply(Number), type: "cloud", networkZone: networkZone(location), ipRange: privateNetwork.subnet }, { parent: this });
+    this.networkId = network.id;
+
+    // Inbound is denied unless a rule allows it. Hetzner firewalls filter the public interface only;
+    // the Swarm ports are listed from the private range so a server without a private route stays closed.
+    const everyone = ["0.0.0.0/0", "::/0"];
+    new hcloud.Firewall(
+      `${name}-firewall-base`,
+      {
+        name: `${env}-base`,
+        labels: labels(),
+        applyTos: [{ labelSelector: `environment=${env},managed-by=pulumi` }],
+        rules: [
+          { direction: "in", protocol: "tcp", port: "22", sourceIps: cfg.adminCidrs, description: "SSH from admin networks" },
+          { direction: "in", protocol: "icmp", sourceIps: everyone, description: "ICMP (path MTU discovery, ping)" },
+          ...SWARM_PORTS.map((p) => ({ direction: "in", protocol: p.protocol, port: p.port, sourceIps: [privateNetwork.cidr], description: p.why })),
+        ],
+      },
+      { parent: this },
+    );
+    // The edge (Traefik) runs on managers: only they take web traffic.
+    new hcloud.Firewall(
+      `${name}-firewall-edge`,
+      {
+        name: `${env}-edge`,
+        labels: labels(),
+        applyTos: [{ labelSelector: `environment=${env},managed-by=pulumi,role=manager` }],
+        rules: [
+          { direction: "in", protocol: "tcp", port: "80", sourceIps: everyone, description: "HTTP (redirects to HTTPS, ACME)" },
+          { direction: "in", protocol: "tcp", port: "443", sourceIps: everyone, description: "HTTPS" },
+        ],
+      },
+      { parent: this },
+    );
+
+    const groups = new Map<string, hcloud.PlacementGroup>();
+    const placementGroup = (role: NodeRole, index: number) => {
+      const key = `${role}-${placementGroupIndex(index)}`;
+      let group = groups.get(key);
+      if (!group) {
+        group = new hcloud.PlacementGroup(`${name}-placement-${key}`, { name: `${env}-${key}`, type: "spread", labels: labels(role) }, { parent: this });
+        groups.set(key, group);
+      }
+      return group;
+    };
+
+    const userData = cloudInitUserData();
+    this.machines = plannedNodes(env, cfg.managers, cfg.workers).map(({ name: nodeName, role, index }) => {
+      const ip = privateIpFor(privateNetwork.subnet, role, index);
+      const server = new hcloud.Server(
+        `${name}-${nodeName}`,
+        {
+          name: nodeName,
+          serverType: role === "manager" ? serverTypes.manager : serverTypes.worker,
+          image: cfg.osImage!,
+          location,
+          sshKeys: keys.map((k) => k.id),
+          placementGroupId: placementGroup(role, index).id.apply(Number),
+          labels: labels(role),
+          userData,
+          publicNets: [{ ipv4Enabled: true, ipv6Enabled: true }],
+          networks: [{ networkId: network.id.apply(Number), ip }],
+          deleteProtection: production,
+          rebuildProtection: production,
+        },
+        // cloud-init only runs at first boot: a changed user-data must not replace running servers.
+        { parent: this, dependsOn: [subnet], ignoreChanges: ["userData"] },
+      );
+      return {
+        name: nodeName,
+        role,
+        publicIp: server.ipv4Address,
+        privateIp: pulumi.output(ip),
+        connection: pulumi.output({ host: server.ipv4Address, port: 22, user: cfg.sshUser, privateKey: args.sshPrivateKey, dialErrorLimit: 60, perDialTimeout: 10 }),
+        readyAfter: [server],
+      };
+    });
+    this.registerOutputs({ networkId: this.networkId });
+  }
+}

@@ -1,0 +1,114 @@
+// SwarmCluster: machines from one of two sources (Hetzner servers or existing hosts), then a Docker Swarm
+// bootstrapped over SSH. Every step is a script under components/files/ that changes nothing when run twice.
+//
+//   per machine:  harden ─► docker engine ─┬─► (first manager) swarm init ─► overlay network
+//                                          └─► (others) join ─► membership (labels; drain + remove on delete)
+//
+// Joins depend only on the init and their own engine, so Pulumi runs them in parallel; adding a node adds
+// only its own chain, and removing one drains it and takes it out of the Swarm before its server goes.
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import { ValidatedConfig } from "./config/load";
+import { remoteScript } from "./files";
+import { existingMachines } from "./machines/existing";
+import { HetznerMachines } from "./machines/hetzner";
+import { Machine, NodeInfo } from "./machines/types";
+import type { Connection } from "./swarm-stack";
+
+export interface SwarmClusterArgs {
+  config: ValidatedConfig;
+  /** OpenSSH private key for every machine (a Pulumi secret). */
+  sshPrivateKey: pulumi.Input<string>;
+}
+
+interface JoinTokens {
+  managerToken: string;
+  workerToken: string;
+  nodeId: string;
+}
+
+export class SwarmCluster extends pulumi.ComponentResource {
+  /** Every node: name, role, public and private address. */
+  readonly nodes: pulumi.Output<NodeInfo[]>;
+  /** SSH connection to the first manager (secret: it holds the private key). */
+  readonly managerConnection: pulumi.Output<Connection>;
+  /** user@host:port of the first manager, for operators. */
+  readonly managerSshAddress: pulumi.Output<string>;
+  /** DOCKER_HOST for a docker client or provider: ssh://user@host:port. */
+  readonly dockerHost: pulumi.Output<string>;
+  /** The platform's attachable overlay network; every stack joins it. */
+  readonly networkName: string;
+  /** Join tokens (secret). */
+  readonly joinTokens: pulumi.Output<{ manager: string; worker: string }>;
+  /** Resolves once the Swarm, every node and the network exist: later components depend on it. */
+  readonly ready: pulumi.Resource[];
+
+  constructor(name: string, args: SwarmClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("mbio-cloud:platform:SwarmCluster", name, {}, opts);
+    const cfg = args.config;
+    const env = cfg.environment;
+    this.networkName = `${env}-platform`;
+
+    const machines: Machine[] =
+      cfg.machineSource === "hetzner"
+        ? new HetznerMachines(`${name}-hetzner`, { config: cfg, sshPrivateKey: args.sshPrivateKey }, { parent: this }).machines
+        : existingMachines({ hosts: cfg.hosts ?? [], managers: cfg.managers, workers: cfg.workers, sshUser: cfg.sshUser, sshPrivateKey: args.sshPrivateKey });
+
+    const run = (id: string, connection: pulumi.Input<Connection>, script: string, env: Record<string, pulumi.Input<string>>, extra: Partial<command.remote.CommandArgs>, dependsOn: pulumi.Resource[], secretStdout = false) =>
+      new command.remote.Command(
+        `${name}-${id}`,
+        { connection, create: remoteScript(script, env), logging: "stderr", ...extra },
+        { parent: this, dependsOn, additionalSecretOutputs: secretStdout ? ["stdout"] : [] },
+      );
+
+    const engines = new Map<string, command.remote.Command>();
+    for (const m of machines) {
+      const harden = run(`${m.name}-harden`, m.connection, "cloud-init/harden.sh", {}, {}, m.readyAfter);
+      engines.set(m.name, run(`${m.name}-docker`, m.connection, "swarm/install-docker.sh", { DOCKER_PACKAGE: cfg.dockerEngine.package, DOCKER_VERSION: cfg.dockerEngine.version }, {}, [harden]));
+    }
+
+    const [first, ...others] = machines;
+    const init = run("init", first.connection, "swarm/swarm-init.sh", { ADVERTISE_ADDR: first.privateIp }, { delete: remoteScript("swarm/swarm-leave.sh") }, [engines.get(first.name)!], true);
+    const tokens = init.stdout.apply((s) => JSON.parse(s) as JoinTokens);
+    this.joinTokens = pulumi.secret(tokens.apply((t) => ({ manager: t.managerToken, worker: t.workerToken })));
+    this.managerConnection = first.connection;
+
+    const nodeLabels = (m: Machine) =>
+      Object.entries({ ...cfg.labels, "mbio.environment": env, "mbio.role": m.role, "mbio.name": m.name })
+        .map(([k, v]) => `${k}=${v}`)
+        .join(" ");
+
+    const firstLabels = run(`${first.name}-membership`, first.connection, "swarm/node-labels.sh", { NODE_ID: pulumi.unsecret(tokens.apply((t) => t.nodeId)), LABELS: nodeLabels(first) }, {}, [init]);
+    const memberships = [firstLabels];
+    for (const m of others) {
+      const join = run(
+        `${m.name}-join`,
+        m.connection,
+        "swarm/swarm-join.sh",
+        { JOIN_TOKEN: tokens.apply((t) => (m.role === "manager" ? t.managerToken : t.workerToken)), MANAGER_ADDR: first.privateIp, ADVERTISE_ADDR: m.privateIp },
+        { delete: remoteScript("swarm/swarm-leave.sh") },
+        [engines.get(m.name)!, init],
+      );
+      const nodeId = join.stdout.apply((s) => s.trim());
+      memberships.push(
+        run(`${m.name}-membership`, first.connection, "swarm/node-labels.sh", { NODE_ID: nodeId, LABELS: nodeLabels(m) }, { delete: remoteScript("swarm/node-remove.sh", { NODE_ID: nodeId }) }, [join]),
+      );
+    }
+
+    const network = run(
+      "network",
+      first.connection,
+      "swarm/network.sh",
+      { NETWORK: this.networkName, ENCRYPTED: String(cfg.swarm.overlayEncrypted) },
+      { delete: `docker network rm ${this.networkName} >/dev/null 2>&1 || true` },
+      [init],
+    );
+    this.ready = [network, ...memberships];
+
+    this.nodes = pulumi.all(machines.map((m) => pulumi.all([m.publicIp, m.privateIp]).apply(([publicIp, privateIp]) => ({ name: m.name, role: m.role, publicIp, privateIp }))));
+    const address = pulumi.all([first.connection]).apply(([c]) => `${c.user ?? "root"}@${c.host}:${c.port ?? 22}`);
+    this.managerSshAddress = pulumi.unsecret(address);
+    this.dockerHost = this.managerSshAddress.apply((a) => `ssh://${a}`);
+    this.registerOutputs({ nodes: this.nodes, managerSshAddress: this.managerSshAddress, dockerHost: this.dockerHost, networkName: this.networkName, joinTokens: this.joinTokens });
+  }
+}

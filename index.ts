@@ -1,0 +1,29 @@
+// Entry point: validate the stack's config (nothing is created when it is invalid), build the
+// environment, export what operators and later stacks need.
+import { ConfigError, loadConfig, secret } from "./components/config/load";
+import { Environment } from "./components/environment";
+
+function load() {
+  try {
+    return loadConfig();
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      // A plain message, no stack trace: the operator needs the list of problems, not our call stack.
+      console.error(e.message);
+      process.exitCode = 1;
+      throw new Error(`invalid configuration in ${e.stackFile} (${e.problems.length} problem(s), listed above)`, { cause: e });
+    }
+    throw e;
+  }
+}
+
+const config = load();
+const environment = new Environment(config.environment, { config, secrets: { sshPrivateKey: secret("sshPrivateKey") } });
+
+export const environmentName = config.environment;
+export const dnsNamespace = environment.dnsNamespace;
+export const nodes = environment.nodes;
+export const managerSshAddress = environment.cluster.managerSshAddress;
+export const dockerHost = environment.cluster.dockerHost;
+export const networkName = environment.cluster.networkName;
+export const joinTokens = environment.cluster.joinTokens;

@@ -1,0 +1,90 @@
+import { validateConfig } from "../../components/config/load";
+import { stackFileConfig } from "./support/harness";
+
+const secrets = { sshPrivateKey: "secret" as const, backupS3AccessKeyId: "secret" as const, backupS3SecretAccessKey: "secret" as const, resticPassword: "secret" as const };
+
+function valid(): Record<string, unknown> {
+  const raw: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(stackFileConfig("staging"))) raw[k.replace(/^mbio-cloud:/, "")] = v;
+  return raw;
+}
+
+function problemsFor(stack: string, raw: Record<string, unknown>, secretState: Parameters<typeof validateConfig>[2] = secrets): string[] {
+  try {
+    validateConfig(stack, raw, secretState);
+  } catch (e) {
+    return (e as { problems: string[] }).problems;
+  }
+  return [];
+}
+
+describe("config validation", () => {
+  test.each(["development", "staging", "production"])("the real stack file Pulumi.%s.yaml is valid", (stack) => {
+    const raw: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(stackFileConfig(stack))) raw[k.replace(/^mbio-cloud:/, "")] = v;
+    const cfg = validateConfig(stack, raw, secrets);
+    expect(cfg.environment).toBe(stack);
+    expect(cfg.stackFile).toBe(`Pulumi.${stack}.yaml`);
+  });
+
+  const cases: [string, (r: Record<string, unknown>) => void, RegExp][] = [
+    ["even manager count", (r) => (r.managers = 2), /^Pulumi\.staging\.yaml: mbio-cloud:managers is 2 — a Swarm needs an odd number of managers \(1, 3 or 5\)$/],
+    ["too many workers", (r) => (r.workers = 51), /mbio-cloud:workers is 51 — must be a whole number from 0 to 50/],
+    ["fractional workers", (r) => (r.workers = 1.5), /mbio-cloud:workers is 1\.5 — must be a whole number/],
+    ["unknown location", (r) => (r.location = "fra1"), /mbio-cloud:location is fra1 — must be a Hetzner location: fsn1, nbg1/],
+    ["bad admin CIDR", (r) => (r.adminCidrs = ["10.0.0.300/24"]), /mbio-cloud:adminCidrs\[0\] is 10\.0\.0\.300\/24 — must be an IPv4 CIDR/],
+    ["SSH open to the world", (r) => (r.adminCidrs = ["0.0.0.0/0"]), /mbio-cloud:adminCidrs is \["0\.0\.0\.0\/0"\] — must not contain 0\.0\.0\.0\/0/],
+    ["no SSH keys", (r) => (r.sshPublicKeys = []), /mbio-cloud:sshPublicKeys is \[\] — must list at least one SSH public key/],
+    ["malformed SSH key", (r) => (r.sshPublicKeys = ["not-a-key"]), /mbio-cloud:sshPublicKeys\[0\] is not-a-key — must be an OpenSSH public key line/],
+    ["docker version wildcard", (r) => (r.dockerEngine = { package: "docker-ce", version: "5:27.*" }), /mbio-cloud:dockerEngine\.version is 5:27\.\* — must be the exact apt version string/],
+    ["docker package unknown", (r) => (r.dockerEngine = { package: "moby", version: "1.0" }), /mbio-cloud:dockerEngine\.package is moby — must be docker-ce .* or docker\.io/],
+    ["latest image", (r) => (r.images = { restic: "restic/restic:latest" }), /mbio-cloud:images\.restic is restic\/restic:latest — must be pinned as name:version@sha256/],
+    ["image without digest", (r) => (r.images = { restic: "restic/restic:0.17.3" }), /mbio-cloud:images\.restic .* must be pinned/],
+    ["subnet outside the network", (r) => (r.privateNetwork = { cidr: "10.20.0.0/16", subnet: "10.30.1.0/24" }), /mbio-cloud:privateNetwork\.subnet is 10\.30\.1\.0\/24 — must lie inside privateNetwork\.cidr 10\.20\.0\.0\/16/],
+    ["unknown key (typo)", (r) => (r.manager = 3), /mbio-cloud:manager is not a known key — check its spelling/],
+    ["missing domain", (r) => delete r.domain, /mbio-cloud:domain is missing — set it to the environment's DNS domain/],
+    ["bad endpoint mode", (r) => (r.swarm = { overlayEncrypted: true, endpointMode: "round-robin", publishMode: "host" }), /mbio-cloud:swarm\.endpointMode is round-robin — must be vip .* or dnsrr/],
+    ["hosts on hetzner", (r) => (r.hosts = [{ name: "a", address: "1.2.3.4", privateAddress: "10.0.0.1" }]), /mbio-cloud:hosts is .* — only for machineSource existing/],
+    ["backup without bucket", (r) => (r.backup = { enabled: true }), /mbio-cloud:backup\.s3 is missing — required when backup\.enabled is true/],
+    ["storidge without settings", (r) => (r.storage = { driver: "storidge" }), /mbio-cloud:storage\.storidge is missing — required when storage\.driver is storidge/],
+    ["unknown storage driver", (r) => (r.storage = { driver: "glusterfs" }), /mbio-cloud:storage\.driver is glusterfs — must be local .*, storidge .* or hetzner-csi/],
+  ];
+  test.each(cases)("rejects %s with a message naming file, key and what is allowed", (_name, mutate, expected) => {
+    const raw = valid();
+    mutate(raw);
+    const problems = problemsFor("staging", raw);
+    expect(problems.some((p) => expected.test(p))).toBe(true);
+    expect(problems.every((p) => p.startsWith("Pulumi.staging.yaml: "))).toBe(true);
+  });
+
+  test("reports every problem at once, not the first only", () => {
+    const raw = valid();
+    raw.managers = 4;
+    raw.workers = -1;
+    raw.location = "mars";
+    delete raw.domain;
+    const problems = problemsFor("staging", raw);
+    expect(problems.length).toBeGreaterThanOrEqual(4);
+    for (const key of ["managers", "workers", "location", "domain"]) expect(problems.some((p) => p.includes(`mbio-cloud:${key} `))).toBe(true);
+  });
+
+  test("shortened environment names are refused", () => {
+    expect(problemsFor("prod", valid()).join("\n")).toMatch(/the stack name prod is not an environment — use one of development, staging, production, local \(spelled out, never dev\/stage\/prod\)/);
+  });
+
+  test("secrets must be secrets and are never echoed", () => {
+    const problems = problemsFor("staging", valid(), { ...secrets, sshPrivateKey: "plain" });
+    expect(problems.join("\n")).toMatch(/mbio-cloud:sshPrivateKey is stored in plain text — it must be a secret: pulumi config set --secret mbio-cloud:sshPrivateKey --stack staging/);
+    const missing = problemsFor("staging", valid(), {});
+    expect(missing.join("\n")).toMatch(/mbio-cloud:resticPassword is missing — backup\.enabled is true: pulumi config set --secret/);
+  });
+
+  test("existing hosts must cover managers + workers", () => {
+    const raw = valid();
+    raw.machineSource = "existing";
+    for (const k of ["location", "osImage", "serverTypes", "privateNetwork"]) delete raw[k];
+    raw.storage = { driver: "local" };
+    raw.hosts = [{ name: "a", address: "192.0.2.1", privateAddress: "10.0.0.1" }];
+    expect(problemsFor("staging", raw).join("\n")).toMatch(/mbio-cloud:hosts .* lists 1 host\(s\) but managers \+ workers is 5; add hosts or lower the counts/);
+  });
+});

@@ -1,0 +1,145 @@
+// Runs the real Pulumi program (index.ts) under Pulumi mocks: no cloud, no CLI. Each run gets a fresh
+// module registry so the program is imported after setMocks and with its own config.
+import * as fs from "fs";
+import * as path from "path";
+import { parse } from "yaml";
+
+export const REPO = path.resolve(__dirname, "../../..");
+
+export interface MockResource {
+  type: string;
+  name: string;
+  inputs: Record<string, unknown>;
+}
+
+export interface ProgramRun {
+  resources: MockResource[];
+  outputs: Record<string, unknown>;
+  /** Outputs with their secretness, for asserting what is secret. */
+  secretOutputs: Set<string>;
+  error?: Error;
+  consoleErrors: string[];
+}
+
+/** Flattens a stack file's `config:` block into the runtime's `project:key` → string form. */
+export function stackFileConfig(stack: string): Record<string, unknown> {
+  const doc = parse(fs.readFileSync(path.join(REPO, `Pulumi.${stack}.yaml`), "utf8")) as { config: Record<string, unknown> };
+  return doc.config;
+}
+
+export const TEST_SECRETS = {
+  "mbio-cloud:sshPrivateKey": "-----BEGIN OPENSSH PRIVATE KEY-----\nunit-test-key\n-----END OPENSSH PRIVATE KEY-----",
+  "mbio-cloud:backupS3AccessKeyId": "unit-test-access-key",
+  "mbio-cloud:backupS3SecretAccessKey": "unit-test-secret-key",
+  "mbio-cloud:resticPassword": "unit-test-restic-password",
+};
+
+/** A deterministic fake public address per server name, so two runs of a program compare equal. */
+function fakeIp(name: string): string {
+  let h = 0;
+  for (const c of name) h = (h * 31 + c.charCodeAt(0)) % 250;
+  return `198.51.100.${h + 1}`;
+}
+
+function mockState(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
+  switch (type) {
+    case "hcloud:index/server:Server":
+      return { ...inputs, ipv4Address: fakeIp(name), ipv6Address: "2001:db8::1", status: "running" };
+    case "command:remote:Command": {
+      const create = String(inputs.create ?? "");
+      if (create.includes("swarm-init.sh")) return { ...inputs, stdout: JSON.stringify({ managerToken: "SWMTKN-1-manager", workerToken: "SWMTKN-1-worker", nodeId: "node-init" }), stderr: "" };
+      if (create.includes("swarm-join.sh")) return { ...inputs, stdout: `node-${name}`, stderr: "" };
+      return { ...inputs, stdout: "", stderr: "" };
+    }
+    default:
+      return { ...inputs };
+  }
+}
+
+/**
+ * Runs the program for `stack` with `config` (keys without namespace are put under mbio-cloud:), plus
+ * the given secrets. Resolves when no resource has registered for a while.
+ */
+export async function runProgram(stack: string, config: Record<string, unknown>, secrets: Record<string, string> = TEST_SECRETS): Promise<ProgramRun> {
+  const resources: MockResource[] = [];
+  const consoleErrors: string[] = [];
+  const all: Record<string, string> = {};
+  for (const [k, v] of Object.entries(config)) {
+    const key = k.includes(":") ? k : `mbio-cloud:${k}`;
+    all[key] = typeof v === "string" ? v : JSON.stringify(v);
+  }
+  Object.assign(all, secrets);
+
+  let program: Record<string, unknown> = {};
+  let error: Error | undefined;
+  let pulumi!: typeof import("@pulumi/pulumi");
+  const origError = console.error;
+  console.error = (...a: unknown[]) => consoleErrors.push(a.map(String).join(" "));
+  try {
+    jest.isolateModules(() => {
+      // The program must be imported after setMocks, in its own module registry: require is the tool for that.
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      pulumi = require("@pulumi/pulumi");
+      pulumi.runtime.setMocks(
+        {
+          newResource: (args) => {
+            resources.push({ type: args.type, name: args.name, inputs: args.inputs });
+            return { id: `${args.name}-id`, state: mockState(args.type, args.name, args.inputs) };
+          },
+          call: (args) => args.inputs,
+        },
+        "mbio-cloud",
+        stack,
+        false,
+      );
+      pulumi.runtime.setAllConfig(all, Object.keys(secrets));
+      try {
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        program = require(path.join(REPO, "index.ts"));
+      } catch (e) {
+        error = e as Error;
+      }
+    });
+  } finally {
+    console.error = origError;
+  }
+
+  // Resources that depend on outputs register late: wait until the count is stable.
+  let last = -1;
+  for (let stable = 0; stable < 5; ) {
+    await new Promise((r) => setTimeout(r, 20));
+    if (resources.length === last) stable++;
+    else {
+      stable = 0;
+      last = resources.length;
+    }
+  }
+  const outputs: Record<string, unknown> = {};
+  const secretOutputs = new Set<string>();
+  for (const [k, v] of Object.entries(program)) {
+    if (pulumi.Output.isInstance(v)) {
+      outputs[k] = await new Promise((resolve) => (v as import("@pulumi/pulumi").Output<unknown>).apply((x) => resolve(x)));
+      if (await (v as unknown as { isSecret: Promise<boolean> }).isSecret) secretOutputs.add(k);
+    } else outputs[k] = v;
+  }
+  return { resources, outputs, secretOutputs, error, consoleErrors };
+}
+
+/** The value of an input that may be a plain value (mocks resolve outputs before newResource). */
+export function byType(run: ProgramRun, type: string): MockResource[] {
+  return run.resources.filter((r) => r.type === type);
+}
+
+/** Counts resources per type, for parity comparisons. */
+export function typeCounts(run: ProgramRun): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const r of run.resources) counts[r.type] = (counts[r.type] ?? 0) + 1;
+  return counts;
+}
+
+/** Pulumi's marker for a secret value in serialized resource inputs. */
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+export function asSecret(v: unknown): { secret: boolean; value: unknown } {
+  if (v !== null && typeof v === "object" && SECRET_SIG in (v as object)) return { secret: true, value: (v as { value: unknown }).value };
+  return { secret: false, value: v };
+}

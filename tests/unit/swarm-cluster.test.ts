@@ -1,0 +1,171 @@
+import * as fs from "fs";
+import { asSecret, byType, MockResource, runProgram, stackFileConfig } from "./support/harness";
+
+const SERVER = "hcloud:index/server:Server";
+const COMMAND = "command:remote:Command";
+
+function withWorkers(stack: string, workers: number) {
+  return { ...stackFileConfig(stack), "mbio-cloud:workers": workers };
+}
+const serversByName = (rs: MockResource[]) => Object.fromEntries(byType({ resources: rs } as never, SERVER).map((s) => [s.inputs.name as string, s]));
+
+describe("SwarmCluster on Hetzner", () => {
+  test("staging: 3 managers and 2 workers with role labels, spread placement, private IPs derived from names", async () => {
+    const run = await runProgram("staging", stackFileConfig("staging"));
+    expect(run.error).toBeUndefined();
+    const servers = byType(run, SERVER);
+    expect(servers.map((s) => s.inputs.name).sort()).toEqual(["staging-manager-1", "staging-manager-2", "staging-manager-3", "staging-worker-1", "staging-worker-2"]);
+    const byName = serversByName(run.resources);
+    expect((byName["staging-manager-2"].inputs.networks as { ip: string }[])[0].ip).toBe("10.20.1.12");
+    expect((byName["staging-worker-1"].inputs.networks as { ip: string }[])[0].ip).toBe("10.20.1.101");
+    expect(byName["staging-worker-1"].inputs.labels).toMatchObject({ environment: "staging", role: "worker", "managed-by": "pulumi" });
+    expect(byName["staging-manager-1"].inputs).toMatchObject({ serverType: "cx32", image: "debian-12", location: "fsn1", deleteProtection: false, rebuildProtection: false });
+    expect(String(byName["staging-manager-1"].inputs.userData)).toMatch(/^#cloud-config/);
+    expect(String(byName["staging-manager-1"].inputs.userData)).toContain("PasswordAuthentication no");
+    const groups = byType(run, "hcloud:index/placementGroup:PlacementGroup");
+    expect(groups.every((g) => g.inputs.type === "spread")).toBe(true);
+    expect(groups.map((g) => g.inputs.name).sort()).toEqual(["staging-manager-1", "staging-worker-1"]);
+    expect(byType(run, "hcloud:index/network:Network")[0].inputs).toMatchObject({ name: "staging", ipRange: "10.20.0.0/16" });
+    expect(byType(run, "hcloud:index/networkSubnet:NetworkSubnet")[0].inputs).toMatchObject({ networkZone: "eu-central", ipRange: "10.20.1.0/24", type: "cloud" });
+  });
+
+  test("firewall: inbound SSH only from admin CIDRs, web only on edge nodes, Swarm ports only from the private network", async () => {
+    const run = await runProgram("staging", stackFileConfig("staging"));
+    const firewalls = Object.fromEntries(byType(run, "hcloud:index/firewall:Firewall").map((f) => [f.inputs.name as string, f.inputs]));
+    type Rule = { direction: string; protocol: string; port?: string; sourceIps: string[] };
+    const base = firewalls["staging-base"].rules as Rule[];
+    const edge = firewalls["staging-edge"].rules as Rule[];
+    expect(base.every((r) => r.direction === "in")).toBe(true);
+    expect(base.filter((r) => r.port === "22")).toEqual([expect.objectContaining({ protocol: "tcp", sourceIps: ["203.0.113.0/24"] })]);
+    for (const [protocol, port] of [["tcp", "2377"], ["tcp", "7946"], ["udp", "7946"], ["udp", "4789"]]) {
+      expect(base).toContainEqual(expect.objectContaining({ protocol, port, sourceIps: ["10.20.0.0/16"] }));
+    }
+    // Nothing but ICMP is open to the world on the base firewall.
+    expect(base.filter((r) => r.sourceIps.includes("0.0.0.0/0")).map((r) => r.protocol)).toEqual(["icmp"]);
+    expect(edge.map((r) => r.port).sort()).toEqual(["443", "80"]);
+    expect(firewalls["staging-edge"].applyTos).toEqual([{ labelSelector: "environment=staging,managed-by=pulumi,role=manager" }]);
+    expect(firewalls["staging-base"].applyTos).toEqual([{ labelSelector: "environment=staging,managed-by=pulumi" }]);
+  });
+
+  test("production servers and network have delete and rebuild protection", async () => {
+    const run = await runProgram("production", stackFileConfig("production"));
+    const servers = byType(run, SERVER);
+    expect(servers).toHaveLength(7);
+    expect(servers.every((s) => s.inputs.deleteProtection === true && s.inputs.rebuildProtection === true)).toBe(true);
+    expect(byType(run, "hcloud:index/network:Network")[0].inputs.deleteProtection).toBe(true);
+  });
+
+  test("bootstrap: every node hardened and gets the pinned engine; one init; joins and memberships for the others", async () => {
+    const run = await runProgram("staging", stackFileConfig("staging"));
+    const commands = byType(run, COMMAND);
+    const names = commands.map((c) => c.name);
+    for (const node of ["staging-manager-1", "staging-manager-2", "staging-manager-3", "staging-worker-1", "staging-worker-2"]) {
+      expect(names).toContain(`staging-swarm-${node}-harden`);
+      expect(names).toContain(`staging-swarm-${node}-docker`);
+      expect(names).toContain(`staging-swarm-${node}-membership`);
+    }
+    expect(names.filter((n) => n.endsWith("-join")).sort()).toEqual(["staging-swarm-staging-manager-2-join", "staging-swarm-staging-manager-3-join", "staging-swarm-staging-worker-1-join", "staging-swarm-staging-worker-2-join"]);
+    expect(names.filter((n) => n.endsWith("-init"))).toEqual(["staging-swarm-init"]);
+    const docker = commands.find((c) => c.name === "staging-swarm-staging-worker-1-docker")!;
+    expect(docker.inputs.create).toContain("DOCKER_PACKAGE='docker-ce' DOCKER_VERSION='5:27.5.1-1~debian.12~bookworm'");
+    const workerJoin = commands.find((c) => c.name === "staging-swarm-staging-worker-1-join")!;
+    expect(workerJoin.inputs.create).toContain("JOIN_TOKEN='SWMTKN-1-worker'");
+    expect(workerJoin.inputs.create).toContain("MANAGER_ADDR='10.20.1.11'");
+    expect(workerJoin.inputs.create).toContain("ADVERTISE_ADDR='10.20.1.101'");
+    expect(commands.find((c) => c.name === "staging-swarm-staging-manager-2-join")!.inputs.create).toContain("JOIN_TOKEN='SWMTKN-1-manager'");
+    const membership = commands.find((c) => c.name === "staging-swarm-staging-worker-2-membership")!;
+    expect(membership.inputs.create).toContain("mbio.environment=staging mbio.role=worker mbio.name=staging-worker-2");
+    expect(membership.inputs.delete).toContain("node-remove.sh");
+    const network = commands.find((c) => c.name === "staging-swarm-network")!;
+    expect(network.inputs.create).toContain("ENCRYPTED='true' NETWORK='staging-platform'");
+  });
+
+  test("scale out 2 → 4 workers adds only the new machines and their joins; nothing existing changes", async () => {
+    const before = await runProgram("staging", withWorkers("staging", 2));
+    const after = await runProgram("staging", withWorkers("staging", 4));
+    const beforeByName = new Map(before.resources.map((r) => [`${r.type}/${r.name}`, JSON.stringify(r.inputs)]));
+    const afterByName = new Map(after.resources.map((r) => [`${r.type}/${r.name}`, JSON.stringify(r.inputs)]));
+    for (const [key, inputs] of beforeByName) expect([key, afterByName.get(key)]).toEqual([key, inputs]);
+    const added = [...afterByName.keys()].filter((k) => !beforeByName.has(k));
+    expect(added.length).toBeGreaterThan(0);
+    expect(added.every((k) => /staging-worker-[34]/.test(k))).toBe(true);
+    expect(byType(after, SERVER)).toHaveLength(7);
+  });
+
+  test("scale in 4 → 2 workers removes only the last workers; the others keep their names and addresses", async () => {
+    const big = await runProgram("staging", withWorkers("staging", 4));
+    const small = await runProgram("staging", withWorkers("staging", 2));
+    const bigKeys = new Map(big.resources.map((r) => [`${r.type}/${r.name}`, JSON.stringify(r.inputs)]));
+    const smallKeys = new Map(small.resources.map((r) => [`${r.type}/${r.name}`, JSON.stringify(r.inputs)]));
+    const removed = [...bigKeys.keys()].filter((k) => !smallKeys.has(k));
+    expect(removed.every((k) => /staging-worker-[34]/.test(k))).toBe(true);
+    for (const [key, inputs] of smallKeys) expect(bigKeys.get(key)).toEqual(inputs);
+  });
+
+  test("more than 10 workers spill into a second spread placement group without moving the first ten", async () => {
+    const run = await runProgram("staging", withWorkers("staging", 12));
+    expect(byType(run, "hcloud:index/placementGroup:PlacementGroup").map((g) => g.inputs.name).sort()).toEqual(["staging-manager-1", "staging-worker-1", "staging-worker-2"]);
+  });
+});
+
+describe("SwarmCluster on existing hosts", () => {
+  const hosts = [1, 2, 3, 4].map((i) => ({ name: `onprem-${i}`, address: `192.0.2.${i}`, privateAddress: `10.99.0.${i}`, port: 22 }));
+  const existing = (workers: number) => {
+    const cfg = { ...stackFileConfig("staging") };
+    for (const k of ["location", "osImage", "serverTypes", "privateNetwork"]) delete cfg[`mbio-cloud:${k}`];
+    return { ...cfg, "mbio-cloud:machineSource": "existing", "mbio-cloud:hosts": hosts, "mbio-cloud:managers": 3, "mbio-cloud:workers": workers, "mbio-cloud:storage": { driver: "local" } };
+  };
+
+  test("creates no cloud resources and runs the same bootstrap on the hosts", async () => {
+    const run = await runProgram("staging", existing(0));
+    expect(run.error).toBeUndefined();
+    expect(run.resources.filter((r) => r.type.startsWith("hcloud:"))).toEqual([]);
+    const names = byType(run, COMMAND).map((c) => c.name);
+    expect(names).toEqual(expect.arrayContaining(["staging-swarm-onprem-1-harden", "staging-swarm-onprem-1-docker", "staging-swarm-init", "staging-swarm-onprem-3-join"]));
+    expect(names.some((n) => n.includes("onprem-4"))).toBe(false);
+    const join = byType(run, COMMAND).find((c) => c.name === "staging-swarm-onprem-2-join")!;
+    // The connection carries the private key, so it is stored as a secret in state.
+    expect(asSecret(join.inputs.connection)).toEqual({ secret: true, value: expect.objectContaining({ host: "192.0.2.2", port: 22, user: "root" }) });
+    expect(join.inputs.create).toContain("ADVERTISE_ADDR='10.99.0.2'");
+    expect(run.outputs.nodes).toEqual(hosts.slice(0, 3).map((h) => ({ name: h.name, role: "manager", publicIp: h.address, privateIp: h.privateAddress })));
+    expect(run.outputs.dockerHost).toBe("ssh://root@192.0.2.1:22");
+  });
+
+  test("raising workers takes the next host as a worker and changes nothing else", async () => {
+    const before = await runProgram("staging", existing(0));
+    const after = await runProgram("staging", existing(1));
+    const b = new Map(before.resources.map((r) => [r.name, JSON.stringify(r.inputs)]));
+    const added = after.resources.filter((r) => !b.has(r.name)).map((r) => r.name);
+    expect(added.sort()).toEqual(["staging-swarm-onprem-4-docker", "staging-swarm-onprem-4-harden", "staging-swarm-onprem-4-join", "staging-swarm-onprem-4-membership"]);
+    for (const r of after.resources.filter((x) => b.has(x.name))) expect(JSON.stringify(r.inputs)).toBe(b.get(r.name));
+    expect(byType(after, COMMAND).find((c) => c.name === "staging-swarm-onprem-4-join")!.inputs.create).toContain("JOIN_TOKEN='SWMTKN-1-worker'");
+  });
+});
+
+describe("secrets", () => {
+  test("join tokens are secret outputs; addresses are not", async () => {
+    const run = await runProgram("staging", stackFileConfig("staging"));
+    expect(run.secretOutputs.has("joinTokens")).toBe(true);
+    expect(run.secretOutputs.has("nodes")).toBe(false);
+    expect(run.outputs.joinTokens).toEqual({ manager: "SWMTKN-1-manager", worker: "SWMTKN-1-worker" });
+  });
+
+  test("no stack file holds a private key or a token", () => {
+    for (const stack of ["development", "staging", "production"]) {
+      const text = fs.readFileSync(`${__dirname}/../../Pulumi.${stack}.yaml`, "utf8");
+      expect(text).not.toMatch(/PRIVATE KEY|SWMTKN|secure:/);
+    }
+  });
+});
+
+describe("invalid config", () => {
+  test("creates nothing and lists every problem with the stack file and key", async () => {
+    const cfg = { ...stackFileConfig("staging"), "mbio-cloud:managers": 2, "mbio-cloud:location": "mars" };
+    const run = await runProgram("staging", cfg);
+    expect(run.error).toBeDefined();
+    expect(run.resources).toEqual([]);
+    const printed = run.consoleErrors.join("\n");
+    expect(printed).toContain("Pulumi.staging.yaml: mbio-cloud:managers is 2 — a Swarm needs an odd number of managers (1, 3 or 5)");
+    expect(printed).toContain("Pulumi.staging.yaml: mbio-cloud:location is mars");
+  });
+});
