@@ -10,7 +10,6 @@ function load() {
     if (e instanceof ConfigError) {
       // A plain message, no stack trace: the operator needs the list of problems, not our call stack.
       console.error(e.message);
-      process.exitCode = 1;
       throw new Error(`invalid configuration in ${e.stackFile} (${e.problems.length} problem(s), listed above)`, { cause: e });
     }
     throw e;
