@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Real-tool test of the Swarm bootstrap scripts (components/files/**), on sandbox machines (systemd,
+# sshd and Debian's docker.io, on the host's Docker engine): harden → engine → init → parallel joins →
+# labels → network, each run twice, the second run must change nothing; then scale-in removal and rejoin.
+# Leaves the machines up but out of any Swarm (SANDBOX_KEEP=0 tears them down).
+set -uo pipefail
+# shellcheck source=sandbox/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../sandbox/lib.sh"
+FILES="$MBIO_ROOT/components/files"
+passed=0
+failed=0
+out="$(mktemp -d)"
+trap 'rm -rf "$out"' EXIT
+
+check() {
+  local what="$1"
+  shift
+  if "$@"; then
+    passed=$((passed + 1))
+    printf '  ok    %s\n' "$what"
+  else
+    failed=$((failed + 1))
+    printf '  FAIL  %s\n' "$what"
+  fi
+}
+
+# Runs a script file on a machine exactly as the bootstrap does: environment assignments, then the
+# script on bash. Output (stdout and stderr) goes to $out/<tag>.
+run() {
+  local tag="$1" ip="$2" script="$3"
+  shift 3
+  machine_ssh "$ip" "$* bash -s" <"$FILES/$script" >"$out/$tag.out" 2>"$out/$tag.err"
+}
+has() { grep -q -- "$2" "$out/$1.err"; }
+lacks() { ! grep -Eq -- "$2" "$out/$1.err"; }
+
+start=$SECONDS
+echo "bootstrap: sandbox machines"
+bash "$MBIO_ROOT/sandbox/up.sh" 3 >"$out/sandbox.log" 2>&1 || { tail -20 "$out/sandbox.log"; echo "bootstrap: 0 passed, 1 failed"; exit 1; }
+m1=$(machine_ip 1) m2=$(machine_ip 2) m3=$(machine_ip 3)
+# Start from machines outside any Swarm, whatever an earlier run left.
+for ip in "$m1" "$m2" "$m3"; do run "reset-$ip" "$ip" swarm/swarm-leave.sh; done
+version=$(machine_ssh "$m1" "dpkg-query -W -f='\${Version}' docker.io")
+echo "bootstrap: docker.io $version on $m1 $m2 $m3 ($((SECONDS - start))s)"
+
+for pass in 1 2; do
+  t=$SECONDS
+  echo "bootstrap: pass $pass"
+  for ip in "$m1" "$m2" "$m3"; do run "harden-$pass-$ip" "$ip" cloud-init/harden.sh & done; wait
+  for ip in "$m1" "$m2" "$m3"; do
+    check "pass $pass: harden on $ip succeeds" test -s "$out/harden-$pass-$ip.out"
+    run "docker-$pass-$ip" "$ip" swarm/install-docker.sh "DOCKER_PACKAGE=docker.io DOCKER_VERSION='$version'" &
+  done
+  wait
+  for ip in "$m1" "$m2" "$m3"; do check "pass $pass: engine on $ip is $version" has "docker-$pass-$ip" "docker.io $version"; done
+  run "init-$pass" "$m1" swarm/swarm-init.sh "ADVERTISE_ADDR=$m1"
+  check "pass $pass: init prints join tokens" grep -q '"managerToken":"SWMTKN-' "$out/init-$pass.out"
+  token=$(jq -r .managerToken "$out/init-$pass.out")
+  init_id=$(jq -r .nodeId "$out/init-$pass.out")
+  # Joins run in parallel, as Pulumi runs them.
+  for ip in "$m2" "$m3"; do run "join-$pass-$ip" "$ip" swarm/swarm-join.sh "JOIN_TOKEN='$token' MANAGER_ADDR=$m1 ADVERTISE_ADDR=$ip" & done
+  wait
+  for entry in "$m1:$init_id" "$m2:" "$m3:"; do
+    ip=${entry%%:*} id=${entry#*:}
+    [ -n "$id" ] || id=$(cat "$out/join-$pass-$ip.out")
+    run "labels-$pass-$ip" "$m1" swarm/node-labels.sh "NODE_ID=$id LABELS='mbio.environment=local mbio.role=manager mbio.name=node-$ip'"
+  done
+  run "network-$pass" "$m1" swarm/network.sh "NETWORK=local-platform ENCRYPTED=false"
+  echo "bootstrap: pass $pass took $((SECONDS - t))s"
+done
+
+echo "bootstrap: second pass changed nothing"
+for ip in "$m1" "$m2" "$m3"; do
+  check "harden on $ip: first pass hardened" grep -q "done" "$out/harden-1-$ip.out"
+  check "harden on $ip: second pass 0 changes" grep -q "done, 0 change(s)" "$out/harden-2-$ip.out"
+  check "engine on $ip: second pass unchanged" lacks "docker-2-$ip" "changed|installing"
+  check "labels on $ip: second pass unchanged" has "labels-2-$ip" "unchanged"
+done
+check "init: second pass unchanged" has init-2 "unchanged: already a Swarm manager"
+check "init: tokens stable across passes" cmp -s "$out/init-1.out" "$out/init-2.out"
+for ip in "$m2" "$m3"; do check "join $ip: second pass unchanged" has "join-2-$ip" "unchanged: already in the Swarm"; done
+check "network: second pass unchanged" has network-2 "unchanged local-platform"
+
+echo "bootstrap: the Swarm as docker sees it"
+machine_ssh "$m1" docker node ls
+nodes=$(machine_ssh "$m1" "docker node ls --format '{{.Status}} {{.ManagerStatus}}'")
+check "3 nodes Ready" test "$(grep -c '^Ready' <<<"$nodes")" = 3
+check "exactly one Leader" test "$(grep -c 'Leader' <<<"$nodes")" = 1
+check "3 managers reachable" test "$(grep -Ec 'Leader|Reachable' <<<"$nodes")" = 3
+check "labels on every node" test "$(machine_ssh "$m1" "docker node ls -q | xargs docker node inspect --format '{{index .Spec.Labels \"mbio.environment\"}}'" | grep -c '^local$')" = 3
+check "overlay network exists, attachable, unencrypted" test "$(machine_ssh "$m1" "docker network inspect local-platform --format '{{.Driver}} {{.Attachable}} {{index .Options \"encrypted\"}}'")" = "overlay true "
+
+echo "bootstrap: scale in (drain, demote, remove) and rejoin"
+id3=$(cat "$out/join-1-$m3.out")
+run remove "$m1" swarm/node-remove.sh "NODE_ID=$id3 DRAIN_TIMEOUT=30"
+run leave "$m3" swarm/swarm-leave.sh
+check "removed node is gone from the Swarm" test "$(machine_ssh "$m1" "docker node ls -q" | wc -l)" = 2
+run remove-again "$m1" swarm/node-remove.sh "NODE_ID=$id3"
+check "removing again is a no-op" has remove-again "unchanged: node $id3 is not in the Swarm"
+run rejoin "$m3" swarm/swarm-join.sh "JOIN_TOKEN='$token' MANAGER_ADDR=$m1 ADVERTISE_ADDR=$m3"
+check "a removed machine can join again" test "$(machine_ssh "$m1" "docker node ls --format '{{.Status}}'" | grep -c Ready)" = 3
+
+for ip in "$m3" "$m2" "$m1"; do run "leave-$ip" "$ip" swarm/swarm-leave.sh; done
+run leave-again "$m1" swarm/swarm-leave.sh
+check "leaving twice is a no-op" has leave-again "unchanged: not in a Swarm"
+[ "${SANDBOX_KEEP:-1}" = 1 ] || bash "$MBIO_ROOT/sandbox/down.sh" >/dev/null 2>&1
+
+echo "bootstrap took $((SECONDS - start))s"
+echo "bootstrap: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
