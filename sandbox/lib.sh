@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Shared by sandbox/up.sh and sandbox/down.sh: names, addresses and small helpers of the local sandbox.
+# Source it; it defines functions and variables and changes nothing.
+# shellcheck shell=bash
+# shellcheck disable=SC2034 # the variables are used by the scripts that source this file
+
+# shellcheck source-path=SCRIPTDIR source=../scripts/lib/env.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/scripts/lib/env.sh"
+
+SANDBOX_DIR="$MBIO_ROOT/sandbox"
+STATE_DIR="$SANDBOX_DIR/.state"
+STACK_FILE="$MBIO_ROOT/Pulumi.local.yaml"
+
+# Everything the sandbox creates in Docker carries this label; down.sh removes by it.
+LABEL="mbio-sandbox=1"
+NETWORK="mbio-sandbox"
+BRIDGE="mbio-sandbox0"
+SUBNET="${SANDBOX_SUBNET:-172.30.0.0/24}"
+SUITE="bookworm"
+MIRROR="${SANDBOX_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+BASE_IMAGE="mbio-sandbox/debian:$SUITE"
+MACHINE_REPO="mbio-sandbox/machine"
+REGISTRY_REPO="mbio-sandbox/registry"
+REGISTRY_NAME="mbio-sandbox-registry"
+REGISTRY_PORT=5000
+MACHINE_PREFIX="mbio-sandbox-"
+# Swarm managers must be odd (1, 3 or 5): 3 from 3 machines on, 1 below that.
+MAX_MACHINES=53
+
+# ---- IPv4 arithmetic -------------------------------------------------------------------------------
+ip2int() {
+  local a b c d
+  IFS=. read -r a b c d <<<"$1"
+  echo $(((a << 24) | (b << 16) | (c << 8) | d))
+}
+int2ip() {
+  local n=$1
+  echo "$(((n >> 24) & 255)).$(((n >> 16) & 255)).$(((n >> 8) & 255)).$((n & 255))"
+}
+# cidr_range 10.0.0.0/8 -> "first last" as integers.
+cidr_range() {
+  local ip=${1%/*} bits=${1#*/} n size
+  [ "$ip" = "$1" ] && bits=32
+  n=$(ip2int "$ip")
+  size=$((1 << (32 - bits)))
+  echo "$(((n / size) * size)) $(((n / size) * size + size - 1))"
+}
+cidrs_overlap() {
+  local a1 a2 b1 b2
+  read -r a1 a2 <<<"$(cidr_range "$1")"
+  read -r b1 b2 <<<"$(cidr_range "$2")"
+  [ "$a1" -le "$b2" ] && [ "$b1" -le "$a2" ]
+}
+valid_cidr() {
+  [[ "$1" =~ ^([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})/([0-9]{1,2})$ ]] || return 1
+  local i
+  for i in 1 2 3 4; do [ "${BASH_REMATCH[$i]}" -le 255 ] || return 1; done
+  [ "${BASH_REMATCH[5]}" -ge 16 ] && [ "${BASH_REMATCH[5]}" -le 26 ]
+}
+
+# Fixed addresses inside the subnet: .1 gateway (the host), .2 registry, .11.. machines.
+subnet_base() { cidr_range "$SUBNET" | cut -d' ' -f1; }
+gateway_ip() { int2ip $(($(subnet_base) + 1)); }
+registry_ip() { int2ip $(($(subnet_base) + 2)); }
+registry_address() { echo "$(registry_ip):$REGISTRY_PORT"; }
+machine_name() { echo "$MACHINE_PREFIX$1"; }
+machine_ip() { int2ip $(($(subnet_base) + 10 + $1)); }
+machine_volume() { echo "$MACHINE_PREFIX$1-docker"; }
+# Managers: 3 from 3 machines on, else 1 (a Swarm needs an odd number).
+manager_count() { if [ "$1" -ge 3 ]; then echo 3; else echo 1; fi; }
+
+# ---- output -----------------------------------------------------------------------------------------
+note() { printf '    %s\n' "$*" >&2; }
+warn() { printf '\033[33mwarning:\033[0m %s\n' "$*" >&2; }
+
+STEP_NO=0
+STEP_TOTAL=0
+STEP_SUMMARY=()
+# step "description" command args...: runs a step, prints its duration and keeps it for the summary.
+step() {
+  local title=$1 start end
+  shift
+  STEP_NO=$((STEP_NO + 1))
+  log "[$STEP_NO/$STEP_TOTAL] $title"
+  start=$(date +%s.%N)
+  "$@"
+  end=$(date +%s.%N)
+  local took
+  took=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.1f", b - a }')
+  note "done in ${took}s"
+  STEP_SUMMARY+=("$(printf '%6ss  %s' "$took" "$title")")
+}
+
+# ---- docker -----------------------------------------------------------------------------------------
+require_docker() {
+  if ! (ensure_docker) >&2; then
+    die "no Docker engine: install it (apt-get install docker.io) and start it (systemctl start docker, or dockerd &), then run this again"
+  fi
+}
+image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
+container_exists() { docker container inspect "$1" >/dev/null 2>&1; }
+container_running() { [ "$(docker container inspect -f '{{.State.Running}}' "$1" 2>/dev/null)" = true ]; }
+# Machines that exist, by index (sorted numerically).
+existing_machine_indexes() {
+  docker ps -a --filter "label=$LABEL" --filter label=mbio-sandbox.kind=machine \
+    --format '{{.Label "mbio-sandbox.index"}}' | sort -n
+}
+
+# ---- ssh -------------------------------------------------------------------------------------------
+SSH_KEY="$STATE_DIR/id_ed25519"
+# Host keys change whenever a machine is recreated or cloud-init regenerates them: do not record them.
+SSH_OPTS=(-i "$SSH_KEY" -o BatchMode=yes -o IdentitiesOnly=yes -o StrictHostKeyChecking=no
+  -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o ConnectTimeout=3)
+machine_ssh() {
+  local ip=$1
+  shift
+  # shellcheck disable=SC2029 # the command is meant to be expanded here and run there
+  ssh "${SSH_OPTS[@]}" "root@$ip" "$@"
+}
