@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The main job on the embedded default: the local sandbox.
+#   bash scripts/local.sh [up] [N]   machines up (default 3), `pulumi up --stack local`, print what runs where
+#   bash scripts/local.sh down       `pulumi destroy --stack local`, then remove every sandbox machine
+set -euo pipefail
+# shellcheck source=scripts/lib/local-stack.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/local-stack.sh"
+
+action="${1:-up}"
+case "$action" in
+  up | [0-9]*)
+    if [ $# -gt 0 ] && [ "$1" = up ]; then shift; fi
+    n="${1:-${SANDBOX_MACHINES:-3}}"
+    start=$SECONDS
+    local_stack_prepare "$n"
+    log "pulumi up --stack $LOCAL_STACK"
+    pulumi_local up --yes --skip-preview
+    print_placement
+    log "done in $((SECONDS - start)) s. Next: 'source scripts/lib/pulumi-env.sh && pulumi stack output --stack local', 'bash scripts/local.sh down'"
+    ;;
+  down)
+    if pulumi_stack_exists; then
+      log "pulumi destroy --stack $LOCAL_STACK"
+      pulumi_local destroy --yes --skip-preview || log "destroy failed; removing the machines anyway (their state goes with them)"
+      (cd "$MBIO_ROOT" && pulumi --non-interactive stack rm --force --yes "$LOCAL_STACK" >/dev/null) || true
+    fi
+    bash "$MBIO_ROOT/sandbox/down.sh"
+    ;;
+  *) die "unknown action '$action'; usage: scripts/local.sh [up [N] | down]" ;;
+esac
