@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Repository-wide jobs, run by the single maintenance task on a manager (never by every node: prune
+# takes an exclusive lock).
+#   maintain.sh init     create the repository if the bucket has none (idempotent; never creates buckets)
+#   maintain.sh forget   apply retention (RETENTION_DAILY/WEEKLY/MONTHLY) per snapshot group, then prune
+#   maintain.sh check    restic check, reading CHECK_READ_DATA_SUBSET of the pack files (default 5%)
+#   maintain.sh swarm    back up this manager's Swarm raft state (SWARM_DIR, default /host/swarm) and
+#                        its autolock unlock key, if autolock is on
+set -euo pipefail
+# shellcheck source=components/files/backup/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+job="${1:-}"
+start=$(date +%s)
+finish() {
+  local ok="$1"
+  metric "kind=$job,target=repository" "success=${ok}i,errors=$((1 - ok))i,duration_seconds=$(( $(date +%s) - start ))$([ "$ok" = 1 ] && printf ',last_success=%si' "$(date +%s)")"
+}
+
+case "$job" in
+  init)
+    load_credentials
+    check_bucket
+    if restic cat config >/dev/null 2>&1; then info "repository $RESTIC_REPOSITORY exists"; exit 0; fi
+    # Only a missing config means "no repository": a wrong password must never lead to a second init.
+    err="$(restic cat config 2>&1 >/dev/null || true)"
+    if ! grep -qE "Is there a repository at the following location|unable to open config file|does not exist" <<<"$err"; then
+      fail "cannot tell whether $RESTIC_REPOSITORY exists: $err"
+    fi
+    info "initialising repository $RESTIC_REPOSITORY"
+    restic init
+    ;;
+  forget)
+    open_repository
+    info "retention: daily ${RETENTION_DAILY:-7}, weekly ${RETENTION_WEEKLY:-4}, monthly ${RETENTION_MONTHLY:-6}; then prune"
+    # Grouped by host and tags, so each volume and each database keeps its own history.
+    if with_lock_retry restic forget --group-by host,tags \
+      --keep-daily "${RETENTION_DAILY:-7}" --keep-weekly "${RETENTION_WEEKLY:-4}" --keep-monthly "${RETENTION_MONTHLY:-6}" \
+      --prune; then finish 1; else finish 0; exit 1; fi
+    ;;
+  check)
+    open_repository
+    info "checking repository structure and ${CHECK_READ_DATA_SUBSET:-5%} of the data"
+    if with_lock_retry restic check --read-data-subset "${CHECK_READ_DATA_SUBSET:-5%}"; then finish 1; else
+      finish 0
+      fail "restic check found problems in $RESTIC_REPOSITORY: run 'restic check --read-data' and follow docs/disaster-recovery.md"
+    fi
+    ;;
+  swarm)
+    open_repository
+    dir="${SWARM_DIR:-/host/swarm}"
+    [ -d "$dir/raft" ] || fail "$dir/raft does not exist: is this a manager, and is /var/lib/docker/swarm mounted at $dir?"
+    info "backing up the Swarm raft state in $dir"
+    # The raft log is copied while the manager runs: crash-consistent, which raft's write-ahead log is made
+    # for; with several managers the restore runbook re-forms the cluster from one of them.
+    if ! (cd "$dir" && backup_item "kind=swarm-raft,target=$NODE_NAME" \
+      restic backup --json --tag kind=swarm-raft --tag "env=$ENVIRONMENT" --host "$NODE_NAME" .); then finish 0; exit 1; fi
+    if key="$(docker swarm unlock-key -q 2>/dev/null)" && [ -n "$key" ]; then
+      info "backing up the Swarm unlock key"
+      printf '%s\n' "$key" | backup_item "kind=swarm-unlock-key,target=$NODE_NAME" \
+        restic backup --json --stdin --stdin-filename unlock-key --tag kind=swarm-unlock-key --tag "env=$ENVIRONMENT" --host "$NODE_NAME" \
+        || { finish 0; exit 1; }
+    else
+      info "the Swarm is not autolocked (no unlock key to save)"
+    fi
+    finish 1
+    ;;
+  *) fail "usage: maintain.sh init|forget|check|swarm" ;;
+esac
