@@ -361,6 +361,9 @@ cloud_init_machine() {
     echo "$name: cloud-init already applied (user-data unchanged)"
     return 0
   fi
+  # A changed user-data is a new instance: clear cloud-init's cache and semaphores (within one boot it
+  # would otherwise reuse the cached datasource) so every module runs again, as on a new server.
+  docker exec "$name" sh -c '[ ! -e /var/lib/cloud/instance ] || cloud-init clean' >/dev/null
   docker exec "$name" mkdir -p /var/lib/cloud/seed/nocloud /var/lib/mbio-sandbox
   docker cp -q "$seed/user-data" "$name:/var/lib/cloud/seed/nocloud/user-data"
   sed -e "s/@NAME@/$name/g" -e "s/@INSTANCE@/$name-$sha/g" "$seed/meta-data.in" |
@@ -380,10 +383,12 @@ cloud_init_machine() {
     return 1
   fi
   docker exec "$name" sh -c "echo $sha >/var/lib/mbio-sandbox/cloud-init.sha"
+  local units
+  units="$(docker exec "$name" systemctl --failed --no-legend --plain | awk '{print $1}' | xargs)"
   if [ -n "$other" ]; then
-    echo "$name: cloud-init applied; non-essential module(s) failed:$other (log: $out)"
+    echo "$name: cloud-init applied; non-essential module(s) failed:$other (log: $out)${units:+; failed units: $units}"
   else
-    echo "$name: cloud-init applied, all modules succeeded"
+    echo "$name: cloud-init applied, all modules succeeded${units:+; failed units: $units}"
   fi
   # Hardening must leave the platform's way in open.
   machine_ssh "$ip" true || { echo "$name: sshd no longer accepts the sandbox key after cloud-init"; return 1; }

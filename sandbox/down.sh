@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Removes the local sandbox: every container, network and volume labelled mbio-sandbox, the registry
+# image tags pushed from this host, the host's trust in the sandbox registry (certs.d), Pulumi.local.yaml
+# and sandbox/.state/. Built images (base, machine, registry, images/*) stay cached for the next up.
+# Idempotent: with nothing to remove it says so.
+#
+#   sandbox/down.sh            remove the sandbox, keep cached images
+#   sandbox/down.sh --purge    also remove every image the sandbox built (the next up starts cold)
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+PURGE=0
+for arg in "$@"; do
+  case "$arg" in
+    --purge) PURGE=1 ;;
+    -h | --help) sed -n '2,9s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    *) die "unknown argument '$arg'; usage: sandbox/down.sh [--purge]" ;;
+  esac
+done
+
+removed=0
+gone() { note "removed $*"; removed=$((removed + 1)); }
+
+if ! command -v docker >/dev/null || ! docker info >/dev/null 2>&1; then
+  warn "no Docker engine answers: skipping containers, networks, volumes and images"
+  DOCKER=0
+else
+  DOCKER=1
+  mkdir -p "$MBIO_CACHE"
+  exec 9>"$MBIO_CACHE/sandbox.lock"
+  flock -n 9 || die "another sandbox/up.sh or sandbox/down.sh is running (lock $MBIO_CACHE/sandbox.lock)"
+fi
+
+if [ "$DOCKER" = 1 ]; then
+  log "containers"
+  while read -r id name; do
+    [ -n "$id" ] || continue
+    docker rm -f -v "$id" >/dev/null
+    gone "container $name"
+  done < <(docker ps -a --filter "label=$LABEL" --format '{{.ID}} {{.Names}}')
+
+  log "networks"
+  while read -r id name; do
+    [ -n "$id" ] || continue
+    docker network rm "$id" >/dev/null
+    gone "network $name"
+  done < <(docker network ls --filter "label=$LABEL" --format '{{.ID}} {{.Name}}')
+
+  log "volumes"
+  while read -r name; do
+    [ -n "$name" ] || continue
+    docker volume rm -f "$name" >/dev/null
+    gone "volume $name"
+  done < <(docker volume ls -q --filter "label=$LABEL")
+
+  log "images"
+  # Tags that point into the (now gone) sandbox registry: REGISTRY/mbio/NAME:VERSION.
+  while read -r ref; do
+    [ -n "$ref" ] || continue
+    docker rmi "$ref" >/dev/null 2>&1 && gone "image tag $ref"
+  done < <(docker images --filter "label=$LABEL" --format '{{.Repository}}:{{.Tag}}' | grep -E '^[0-9.]+:[0-9]+/mbio/' || true)
+  if [ "$PURGE" = 1 ]; then
+    while read -r ref; do
+      [ -n "$ref" ] || continue
+      docker rmi "$ref" >/dev/null && gone "image $ref"
+    done < <(docker images --filter "label=$LABEL" --format '{{.Repository}}:{{.Tag}}' | grep -v '<none>' || true)
+    while read -r id; do
+      [ -n "$id" ] || continue
+      docker rmi "$id" >/dev/null 2>&1 && gone "untagged image $id"
+    done < <(docker images -q --filter "label=$LABEL" | sort -u)
+  else
+    kept="$(docker images --filter "label=$LABEL" --format '{{.Repository}}:{{.Tag}}' | grep -vc '<none>' || true)"
+    [ "$kept" = 0 ] || note "kept $kept cached image(s) (sandbox/down.sh --purge removes them)"
+  fi
+fi
+
+log "host files"
+# The host's trust in the sandbox registry: only certs.d folders up.sh marked as its own.
+for marker in /etc/docker/certs.d/*/mbio-sandbox.marker; do
+  [ -f "$marker" ] || continue
+  as_root rm -rf "$(dirname "$marker")"
+  gone "$(dirname "$marker")"
+done
+if [ -f "$STACK_FILE" ]; then
+  rm -f "$STACK_FILE"
+  gone "$STACK_FILE"
+fi
+if [ -d "$STATE_DIR" ]; then
+  rm -rf "$STATE_DIR"
+  gone "$STATE_DIR"
+fi
+if [ "$PURGE" = 1 ]; then
+  for d in "$MBIO_CACHE"/sandbox-rootfs.*; do
+    [ -d "$d" ] || continue
+    as_root rm -rf "$d"
+    gone "$d"
+  done
+fi
+
+if [ "$DOCKER" = 1 ]; then
+  left="$(docker ps -aq --filter "label=$LABEL" | wc -l) container(s), $(docker network ls -q --filter "label=$LABEL" | wc -l) network(s), $(docker volume ls -q --filter "label=$LABEL" | wc -l) volume(s)"
+  [ "$left" = "0 container(s), 0 network(s), 0 volume(s)" ] || die "left behind with label $LABEL: $left"
+fi
+if [ "$removed" = 0 ]; then log "nothing to remove: the sandbox is down"; else log "sandbox is down ($removed removed)"; fi
