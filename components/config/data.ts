@@ -39,6 +39,10 @@ export const backupSchema = z
         region: z.string().default("us-east-1"),
       })
       .optional(),
+    // forget + prune takes restic's exclusive lock: it runs apart from the nightly backups.
+    pruneSchedule: z.string().regex(CRON, { message: "must be a five-field cron expression such as '15 5 * * *'" }).default("15 5 * * *"),
+    // Share of pack files `restic check` downloads and verifies on each checkSchedule run.
+    checkReadDataSubset: z.string().regex(/^([1-9]\d?(\.\d+)?%|100%)$/, { message: "must be a percentage such as 5% (100% reads everything)" }).default("5%"),
     retention: z
       .strictObject({
         daily: z.number().int().min(1, { message: "keep at least one daily snapshot" }),
@@ -46,11 +50,20 @@ export const backupSchema = z
         monthly: z.number().int().min(0),
       })
       .default({ daily: 7, weekly: 4, monthly: 6 }),
+    // InfluxDB 2 that receives backup metrics (last success, duration, bytes added, errors); its token is
+    // passed to S3Backup by the composition (the monitoring stack owns it).
+    influx: z
+      .strictObject({
+        url: z.string().regex(/^https?:\/\/[^\s]+$/, { message: "must be the http(s) URL of InfluxDB as the backup agents reach it, e.g. http://influxdb:8086" }),
+        org: z.string().min(1).default("mbio"),
+        bucket: z.string().min(1).default("backup"),
+      })
+      .optional(),
   })
   .superRefine((b, ctx) => {
     if (b.enabled && !b.s3) ctx.addIssue({ code: "custom", path: ["s3"], message: "required when backup.enabled is true ({ endpoint, bucket })" });
   })
-  .default({ enabled: false, schedule: "15 2 * * *", checkSchedule: "45 4 * * 0", retention: { daily: 7, weekly: 4, monthly: 6 } });
+  .default({ enabled: false, schedule: "15 2 * * *", checkSchedule: "45 4 * * 0", pruneSchedule: "15 5 * * *", checkReadDataSubset: "5%", retention: { daily: 7, weekly: 4, monthly: 6 } });
 
 export type StorageConfig = z.infer<typeof storageSchema>;
 export type BackupConfig = z.infer<typeof backupSchema>;

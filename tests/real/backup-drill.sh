@@ -12,7 +12,11 @@ FILES="$ROOT/components/files/backup"
 
 RUN="drill$$"
 WORK="$(mktemp -d /tmp/backup-drill.XXXXXX)"
-BASE_IMAGE="${BASE_IMAGE:-mbio/base:bookworm}"
+# The sandbox's debootstrap base when it exists (sandbox/lib.sh), else one of our own.
+if [ -z "${BASE_IMAGE:-}" ]; then
+  BASE_IMAGE="mbio/base:bookworm"
+  docker image inspect mbio-sandbox/debian:bookworm >/dev/null 2>&1 && BASE_IMAGE="mbio-sandbox/debian:bookworm"
+fi
 AGENT_IMAGE="mbio/backup-agent:$(cat "$ROOT/images/backup-agent/VERSION")"
 PG_IMAGE="mbio-drill/postgres:15"
 passed=0 failed=0

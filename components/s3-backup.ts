@@ -1,0 +1,219 @@
+// S3Backup: encrypted, deduplicated, incremental restic backups of an environment into an S3 bucket.
+//
+//   stack `backup` (deployed with SwarmStack on a manager)
+//     agent        global: on every node, at backup.schedule, each named volume labelled mbio.backup=true
+//                  and a logical dump of each container labelled mbio.backup.database=postgres|mysql
+//     maintenance  one task on a manager: repository init, Swarm raft state + unlock key (schedule),
+//                  forget/prune with the retention (pruneSchedule), restic check (checkSchedule)
+//
+// The scripts the services run (components/files/backup/*.sh, the ones tests/real/backup-drill.sh
+// exercises) travel as Swarm configs and the credentials as Swarm secrets, both named by content hash:
+// a change creates new objects and rolls the services; nothing secret sits in a service's environment.
+//
+// Args:
+//   environment        environment name (repository prefix, metrics tag)
+//   backup             validated `backup` config; when enabled is false nothing is created
+//   images             pinned images by role; needs `backup-agent`
+//   managerConnection  SSH connection to a manager (SwarmStack and the config/secret objects)
+//   networkName        the platform overlay network, so agents reach InfluxDB by service name
+//   resticPassword, s3AccessKeyId, s3SecretAccessKey   secrets (Pulumi secret config)
+//   influxToken        InfluxDB token for metrics (optional; needs backup.influx)
+//
+// Labels for services (documented in docs/storage.md):
+//   volumes:    mbio.backup=true
+//   databases:  container label mbio.backup.database=postgres|mysql; optional mbio.backup.name,
+//               mbio.backup.database.user. The dump runs in the database container with its own credentials.
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import { createHash } from "crypto";
+import type { BackupConfig } from "./config/data";
+import { remoteScript, scriptFile } from "./files";
+import { ComposeFile, Connection, SwarmStack } from "./swarm-stack";
+
+export const BACKUP_LABEL = "mbio.backup";
+export const BACKUP_DATABASE_LABEL = "mbio.backup.database";
+export const BACKUP_STACK = "backup";
+export const BACKUP_SCRIPTS = ["lib.sh", "agent.sh", "backup.sh", "maintain.sh", "restore.sh"] as const;
+const SCRIPTS_DIR = "/opt/mbio-backup";
+
+export interface S3BackupArgs {
+  environment: string;
+  backup: BackupConfig;
+  images: Record<string, string>;
+  managerConnection: pulumi.Input<Connection>;
+  networkName?: pulumi.Input<string>;
+  resticPassword: pulumi.Input<string>;
+  s3AccessKeyId: pulumi.Input<string>;
+  s3SecretAccessKey: pulumi.Input<string>;
+  influxToken?: pulumi.Input<string>;
+}
+
+/** Labels a service puts on a named volume so that S3Backup backs it up. */
+export function backupVolumeLabels(): Record<string, string> {
+  return { [BACKUP_LABEL]: "true" };
+}
+
+/** Container labels of a database service whose logical dumps S3Backup takes. */
+export function backupDatabaseLabels(kind: "postgres" | "mysql", opts: { name?: string; user?: string } = {}): Record<string, string> {
+  return {
+    [BACKUP_DATABASE_LABEL]: kind,
+    ...(opts.name ? { "mbio.backup.name": opts.name } : {}),
+    ...(opts.user ? { "mbio.backup.database.user": opts.user } : {}),
+  };
+}
+
+/** restic repository URL: one prefix per environment, so buckets can be shared without mixing data. */
+export function resticRepository(backup: BackupConfig, environment: string): string {
+  if (!backup.s3) throw new Error("backup.s3 is required to build the restic repository");
+  return `s3:${backup.s3.endpoint.replace(/\/$/, "")}/${backup.s3.bucket}/${environment}`;
+}
+
+const shortHash = (s: string) => createHash("sha256").update(s).digest("hex").slice(0, 12);
+
+/** The Compose document of the backup stack; exported for tests and for reading. */
+export function backupCompose(args: {
+  environment: string;
+  backup: BackupConfig;
+  image: string;
+  networkName?: string;
+  configNames: Record<string, string>;
+  secretNames: Record<string, string>;
+}): ComposeFile {
+  const { backup, environment } = args;
+  const secretFile = (k: string) => `/run/secrets/${k}`;
+  const env: Record<string, string> = {
+    ENVIRONMENT: environment,
+    RESTIC_REPOSITORY: resticRepository(backup, environment),
+    RESTIC_PASSWORD_FILE: secretFile("restic_password"),
+    AWS_ACCESS_KEY_ID_FILE: secretFile("s3_access_key_id"),
+    AWS_SECRET_ACCESS_KEY_FILE: secretFile("s3_secret_access_key"),
+    AWS_DEFAULT_REGION: backup.s3?.region ?? "us-east-1",
+    AGENT_IMAGE: args.image,
+    BACKUP_SCHEDULE: backup.schedule,
+    PRUNE_SCHEDULE: backup.pruneSchedule,
+    CHECK_SCHEDULE: backup.checkSchedule,
+    CHECK_READ_DATA_SUBSET: backup.checkReadDataSubset,
+    RETENTION_DAILY: String(backup.retention.daily),
+    RETENTION_WEEKLY: String(backup.retention.weekly),
+    RETENTION_MONTHLY: String(backup.retention.monthly),
+    // Swarm fills this in per task: snapshots are grouped by the node they came from.
+    NODE_NAME: "{{.Node.Hostname}}",
+    ...(backup.influx ? { INFLUX_URL: backup.influx.url, INFLUX_ORG: backup.influx.org, INFLUX_BUCKET: backup.influx.bucket } : {}),
+    ...(args.secretNames.influx_token ? { INFLUX_TOKEN_FILE: secretFile("influx_token") } : {}),
+  };
+  const configs = Object.keys(args.configNames).map((file) => ({ source: file.replace(/\W/g, "_"), target: `${SCRIPTS_DIR}/${file}`, mode: 0o555 }));
+  const secrets = Object.keys(args.secretNames).map((k) => ({ source: k, target: k, mode: 0o400 }));
+  const networks = args.networkName ? ["platform"] : undefined;
+  const common = {
+    image: args.image,
+    command: [`${SCRIPTS_DIR}/agent.sh`],
+    configs,
+    secrets,
+    ...(networks ? { networks } : {}),
+    healthcheck: { test: ["CMD", "pgrep", "-x", "cron"], interval: "30s", timeout: "5s", retries: 3, start_period: "30s" },
+    logging: { driver: "json-file", options: { "max-size": "10m", "max-file": "3" } },
+  };
+  return {
+    version: "3.9",
+    services: {
+      agent: {
+        ...common,
+        environment: { ...env, AGENT_ROLE: "node" },
+        volumes: [{ type: "bind", source: "/var/run/docker.sock", target: "/var/run/docker.sock" }],
+        deploy: {
+          mode: "global",
+          restart_policy: { condition: "any", delay: "10s" },
+          resources: { limits: { memory: "1G" }, reservations: { memory: "64M" } },
+          labels: { "mbio.component": "backup" },
+        },
+      },
+      maintenance: {
+        ...common,
+        environment: { ...env, AGENT_ROLE: "maintenance", SWARM_DIR: "/host/swarm" },
+        volumes: [
+          { type: "bind", source: "/var/run/docker.sock", target: "/var/run/docker.sock" },
+          { type: "bind", source: "/var/lib/docker/swarm", target: "/host/swarm", read_only: true },
+        ],
+        deploy: {
+          mode: "replicated",
+          replicas: 1,
+          placement: { constraints: ["node.role == manager"] },
+          restart_policy: { condition: "any", delay: "10s" },
+          resources: { limits: { memory: "1G" }, reservations: { memory: "64M" } },
+          labels: { "mbio.component": "backup" },
+        },
+      },
+    },
+    configs: Object.fromEntries(Object.entries(args.configNames).map(([file, name]) => [file.replace(/\W/g, "_"), { external: true, name }])),
+    secrets: Object.fromEntries(Object.entries(args.secretNames).map(([k, name]) => [k, { external: true, name }])),
+    ...(args.networkName ? { networks: { platform: { external: true, name: args.networkName } } } : {}),
+  };
+}
+
+export class S3Backup extends pulumi.ComponentResource {
+  /** Whether backups run in this environment. */
+  readonly enabled: boolean;
+  /** restic repository URL (without credentials); empty when disabled. */
+  readonly repository: string;
+  /** Digest of the deployed backup stack; undefined when disabled. */
+  readonly stackDigest?: pulumi.Output<string>;
+
+  constructor(name: string, args: S3BackupArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("mbio-cloud:platform:S3Backup", name, {}, opts);
+    this.enabled = args.backup.enabled;
+    this.repository = this.enabled ? resticRepository(args.backup, args.environment) : "";
+    if (!this.enabled) {
+      this.registerOutputs({ enabled: false });
+      return;
+    }
+    const image = args.images["backup-agent"];
+    if (!image) throw new Error(`images.backup-agent is required when backup.enabled is true (the pinned backup-agent image)`);
+    if (args.influxToken && !args.backup.influx) throw new Error("an InfluxDB token was given but backup.influx is not configured");
+
+    // One Swarm object per script and per secret, named by content hash; creating it is idempotent.
+    const swarmObject = (kind: "config" | "secret", id: string, objectName: pulumi.Input<string>, content: pulumi.Input<string>) =>
+      new command.remote.Command(
+        `${name}-${kind}-${id}`,
+        {
+          connection: args.managerConnection,
+          create: remoteScript("backup/swarm-object.sh", { KIND: kind, NAME: objectName, LABEL: "mbio.component=backup" }),
+          // Removing fails while a service still uses the object; the replacement stack has moved on by then.
+          delete: pulumi.interpolate`docker ${kind} rm ${objectName} >/dev/null 2>&1 || true`,
+          stdin: content,
+          triggers: [objectName],
+        },
+        { parent: this, deleteBeforeReplace: false },
+      );
+
+    const configNames: Record<string, string> = {};
+    const objects: pulumi.Resource[] = [];
+    for (const file of BACKUP_SCRIPTS) {
+      const text = scriptFile(`backup/${file}`);
+      const objectName = `backup-${file.replace(/\.sh$/, "")}-${shortHash(text)}`;
+      configNames[file] = objectName;
+      objects.push(swarmObject("config", file.replace(/\W/g, "-"), objectName, text));
+    }
+
+    const secretInputs: Record<string, pulumi.Input<string> | undefined> = {
+      restic_password: args.resticPassword,
+      s3_access_key_id: args.s3AccessKeyId,
+      s3_secret_access_key: args.s3SecretAccessKey,
+      influx_token: args.influxToken,
+    };
+    const secretNameOutputs: Record<string, pulumi.Output<string>> = {};
+    for (const [k, value] of Object.entries(secretInputs)) {
+      if (value === undefined) continue;
+      // A hash of a high-entropy secret says nothing about it, and names the version in use.
+      const objectName = pulumi.secret(value).apply((v) => `backup-${k.replace(/_/g, "-")}-${shortHash(`${args.environment}\0${v}`)}`);
+      secretNameOutputs[k] = pulumi.unsecret(objectName);
+      objects.push(swarmObject("secret", k.replace(/_/g, "-"), secretNameOutputs[k], pulumi.secret(value)));
+    }
+
+    const compose = pulumi.all([pulumi.all(secretNameOutputs), pulumi.output(args.networkName)]).apply(([secretNames, networkName]) =>
+      backupCompose({ environment: args.environment, backup: args.backup, image, networkName, configNames, secretNames }),
+    );
+    const stack = new SwarmStack(`${name}-stack`, { connection: args.managerConnection, stackName: BACKUP_STACK, compose, convergeTimeoutSeconds: 300 }, { parent: this, dependsOn: objects });
+    this.stackDigest = stack.digest;
+    this.registerOutputs({ enabled: true, repository: this.repository, stackDigest: this.stackDigest });
+  }
+}

@@ -1,0 +1,110 @@
+// S3Backup under Pulumi mocks: what it creates for each environment's config, and the Compose document
+// it deploys. The scripts themselves are exercised for real by tests/real/backup-drill.sh.
+import * as pulumi from "@pulumi/pulumi";
+import { execFileSync } from "child_process";
+import * as path from "path";
+import { backupSchema } from "../../components/config/data";
+
+interface Res { type: string; name: string; inputs: Record<string, unknown> }
+const resources: Res[] = [];
+pulumi.runtime.setMocks(
+  {
+    newResource: (a) => {
+      resources.push({ type: a.type, name: a.name, inputs: a.inputs });
+      return { id: `${a.name}-id`, state: { ...a.inputs, stdout: "", stderr: "" } };
+    },
+    call: (a) => a.inputs,
+  },
+  "mbio-cloud",
+  "staging",
+  false,
+);
+
+// Imported after setMocks, as the mocks require.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { S3Backup, backupCompose, resticRepository, BACKUP_SCRIPTS } = require("../../components/s3-backup") as typeof import("../../components/s3-backup");
+
+const IMAGE = "registry.example/mbio/backup-agent:1.0.0@sha256:" + "a".repeat(64);
+const enabled = backupSchema.parse({ enabled: true, schedule: "15 2 * * *", s3: { endpoint: "https://fsn1.your-objectstorage.com", bucket: "mbio-cloud-staging-backups", region: "fsn1" }, retention: { daily: 7, weekly: 4, monthly: 6 } });
+const connection = { host: "198.51.100.1", user: "root", privateKey: "k" };
+
+async function settle(): Promise<void> {
+  let last = -1;
+  for (let stable = 0; stable < 5; ) {
+    await new Promise((r) => setTimeout(r, 20));
+    if (resources.length === last) stable++;
+    else { stable = 0; last = resources.length; }
+  }
+}
+
+function build(name: string, backup = enabled, extra: Record<string, unknown> = {}) {
+  resources.length = 0;
+  return new S3Backup(name, { environment: "staging", backup, images: { "backup-agent": IMAGE }, managerConnection: connection, networkName: "staging-platform", resticPassword: pulumi.secret("pw"), s3AccessKeyId: pulumi.secret("id"), s3SecretAccessKey: pulumi.secret("key"), ...extra });
+}
+
+describe("S3Backup", () => {
+  test("disabled (development default): creates nothing", async () => {
+    const b = build("development-backup", backupSchema.parse(undefined));
+    await settle();
+    expect(b.enabled).toBe(false);
+    expect(resources.filter((r) => r.type !== "mbio-cloud:platform:S3Backup")).toEqual([]);
+  });
+
+  test("enabled: configs for every script, three secrets, one stack deployed through SwarmStack", async () => {
+    build("staging-backup");
+    await settle();
+    const cmds = resources.filter((r) => r.type === "command:remote:Command");
+    const configs = cmds.filter((r) => r.name.includes("-config-"));
+    const secrets = cmds.filter((r) => r.name.includes("-secret-"));
+    expect(configs).toHaveLength(BACKUP_SCRIPTS.length);
+    expect(secrets.map((s) => s.name).sort()).toEqual(["staging-backup-secret-restic-password", "staging-backup-secret-s3-access-key-id", "staging-backup-secret-s3-secret-access-key"]);
+    // Secret values travel on stdin, never on a command line.
+    for (const s of secrets) {
+      expect(String(s.inputs.create)).not.toMatch(/\bpw\b|\bkey\b'/);
+      expect(String(s.inputs.create)).toContain("swarm-object.sh");
+    }
+    expect(resources.filter((r) => r.type === "mbio-cloud:platform:SwarmStack").map((r) => r.name)).toEqual(["staging-backup-stack"]);
+    const deploy = cmds.find((r) => r.name === "staging-backup-stack-deploy")!;
+    const doc = JSON.parse(String(deploy.inputs.stdin));
+    expect(doc.services.agent.deploy.mode).toBe("global");
+    expect(doc.services.maintenance.deploy.placement.constraints).toEqual(["node.role == manager"]);
+    expect(doc.services.agent.image).toBe(IMAGE);
+    expect(JSON.stringify(doc)).not.toContain('"pw"');
+  });
+
+  test("the compose document: schedules, retention, repository per environment, secrets as files", () => {
+    const doc = backupCompose({ environment: "production", backup: { ...enabled, influx: { url: "http://influxdb:8086", org: "mbio", bucket: "backup" } }, image: IMAGE, networkName: "production-platform", configNames: { "agent.sh": "backup-agent-x" }, secretNames: { restic_password: "p", s3_access_key_id: "i", s3_secret_access_key: "s", influx_token: "t" } });
+    const env = doc.services.agent.environment as Record<string, string>;
+    expect(env.RESTIC_REPOSITORY).toBe("s3:https://fsn1.your-objectstorage.com/mbio-cloud-staging-backups/production");
+    expect(env.BACKUP_SCHEDULE).toBe("15 2 * * *");
+    expect(env.RETENTION_DAILY).toBe("7");
+    expect(env.RESTIC_PASSWORD_FILE).toBe("/run/secrets/restic_password");
+    expect(env.INFLUX_URL).toBe("http://influxdb:8086");
+    expect(env.INFLUX_TOKEN_FILE).toBe("/run/secrets/influx_token");
+    expect(Object.keys(env).some((k) => /PASSWORD$|SECRET_ACCESS_KEY$|ACCESS_KEY_ID$/.test(k))).toBe(false);
+    expect(doc.configs).toEqual({ agent_sh: { external: true, name: "backup-agent-x" } });
+    expect(doc.networks).toEqual({ platform: { external: true, name: "production-platform" } });
+    expect((doc.services.maintenance.volumes as { source: string }[]).map((v) => v.source)).toContain("/var/lib/docker/swarm");
+  });
+
+  test("one repository prefix per environment", () => {
+    expect(resticRepository(enabled, "staging")).toBe("s3:https://fsn1.your-objectstorage.com/mbio-cloud-staging-backups/staging");
+  });
+
+  test("missing backup-agent image is a clear error", () => {
+    expect(() => new S3Backup("x", { environment: "staging", backup: enabled, images: {}, managerConnection: connection, resticPassword: "a", s3AccessKeyId: "b", s3SecretAccessKey: "c" })).toThrow(/images.backup-agent is required/);
+  });
+
+  test("schema: retention, schedules and influx are validated with operator messages", () => {
+    expect(backupSchema.safeParse({ enabled: true }).error?.issues[0].message).toMatch(/required when backup.enabled is true/);
+    expect(backupSchema.safeParse({ enabled: true, s3: enabled.s3, pruneSchedule: "daily" }).error?.issues[0].message).toMatch(/cron/);
+    expect(backupSchema.safeParse({ enabled: true, s3: enabled.s3, checkReadDataSubset: "500%" }).success).toBe(false);
+    expect(backupSchema.parse({ enabled: false }).pruneSchedule).toBe("15 5 * * *");
+  });
+
+  test("every backup script is shellcheck-clean", () => {
+    const dir = path.join(__dirname, "../../components/files/backup");
+    const files = [...BACKUP_SCRIPTS, "swarm-object.sh"].map((f) => path.join(dir, f));
+    expect(() => execFileSync("shellcheck", ["-x", "-P", dir, ...files], { cwd: path.join(__dirname, "../.."), stdio: "pipe" })).not.toThrow();
+  });
+});
