@@ -55,11 +55,11 @@ if [ "$DOCKER" = 1 ]; then
   done < <(docker volume ls -q --filter "label=$LABEL")
 
   log "images"
-  # Tags that point into the (now gone) sandbox registry: REGISTRY/mbio/NAME:VERSION.
+  # Tags that point into the (now gone) sandbox registry: REGISTRY/mbio/NAME:VERSION, REGISTRY/mbio-sandbox/smoke:1.
   while read -r ref; do
     [ -n "$ref" ] || continue
     docker rmi "$ref" >/dev/null 2>&1 && gone "image tag $ref"
-  done < <(docker images --filter "label=$LABEL" --format '{{.Repository}}:{{.Tag}}' | grep -E '^[0-9.]+:[0-9]+/mbio/' || true)
+  done < <(docker images --filter "label=$LABEL" --format '{{.Repository}}:{{.Tag}}' | grep -E '^[0-9.]+:[0-9]+/' || true)
   if [ "$PURGE" = 1 ]; then
     while read -r ref; do
       [ -n "$ref" ] || continue
