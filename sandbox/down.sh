@@ -32,13 +32,24 @@ else
   flock -n 9 || die "another sandbox/up.sh or sandbox/down.sh is running (lock $MBIO_CACHE/sandbox.lock)"
 fi
 
+# The sandbox's own images: the mbio-sandbox/ namespace, and tags pointing into a sandbox registry
+# (<ip>:5000/mbio/NAME:VERSION, <ip>:5000/mbio-sandbox/smoke:1).
+# Prints "REF" per image; an image whose tag moved on (REPO:<none>) is printed by its ID.
+own_images() {
+  docker images --format '{{.Repository}}:{{.Tag}} {{.ID}}' |
+    awk '$1 ~ /^mbio-sandbox\// || $1 ~ /^[0-9.]+:5000\/mbio(-sandbox)?\// { print ($1 ~ /:<none>$/) ? $2 : $1 }'
+}
+registry_tags() { own_images | grep -E '^[0-9.]+:5000/' || true; }
+
 if [ "$DOCKER" = 1 ]; then
   log "containers"
-  while read -r id name; do
-    [ -n "$id" ] || continue
-    docker rm -f -v "$id" >/dev/null
-    gone "container $name"
-  done < <(docker ps -a --filter "label=$LABEL" --format '{{.ID}} {{.Names}}')
+  for kind in $CONTAINER_KINDS; do
+    while read -r id name; do
+      [ -n "$id" ] || continue
+      docker rm -f -v "$id" >/dev/null
+      gone "container $name"
+    done < <(docker ps -a --filter "label=$LABEL" --filter "label=mbio-sandbox.kind=$kind" --format '{{.ID}} {{.Names}}')
+  done
 
   log "networks"
   while read -r id name; do
@@ -55,23 +66,23 @@ if [ "$DOCKER" = 1 ]; then
   done < <(docker volume ls -q --filter "label=$LABEL")
 
   log "images"
-  # Tags that point into the (now gone) sandbox registry: REGISTRY/mbio/NAME:VERSION, REGISTRY/mbio-sandbox/smoke:1.
   while read -r ref; do
     [ -n "$ref" ] || continue
     docker rmi "$ref" >/dev/null 2>&1 && gone "image tag $ref"
-  done < <(docker images --filter "label=$LABEL" --format '{{.Repository}}:{{.Tag}}' | grep -E '^[0-9.]+:[0-9]+/' || true)
+  done < <(registry_tags)
   if [ "$PURGE" = 1 ]; then
+    # Newest first: images built FROM the base go before it.
     while read -r ref; do
       [ -n "$ref" ] || continue
-      docker rmi "$ref" >/dev/null && gone "image $ref"
-    done < <(docker images --filter "label=$LABEL" --format '{{.Repository}}:{{.Tag}}' | grep -v '<none>' || true)
-    while read -r id; do
-      [ -n "$id" ] || continue
-      docker rmi "$id" >/dev/null 2>&1 && gone "untagged image $id"
-    done < <(docker images -q --filter "label=$LABEL" | sort -u)
+      if docker rmi "$ref" >/dev/null 2>&1; then gone "image $ref"; else warn "could not remove image $ref (in use?)"; fi
+    done < <(own_images)
   else
-    kept="$(docker images --filter "label=$LABEL" --format '{{.Repository}}:{{.Tag}}' | grep -vc '<none>' || true)"
-    [ "$kept" = 0 ] || note "kept $kept cached image(s) (sandbox/down.sh --purge removes them)"
+    # Images whose tag moved on are not a cache: remove them.
+    while read -r id; do
+      docker rmi "$id" >/dev/null 2>&1 && gone "superseded image $id"
+    done < <(own_images | grep -Ev '^(mbio-sandbox/|[0-9.]+:5000/)' || true)
+    kept="$(own_images | wc -l)"
+    [ "$kept" = 0 ] || note "kept $kept cached image(s): $(own_images | xargs) (sandbox/down.sh --purge removes them)"
   fi
 fi
 
@@ -99,7 +110,11 @@ if [ "$PURGE" = 1 ]; then
 fi
 
 if [ "$DOCKER" = 1 ]; then
-  left="$(docker ps -aq --filter "label=$LABEL" | wc -l) container(s), $(docker network ls -q --filter "label=$LABEL" | wc -l) network(s), $(docker volume ls -q --filter "label=$LABEL" | wc -l) volume(s)"
+  containers=0
+  for kind in $CONTAINER_KINDS; do
+    containers=$((containers + $(docker ps -aq --filter "label=$LABEL" --filter "label=mbio-sandbox.kind=$kind" | wc -l)))
+  done
+  left="$containers container(s), $(docker network ls -q --filter "label=$LABEL" | wc -l) network(s), $(docker volume ls -q --filter "label=$LABEL" | wc -l) volume(s)"
   [ "$left" = "0 container(s), 0 network(s), 0 volume(s)" ] || die "left behind with label $LABEL: $left"
 fi
 if [ "$removed" = 0 ]; then log "nothing to remove: the sandbox is down"; else log "sandbox is down ($removed removed)"; fi

@@ -11,8 +11,14 @@ SANDBOX_DIR="$MBIO_ROOT/sandbox"
 STATE_DIR="$SANDBOX_DIR/.state"
 STACK_FILE="$MBIO_ROOT/Pulumi.local.yaml"
 
-# Everything the sandbox creates in Docker carries this label; down.sh removes by it.
+# Every container, network and volume the sandbox creates carries this label (plus mbio-sandbox.kind);
+# down.sh removes by it. Images carry mbio-sandbox.image=KIND instead: an image label is inherited by
+# every container run from the image and every image built FROM it, and must not mark other people's
+# containers (tests running images/*) as the sandbox's.
 LABEL="mbio-sandbox=1"
+IMAGE_LABEL="mbio-sandbox.image"
+# Kinds of containers the sandbox runs.
+CONTAINER_KINDS="machine registry"
 NETWORK="mbio-sandbox"
 BRIDGE="mbio-sandbox0"
 SUBNET="${SANDBOX_SUBNET:-172.30.0.0/24}"

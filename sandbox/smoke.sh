@@ -33,7 +33,7 @@ export DOCKER_BUILDKIT=0
 
 log "smoke image (busybox httpd + curl) in the sandbox registry"
 remote="$REGISTRY/mbio-sandbox/smoke:1"
-docker build -q --build-arg "BASE_IMAGE=$BASE_IMAGE" --label "$LABEL" --label mbio-sandbox.kind=smoke \
+docker build -q --build-arg "BASE_IMAGE=$BASE_IMAGE" --label "$IMAGE_LABEL=smoke" \
   -t "$remote" "$SANDBOX_DIR/smoke" >/dev/null 2>&1 || die "building sandbox/smoke failed"
 digest="$(docker push "$remote" 2>&1 | sed -n 's/.*digest: \(sha256:[0-9a-f]\{64\}\).*/\1/p')"
 [ -n "$digest" ] || die "pushing $remote failed"

@@ -56,7 +56,8 @@ dir_hash() {
 
 # ---- base image -------------------------------------------------------------------------------------
 ensure_base_image() {
-  if image_exists "$BASE_IMAGE" && [ "${SANDBOX_REFRESH_BASE:-0}" != 1 ]; then
+  if image_exists "$BASE_IMAGE" && [ "${SANDBOX_REFRESH_BASE:-0}" != 1 ] &&
+    [ "$(docker image inspect -f '{{index .Config.Labels "'"$IMAGE_LABEL"'"}}' "$BASE_IMAGE")" = base ]; then
     note "reusing $BASE_IMAGE (Debian package lists of $(docker image inspect -f '{{index .Config.Labels "mbio-sandbox.debian-date"}}' "$BASE_IMAGE"); SANDBOX_REFRESH_BASE=1 rebuilds it)"
     return 0
   fi
@@ -86,7 +87,7 @@ EOF
   local date
   date="$(sed -n 's/^Date: //p' "$dir"/var/lib/apt/lists/*_InRelease | head -n1)"
   as_root tar -C "$dir" -c . | docker import \
-    --change "LABEL mbio-sandbox=1" --change "LABEL mbio-sandbox.kind=base" \
+    --change "LABEL $IMAGE_LABEL=base" \
     --change "LABEL mbio-sandbox.debian-date=\"$date\"" --change 'CMD ["/bin/bash"]' \
     - "$BASE_IMAGE" >/dev/null
   as_root rm -rf "$dir"
@@ -103,11 +104,11 @@ build_local_image() {
   else
     note "building $tag from ${dir#"$MBIO_ROOT"/} (log: $LOG_DIR/$kind-build.log)"
     logged "$LOG_DIR/$kind-build.log" docker build --build-arg "BASE_IMAGE=$BASE_IMAGE" \
-      --label "$LABEL" --label "mbio-sandbox.kind=$kind" -t "$tag" "$dir"
+      --label "$IMAGE_LABEL=$kind" -t "$tag" "$dir"
   fi
   # Superseded builds of this kind that no container uses are dropped.
   local old
-  for old in $(docker images --filter "label=mbio-sandbox.kind=$kind" --format '{{.Repository}}:{{.Tag}}'); do
+  for old in $(docker images --filter "label=$IMAGE_LABEL=$kind" --format '{{.Repository}}:{{.Tag}}' "$repo"); do
     if [ "$old" != "$tag" ] && docker rmi "$old" >/dev/null 2>&1; then note "removed superseded image $old"; fi
   done
   BUILT_TAG="$tag"
@@ -444,7 +445,7 @@ build_and_push_images() {
     fi
     tag="mbio-sandbox/$name:$version" remote="$REGISTRY/mbio/$name:$version"
     logged "$LOG_DIR/image-$name.log" docker build --build-arg "BASE_IMAGE=$BASE_IMAGE" \
-      --label "$LABEL" --label mbio-sandbox.kind=service -t "$tag" -t "$remote" "$dir"
+      --label "$IMAGE_LABEL=service" -t "$tag" -t "$remote" "$dir"
     logged "$LOG_DIR/push-$name.log" docker push "$remote"
     digest="$(sed -n 's/.*digest: \(sha256:[0-9a-f]\{64\}\).*/\1/p' "$LOG_DIR/push-$name.log" | tail -n1)"
     [ -n "$digest" ] || die "could not read the digest of $remote from the push output ($LOG_DIR/push-$name.log)"
