@@ -101,6 +101,7 @@ Measured $(date -u +%F) by \`bench/backup.sh\` on $cpu. Volume: $(mib "$size") M
 restic uploads new chunks only: a rewritten file costs its own size; an edit inside a file costs the
 content-defined chunk(s) around it (restic's chunks average 1 MiB), so small scattered edits cost about a
 chunk each — still a fraction of the volume, where tar+gzip uploads the whole compressed volume every time.
+restic 0.14 reports bytes added before compression (data_added), so its upload figures are upper bounds.
 EOF
 )"
 printf '\n%s\n' "$table"
