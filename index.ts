@@ -1,6 +1,7 @@
 // Entry point: validate the stack's config (nothing is created when it is invalid), build the
 // environment, export what operators and later stacks need.
-import { ConfigError, loadConfig, secret } from "./components/config/load";
+import * as pulumi from "@pulumi/pulumi";
+import { ConfigError, loadConfig, optionalSecret, secret } from "./components/config/load";
 import { Environment } from "./components/environment";
 
 function load() {
@@ -17,7 +18,17 @@ function load() {
 }
 
 const config = load();
-const environment = new Environment(config.environment, { config, secrets: { sshPrivateKey: secret("sshPrivateKey") } });
+const hcloudToken = new pulumi.Config("hcloud").getSecret("token") ?? (process.env.HCLOUD_TOKEN ? pulumi.secret(process.env.HCLOUD_TOKEN) : undefined);
+const environment = new Environment(config.environment, {
+  config,
+  secrets: {
+    sshPrivateKey: secret("sshPrivateKey"),
+    resticPassword: optionalSecret("resticPassword"),
+    backupS3AccessKeyId: optionalSecret("backupS3AccessKeyId"),
+    backupS3SecretAccessKey: optionalSecret("backupS3SecretAccessKey"),
+    hcloudToken,
+  },
+});
 
 export const environmentName = config.environment;
 export const dnsNamespace = environment.dnsNamespace;

@@ -3,12 +3,20 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ValidatedConfig } from "./config/load";
 import { NodeInfo } from "./machines/types";
+import { S3Backup } from "./s3-backup";
+import { StoridgeStorage } from "./storidge-storage";
 import { SwarmCluster } from "./swarm-cluster";
 
 export interface EnvironmentArgs {
   config: ValidatedConfig;
   secrets: {
     sshPrivateKey: pulumi.Input<string>;
+    /** Needed when backup.enabled. */
+    resticPassword?: pulumi.Input<string>;
+    backupS3AccessKeyId?: pulumi.Input<string>;
+    backupS3SecretAccessKey?: pulumi.Input<string>;
+    /** Needed for storage.driver hetzner-csi (HCLOUD_TOKEN or hcloud:token). */
+    hcloudToken?: pulumi.Input<string>;
   };
 }
 
@@ -19,15 +27,48 @@ export function dnsNamespace(environment: string, domain: string): string {
 
 export class Environment extends pulumi.ComponentResource {
   readonly cluster: SwarmCluster;
+  readonly storage: StoridgeStorage;
+  readonly backup: S3Backup;
   readonly nodes: pulumi.Output<NodeInfo[]>;
   readonly dnsNamespace: string;
 
   constructor(name: string, args: EnvironmentArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mbio-cloud:platform:Environment", name, {}, opts);
     const cfg = args.config;
-    this.dnsNamespace = dnsNamespace(cfg.environment, cfg.domain);
+    const env = cfg.environment;
+    this.dnsNamespace = dnsNamespace(env, cfg.domain);
     this.cluster = new SwarmCluster(`${name}-swarm`, { config: cfg, sshPrivateKey: args.secrets.sshPrivateKey }, { parent: this });
     this.nodes = this.cluster.nodes;
+
+    this.storage = new StoridgeStorage(
+      `${name}-storage`,
+      {
+        environment: env,
+        storage: cfg.storage,
+        nodes: this.cluster.machines.map((m) => ({ name: m.name, privateIp: m.privateIp, connection: m.connection, serverId: m.serverId })),
+        location: cfg.location,
+        hcloudToken: args.secrets.hcloudToken,
+        dependsOn: this.cluster.ready,
+      },
+      { parent: this },
+    );
+
+    // Validation guarantees the secrets exist when backups are enabled; S3Backup creates nothing otherwise.
+    const need = (v: pulumi.Input<string> | undefined) => v ?? pulumi.secret("");
+    this.backup = new S3Backup(
+      `${name}-backup`,
+      {
+        environment: env,
+        backup: cfg.backup,
+        images: cfg.images,
+        managerConnection: this.cluster.managerConnection,
+        networkName: this.cluster.networkName,
+        resticPassword: need(args.secrets.resticPassword),
+        s3AccessKeyId: need(args.secrets.backupS3AccessKeyId),
+        s3SecretAccessKey: need(args.secrets.backupS3SecretAccessKey),
+      },
+      { parent: this, dependsOn: [...this.cluster.ready, this.storage] },
+    );
     this.registerOutputs({ nodes: this.nodes, dnsNamespace: this.dnsNamespace });
   }
 }

@@ -40,6 +40,8 @@ export class SwarmCluster extends pulumi.ComponentResource {
   readonly networkName: string;
   /** Join tokens (secret). */
   readonly joinTokens: pulumi.Output<{ manager: string; worker: string }>;
+  /** The machines, for components that act on every node (storage). */
+  readonly machines: Machine[];
   /** Resolves once the Swarm, every node and the network exist: later components depend on it. */
   readonly ready: pulumi.Resource[];
 
@@ -49,10 +51,10 @@ export class SwarmCluster extends pulumi.ComponentResource {
     const env = cfg.environment;
     this.networkName = `${env}-platform`;
 
-    const machines: Machine[] =
+    const machines: Machine[] = (this.machines =
       cfg.machineSource === "hetzner"
         ? new HetznerMachines(`${name}-hetzner`, { config: cfg, sshPrivateKey: args.sshPrivateKey }, { parent: this }).machines
-        : existingMachines({ hosts: cfg.hosts ?? [], managers: cfg.managers, workers: cfg.workers, sshUser: cfg.sshUser, sshPrivateKey: args.sshPrivateKey });
+        : existingMachines({ hosts: cfg.hosts ?? [], managers: cfg.managers, workers: cfg.workers, sshUser: cfg.sshUser, sshPrivateKey: args.sshPrivateKey }));
 
     const run = (id: string, connection: pulumi.Input<Connection>, script: string, env: Record<string, pulumi.Input<string>>, extra: Partial<command.remote.CommandArgs>, dependsOn: pulumi.Resource[], secretStdout = false) =>
       new command.remote.Command(

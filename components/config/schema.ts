@@ -97,6 +97,13 @@ export const platformSchema = z
         seen.add(h.name);
       });
     }
+    if (c.backup.enabled && !c.images["backup-agent"]) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["images", "backup-agent"],
+        message: "required when backup.enabled is true: the image built from images/backup-agent (GitLab image pipeline, or the sandbox registry), pinned as name:version@sha256:<digest>",
+      });
+    }
     if (c.storage.driver === "hetzner-csi" && c.machineSource !== "hetzner") {
       ctx.addIssue({ code: "custom", path: ["storage", "driver"], message: "hetzner-csi needs machineSource hetzner; use local or storidge on existing servers" });
     }

@@ -111,6 +111,7 @@ export class HetznerMachines extends pulumi.ComponentResource {
         publicIp: server.ipv4Address,
         privateIp: pulumi.output(ip),
         connection: pulumi.output({ host: server.ipv4Address, port: 22, user: cfg.sshUser, privateKey: args.sshPrivateKey, dialErrorLimit: 60, perDialTimeout: 10 }),
+        serverId: server.id.apply(Number),
         readyAfter: [server],
       };
     });

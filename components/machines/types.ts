@@ -13,6 +13,8 @@ export interface Machine {
   privateIp: pulumi.Output<string>;
   /** How Pulumi reaches the machine over SSH. */
   connection: pulumi.Output<Connection>;
+  /** Hetzner server id (volumes attach to it); absent for existing hosts. */
+  serverId?: pulumi.Output<number>;
   /** Resources that must exist before the machine can be bootstrapped (the server, its network). */
   readyAfter: pulumi.Resource[];
 }

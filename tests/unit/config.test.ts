@@ -1,13 +1,10 @@
 import { validateConfig } from "../../components/config/load";
-import { stackFileConfig } from "./support/harness";
+import { deployableConfig, stackFileConfig } from "./support/harness";
 
 const secrets = { sshPrivateKey: "secret" as const, backupS3AccessKeyId: "secret" as const, backupS3SecretAccessKey: "secret" as const, resticPassword: "secret" as const };
 
-function valid(): Record<string, unknown> {
-  const raw: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(stackFileConfig("staging"))) raw[k.replace(/^mbio-cloud:/, "")] = v;
-  return raw;
-}
+const unprefixed = (config: Record<string, unknown>) => Object.fromEntries(Object.entries(config).map(([k, v]) => [k.replace(/^mbio-cloud:/, ""), v]));
+const valid = () => unprefixed(deployableConfig("staging"));
 
 function problemsFor(stack: string, raw: Record<string, unknown>, secretState: Parameters<typeof validateConfig>[2] = secrets): string[] {
   try {
@@ -19,12 +16,20 @@ function problemsFor(stack: string, raw: Record<string, unknown>, secretState: P
 }
 
 describe("config validation", () => {
-  test.each(["development", "staging", "production"])("the real stack file Pulumi.%s.yaml is valid", (stack) => {
-    const raw: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(stackFileConfig(stack))) raw[k.replace(/^mbio-cloud:/, "")] = v;
-    const cfg = validateConfig(stack, raw, secrets);
+  test.each(["development", "staging", "production"])("the real stack file Pulumi.%s.yaml is valid once the pipeline pinned its images", (stack) => {
+    const cfg = validateConfig(stack, unprefixed(deployableConfig(stack)), secrets);
     expect(cfg.environment).toBe(stack);
     expect(cfg.stackFile).toBe(`Pulumi.${stack}.yaml`);
+  });
+
+  test("development has no backups and needs no platform image; it is valid exactly as committed", () => {
+    expect(validateConfig("development", unprefixed(stackFileConfig("development")), { sshPrivateKey: "secret" }).backup.enabled).toBe(false);
+  });
+
+  test.each(["staging", "production"])("Pulumi.%s.yaml as committed stops at the one missing image, saying how to get it", (stack) => {
+    expect(problemsFor(stack, unprefixed(stackFileConfig(stack)))).toEqual([
+      expect.stringMatching(new RegExp(`^Pulumi\\.${stack}\\.yaml: mbio-cloud:images\\.backup-agent is missing — required when backup\\.enabled is true: the image built from images/backup-agent`)),
+    ]);
   });
 
   const cases: [string, (r: Record<string, unknown>) => void, RegExp][] = [

@@ -1,7 +1,7 @@
 // The three environments must be the same platform: same components, same resources per node role.
 // Only sizing (counts, server types) and the documented seams (storage driver, whether backups run)
 // may differ; this test names those seams explicitly so a new difference fails loudly.
-import { ProgramRun, runProgram, stackFileConfig } from "./support/harness";
+import { deployableConfig, ProgramRun, runProgram } from "./support/harness";
 
 const ENVIRONMENTS = ["development", "staging", "production"] as const;
 /** Resource name prefixes of per-stack seams (docs/storage.md, docs/disaster-recovery.md). */
@@ -44,7 +44,7 @@ describe("environment parity", () => {
   let runs: Record<string, ProgramRun>;
   beforeAll(async () => {
     runs = {};
-    for (const env of ENVIRONMENTS) runs[env] = await runProgram(env, stackFileConfig(env));
+    for (const env of ENVIRONMENTS) runs[env] = await runProgram(env, deployableConfig(env));
   });
 
   test("every stack file builds without error", () => {
@@ -70,7 +70,7 @@ describe("environment parity", () => {
   test("only sizing differs in the swarm: node counts follow managers/workers", () => {
     const counts = ENVIRONMENTS.map((env) => runs[env].resources.filter((r) => r.type === "hcloud:index/server:Server").length);
     const expected = ENVIRONMENTS.map((env) => {
-      const c = stackFileConfig(env);
+      const c = deployableConfig(env);
       return Number(c["mbio-cloud:managers"]) + Number(c["mbio-cloud:workers"]);
     });
     expect(counts).toEqual(expected);

@@ -1,17 +1,17 @@
 import * as fs from "fs";
-import { asSecret, byType, MockResource, runProgram, stackFileConfig } from "./support/harness";
+import { asSecret, byType, deployableConfig, MockResource, runProgram } from "./support/harness";
 
 const SERVER = "hcloud:index/server:Server";
 const COMMAND = "command:remote:Command";
 
 function withWorkers(stack: string, workers: number) {
-  return { ...stackFileConfig(stack), "mbio-cloud:workers": workers };
+  return { ...deployableConfig(stack), "mbio-cloud:workers": workers };
 }
 const serversByName = (rs: MockResource[]) => Object.fromEntries(byType({ resources: rs } as never, SERVER).map((s) => [s.inputs.name as string, s]));
 
 describe("SwarmCluster on Hetzner", () => {
   test("staging: 3 managers and 2 workers with role labels, spread placement, private IPs derived from names", async () => {
-    const run = await runProgram("staging", stackFileConfig("staging"));
+    const run = await runProgram("staging", deployableConfig("staging"));
     expect(run.error).toBeUndefined();
     const servers = byType(run, SERVER);
     expect(servers.map((s) => s.inputs.name).sort()).toEqual(["staging-manager-1", "staging-manager-2", "staging-manager-3", "staging-worker-1", "staging-worker-2"]);
@@ -30,7 +30,7 @@ describe("SwarmCluster on Hetzner", () => {
   });
 
   test("firewall: inbound SSH only from admin CIDRs, web only on edge nodes, Swarm ports only from the private network", async () => {
-    const run = await runProgram("staging", stackFileConfig("staging"));
+    const run = await runProgram("staging", deployableConfig("staging"));
     const firewalls = Object.fromEntries(byType(run, "hcloud:index/firewall:Firewall").map((f) => [f.inputs.name as string, f.inputs]));
     type Rule = { direction: string; protocol: string; port?: string; sourceIps: string[] };
     const base = firewalls["staging-base"].rules as Rule[];
@@ -48,7 +48,7 @@ describe("SwarmCluster on Hetzner", () => {
   });
 
   test("production servers and network have delete and rebuild protection", async () => {
-    const run = await runProgram("production", stackFileConfig("production"));
+    const run = await runProgram("production", deployableConfig("production"));
     const servers = byType(run, SERVER);
     expect(servers).toHaveLength(7);
     expect(servers.every((s) => s.inputs.deleteProtection === true && s.inputs.rebuildProtection === true)).toBe(true);
@@ -56,7 +56,7 @@ describe("SwarmCluster on Hetzner", () => {
   });
 
   test("bootstrap: every node hardened and gets the pinned engine; one init; joins and memberships for the others", async () => {
-    const run = await runProgram("staging", stackFileConfig("staging"));
+    const run = await runProgram("staging", deployableConfig("staging"));
     const commands = byType(run, COMMAND);
     const names = commands.map((c) => c.name);
     for (const node of ["staging-manager-1", "staging-manager-2", "staging-manager-3", "staging-worker-1", "staging-worker-2"]) {
@@ -64,8 +64,8 @@ describe("SwarmCluster on Hetzner", () => {
       expect(names).toContain(`staging-swarm-${node}-docker`);
       expect(names).toContain(`staging-swarm-${node}-membership`);
     }
-    expect(names.filter((n) => n.endsWith("-join")).sort()).toEqual(["staging-swarm-staging-manager-2-join", "staging-swarm-staging-manager-3-join", "staging-swarm-staging-worker-1-join", "staging-swarm-staging-worker-2-join"]);
-    expect(names.filter((n) => n.endsWith("-init"))).toEqual(["staging-swarm-init"]);
+    expect(names.filter((n) => n.startsWith("staging-swarm-") && n.endsWith("-join")).sort()).toEqual(["staging-swarm-staging-manager-2-join", "staging-swarm-staging-manager-3-join", "staging-swarm-staging-worker-1-join", "staging-swarm-staging-worker-2-join"]);
+    expect(names.filter((n) => n.startsWith("staging-swarm-") && n.endsWith("-init"))).toEqual(["staging-swarm-init"]);
     const docker = commands.find((c) => c.name === "staging-swarm-staging-worker-1-docker")!;
     expect(docker.inputs.create).toContain("DOCKER_PACKAGE='docker-ce' DOCKER_VERSION='5:27.5.1-1~debian.12~bookworm'");
     const workerJoin = commands.find((c) => c.name === "staging-swarm-staging-worker-1-join")!;
@@ -111,7 +111,7 @@ describe("SwarmCluster on Hetzner", () => {
 describe("SwarmCluster on existing hosts", () => {
   const hosts = [1, 2, 3, 4].map((i) => ({ name: `onprem-${i}`, address: `192.0.2.${i}`, privateAddress: `10.99.0.${i}`, port: 22 }));
   const existing = (workers: number) => {
-    const cfg = { ...stackFileConfig("staging") };
+    const cfg = { ...deployableConfig("staging") };
     for (const k of ["location", "osImage", "serverTypes", "privateNetwork"]) delete cfg[`mbio-cloud:${k}`];
     return { ...cfg, "mbio-cloud:machineSource": "existing", "mbio-cloud:hosts": hosts, "mbio-cloud:managers": 3, "mbio-cloud:workers": workers, "mbio-cloud:storage": { driver: "local" } };
   };
@@ -144,7 +144,7 @@ describe("SwarmCluster on existing hosts", () => {
 
 describe("secrets", () => {
   test("join tokens are secret outputs; addresses are not", async () => {
-    const run = await runProgram("staging", stackFileConfig("staging"));
+    const run = await runProgram("staging", deployableConfig("staging"));
     expect(run.secretOutputs.has("joinTokens")).toBe(true);
     expect(run.secretOutputs.has("nodes")).toBe(false);
     expect(run.outputs.joinTokens).toEqual({ manager: "SWMTKN-1-manager", worker: "SWMTKN-1-worker" });
@@ -160,7 +160,7 @@ describe("secrets", () => {
 
 describe("invalid config", () => {
   test("creates nothing and lists every problem with the stack file and key", async () => {
-    const cfg = { ...stackFileConfig("staging"), "mbio-cloud:managers": 2, "mbio-cloud:location": "mars" };
+    const cfg = { ...deployableConfig("staging"), "mbio-cloud:managers": 2, "mbio-cloud:location": "mars" };
     const run = await runProgram("staging", cfg);
     expect(run.error).toBeDefined();
     expect(run.resources).toEqual([]);
