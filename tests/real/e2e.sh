@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2317 # the predicates below run indirectly, through check and wait_for
+# End to end with the real Pulumi engine on the local sandbox:
+#   sandbox up (4 machines, S3 server) → pulumi up (3 managers) → the Swarm as docker sees it →
+#   preview and refresh report no drift → workers 0 → 1: nothing replaced → a manager machine stops:
+#   quorum holds and its tasks move → pulumi destroy → sandbox down leaves nothing behind.
+# Every step prints its duration; ends with "e2e: N passed, N failed".
+set -uo pipefail
+# shellcheck source=scripts/lib/local-stack.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib/local-stack.sh"
+
+passed=0
+failed=0
+work="$(mktemp -d)"
+started=$SECONDS
+check() {
+  local what="$1"
+  shift
+  if "$@"; then passed=$((passed + 1)); printf '  ok    %s\n' "$what"; else failed=$((failed + 1)); printf '  FAIL  %s\n' "$what"; fi
+}
+# A step that must succeed for the rest to make sense: on failure, report and clean up.
+must() {
+  local what="$1" t=$SECONDS
+  shift
+  printf '\n\033[1m[e2e] %s\033[0m\n' "$what"
+  if "$@"; then
+    passed=$((passed + 1))
+    printf '  ok    %s (%ds)\n' "$what" $((SECONDS - t))
+  else
+    failed=$((failed + 1))
+    printf '  FAIL  %s (%ds)\n' "$what" $((SECONDS - t))
+    finish
+  fi
+}
+
+on_manager() { machine_ssh "$(machine_ip "${MANAGER_INDEX:-1}")" "$@"; }
+node_lines() { on_manager "docker node ls --format '{{.Hostname}} {{.Status}} {{.ManagerStatus}}'"; }
+count() { grep -Ec "$1" <<<"$2"; }
+
+# Services of the stack whose replicas are all running (healthy, for those with a healthcheck).
+services_converged() {
+  local lines
+  lines="$(on_manager "docker service ls --format '{{.Name}} {{.Replicas}}'")" || return 1
+  [ -n "$lines" ] && ! awk '{ split($2, r, "/"); if (r[1] != r[2]) bad = 1 } END { exit !bad }' <<<"$lines"
+}
+wait_for() {
+  local what="$1" timeout="$2"
+  shift 2
+  local deadline=$((SECONDS + timeout))
+  until "$@"; do
+    [ "$SECONDS" -lt "$deadline" ] || { echo "  timed out after ${timeout}s waiting for $what"; return 1; }
+    sleep 3
+  done
+}
+
+finish() {
+  printf '\n[e2e] cleaning up\n'
+  pulumi_stack_exists && { pulumi_local destroy --yes --skip-preview >"$work/destroy-cleanup.log" 2>&1 || true; }
+  pulumi_stack_exists && (cd "$MBIO_ROOT" && pulumi --non-interactive stack rm --force --yes "$LOCAL_STACK" >/dev/null 2>&1)
+  bash "$MBIO_ROOT/sandbox/down.sh" >/dev/null 2>&1 || true
+  rm -rf "$work"
+  echo "e2e took $((SECONDS - started))s"
+  echo "e2e: $passed passed, $failed failed"
+  [ "$failed" -eq 0 ]
+  exit
+}
+
+# ---------------------------------------------------------------------------------------------------
+must "toolchain (Pulumi CLI $PULUMI_VERSION and plugins)" ensure_pulumi
+must "Docker engine and node_modules" bash -c ". '$MBIO_ROOT/scripts/lib/env.sh' && ensure_docker && ensure_node_modules"
+if pulumi_stack_exists; then
+  echo "  a local stack is left from an earlier run: destroying it first"
+  pulumi_local destroy --yes --skip-preview >"$work/destroy-old.log" 2>&1 || true
+  (cd "$MBIO_ROOT" && pulumi --non-interactive stack rm --force --yes "$LOCAL_STACK" >/dev/null 2>&1)
+fi
+must "sandbox: 4 machines, registry, S3 server, local stack config" local_stack_prepare 4
+must "config: 3 managers, 0 workers (the 4th machine waits for the scale-out)" pulumi_local config set mbio-cloud:workers 0
+
+must "pulumi up (empty → ready Swarm)" pulumi_local up --yes --skip-preview
+
+printf '\n[e2e] the Swarm as docker sees it\n'
+on_manager docker node ls
+nodes="$(node_lines)"
+check "3 nodes, all Ready" test "$(count ' Ready' "$nodes")" = 3
+check "exactly one Leader" test "$(count 'Leader' "$nodes")" = 1
+check "3 managers reachable" test "$(count 'Leader|Reachable' "$nodes")" = 3
+check "every node labelled with environment, role and name" test "$(on_manager "docker node ls -q | xargs docker node inspect --format '{{index .Spec.Labels \"mbio.environment\"}}/{{index .Spec.Labels \"mbio.role\"}}/{{index .Spec.Labels \"mbio.name\"}}'" | grep -c '^local/manager/mbio-sandbox-')" = 3
+check "platform overlay network local-platform, unencrypted here" test "$(on_manager "docker network inspect local-platform --format '{{.Driver}} {{.Attachable}}'")" = "overlay true"
+check "platform services converged (every replica running and healthy)" wait_for "services" 240 services_converged
+on_manager "docker service ls"
+health="$(on_manager "docker ps --filter label=com.docker.swarm.service.name --format '{{.Names}} {{.Status}}'" )"
+echo "$health"
+check "a real service with a healthcheck reports healthy" grep -q '(healthy)' <<<"$health"
+
+must "pulumi preview --expect-no-changes" pulumi_local preview --expect-no-changes --diff
+must "pulumi refresh --preview-only --expect-no-changes" pulumi_local refresh --preview-only --expect-no-changes
+
+# ---------------------------------------------------------------------------------------------------
+must "config: workers 0 → 1" pulumi_local config set mbio-cloud:workers 1
+pulumi_local preview --json >"$work/scale.json" 2>"$work/scale.err"
+ops="$(jq -r '[.steps[]? | .op] | group_by(.) | map("\(.[0])=\(length)") | join(" ")' "$work/scale.json")"
+echo "  scale-out plan: $ops"
+check "scale-out creates resources" grep -q 'create=' <<<"$ops"
+check "scale-out replaces and deletes nothing" test -z "$(grep -Eo 'replace[^ ]*|delete[^ ]*' <<<"$ops")"
+must "pulumi up (scale out)" pulumi_local up --yes --skip-preview
+nodes="$(node_lines)"
+check "4 nodes Ready after scale-out" test "$(count ' Ready' "$nodes")" = 4
+check "the new node is a worker labelled as one" test "$(on_manager "docker node inspect mbio-sandbox-4 --format '{{.Spec.Role}} {{index .Spec.Labels \"mbio.role\"}}'")" = "worker worker"
+check "global backup agent runs on the new worker too" wait_for "services" 180 services_converged
+
+# ---------------------------------------------------------------------------------------------------
+printf '\n[e2e] a manager machine stops\n'
+victim="$(on_manager "docker service ps backup_maintenance --filter desired-state=running --format '{{.Node}}'" | head -1)"
+if [ -z "$victim" ] || [ "$victim" = mbio-sandbox-1 ]; then victim=mbio-sandbox-2; fi
+echo "  stopping $victim (runs: $(on_manager "docker node ps $victim --filter desired-state=running --format '{{.Name}}'" | tr '\n' ' '))"
+MANAGER_INDEX=1
+[ "$victim" = mbio-sandbox-1 ] && MANAGER_INDEX=3
+t=$SECONDS
+docker stop "$victim" >/dev/null
+victim_is() { [ "$(on_manager "docker node inspect $victim --format '{{.Status.State}}'")" = "$1" ]; }
+maintenance_moved() { on_manager "docker service ps backup_maintenance --filter desired-state=running --format '{{.Node}} {{.CurrentState}}'" | grep -v "^$victim " | grep -q Running; }
+check "quorum holds: the Swarm still answers and sees $victim down" wait_for "$victim down" 90 victim_is down
+check "the remaining managers still elect a Leader" test "$(count 'Leader' "$(node_lines)")" = 1
+check "replicated tasks were rescheduled onto live nodes" wait_for "maintenance rescheduled" 120 maintenance_moved
+echo "  recovered in $((SECONDS - t))s"
+docker start "$victim" >/dev/null
+check "$victim rejoins as Ready" wait_for "$victim ready" 120 victim_is ready
+
+# ---------------------------------------------------------------------------------------------------
+must "pulumi destroy" pulumi_local destroy --yes --skip-preview
+left="$(for i in 1 2 3 4; do machine_ssh "$(machine_ip "$i")" "docker info --format '{{.Swarm.LocalNodeState}}'"; done | sort -u | tr '\n' ' ')"
+check "after destroy no machine is in a Swarm (states: $left)" test "$left" = "inactive "
+(cd "$MBIO_ROOT" && pulumi --non-interactive stack rm --force --yes "$LOCAL_STACK" >/dev/null 2>&1)
+must "sandbox down" bash "$MBIO_ROOT/sandbox/down.sh"
+check "no container, network or volume of the sandbox is left" test -z "$(docker ps -aq --filter label=mbio-sandbox=1; docker network ls -q --filter label=mbio-sandbox=1; docker volume ls -q --filter label=mbio-sandbox=1)"
+check "no bridge interface of the sandbox is left" bash -c "! ip link show mbio-sandbox0 >/dev/null 2>&1"
+check "no firewall rule of the sandbox is left" bash -c "! iptables-save 2>/dev/null | grep -q mbio-sandbox0"
+finish
