@@ -24,13 +24,24 @@ local_stack_prepare() {
   ensure_pulumi
   local before
   before="$(machine_fingerprint)"
-  bash "$MBIO_ROOT/sandbox/up.sh" "$n"
+  # The local stack backs up like staging and production: to the sandbox's own S3 server.
+  SANDBOX_S3_ENDPOINT="$(bash "$MBIO_ROOT/sandbox/s3.sh" endpoint)" bash "$MBIO_ROOT/sandbox/up.sh" "$n"
+  bash "$MBIO_ROOT/sandbox/s3.sh" up >/dev/null
   if pulumi_stack_exists && [ "$before" != "$(machine_fingerprint)" ]; then
     log "sandbox machines were recreated: the local stack's state describes the old ones; starting it afresh"
     (cd "$MBIO_ROOT" && pulumi --non-interactive stack rm --force --yes --preserve-config "$LOCAL_STACK" >/dev/null)
   fi
   pulumi_stack_exists || (cd "$MBIO_ROOT" && pulumi --non-interactive stack init "$LOCAL_STACK" >/dev/null)
   pulumi_local config set --secret mbio-cloud:sshPrivateKey <"$SSH_KEY" >/dev/null
+  [ -f "$STATE_DIR/restic-password" ] || (umask 077 && head -c 32 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' >"$STATE_DIR/restic-password")
+  pulumi_local config set --secret mbio-cloud:resticPassword <"$STATE_DIR/restic-password" >/dev/null
+  local key value
+  while IFS='=' read -r key value; do
+    case "$key" in
+      S3_ACCESS_KEY_ID) printf '%s' "$value" | pulumi_local config set --secret mbio-cloud:backupS3AccessKeyId >/dev/null ;;
+      S3_SECRET_ACCESS_KEY) printf '%s' "$value" | pulumi_local config set --secret mbio-cloud:backupS3SecretAccessKey >/dev/null ;;
+    esac
+  done <"$STATE_DIR/s3.env"
   log "local stack ready: $(grep -c 'name: mbio-sandbox-' "$STACK_FILE") machine(s) in $STACK_FILE"
 }
 
