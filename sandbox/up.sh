@@ -230,6 +230,7 @@ ensure_registry() {
   for i in $(seq 1 60); do
     curl -fsS --max-time 2 --cacert "$TLS_DIR/ca.crt" "https://$REGISTRY/v2/" >/dev/null 2>&1 && {
       note "registry answers at https://$REGISTRY/v2/"
+      touch "$STATE_DIR/registry.ready"
       return 0
     }
     sleep 0.5
@@ -425,16 +426,14 @@ run_cloud_init() {
 }
 
 # ---- service images --------------------------------------------------------------------------------
-build_and_push_images() {
-  IMAGE_REFS=()
-  local dockerfile dir name version tag remote digest
+# Checks images/*/ up front (bad names and versions fail before anything is built) and lists
+# "name version dir" in IMAGE_PLAN.
+plan_images() {
+  IMAGE_PLAN=()
+  local dockerfile dir name version
   shopt -s nullglob
   local dockerfiles=("$MBIO_ROOT"/images/*/Dockerfile)
   shopt -u nullglob
-  if [ "${#dockerfiles[@]}" -eq 0 ]; then
-    note "no images/*/Dockerfile yet: nothing to build"
-    return 0
-  fi
   for dockerfile in "${dockerfiles[@]}"; do
     dir="$(dirname "$dockerfile")" name="$(basename "$dir")"
     [[ "$name" =~ ^[a-z0-9][a-z0-9._-]*$ ]] || die "images/$name: directory names are image names: lowercase letters, digits, . _ -"
@@ -443,15 +442,64 @@ build_and_push_images() {
     if ! [[ "$version" =~ ^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$ ]] || [ "$version" = latest ]; then
       die "images/$name/VERSION is '$version': it must be a version tag such as 1.0.0 (never latest)"
     fi
-    tag="mbio-sandbox/$name:$version" remote="$REGISTRY/mbio/$name:$version"
+    IMAGE_PLAN+=("$name $version $dir")
+  done
+}
+
+# The background job: builds every planned image as soon as the base exists, pushes each once the
+# registry answers (up.sh touches $REGISTRY_READY), writes "name=reference" lines to $IMAGE_REFS_FILE.
+images_job() {
+  local entry name version dir tag remote digest t0
+  : >"$IMAGE_REFS_FILE"
+  for entry in "${IMAGE_PLAN[@]}"; do
+    read -r name version dir <<<"$entry"
+    tag="mbio-sandbox/$name:$version"
+    t0=$(date +%s)
     logged "$LOG_DIR/image-$name.log" docker build --build-arg "BASE_IMAGE=$BASE_IMAGE" \
-      --label "$IMAGE_LABEL=service" -t "$tag" -t "$remote" "$dir"
+      --label "$IMAGE_LABEL=service" -t "$tag" "$dir"
+    note "built $tag in $(($(date +%s) - t0))s"
+  done
+  local waited=0
+  until [ -f "$REGISTRY_READY" ]; do
+    [ "$waited" -lt 1200 ] || die "the registry was not ready within 10 min"
+    sleep 0.5
+    waited=$((waited + 1))
+  done
+  for entry in "${IMAGE_PLAN[@]}"; do
+    read -r name version dir <<<"$entry"
+    tag="mbio-sandbox/$name:$version" remote="$REGISTRY/mbio/$name:$version"
+    t0=$(date +%s)
+    docker tag "$tag" "$remote"
     logged "$LOG_DIR/push-$name.log" docker push "$remote"
     digest="$(sed -n 's/.*digest: \(sha256:[0-9a-f]\{64\}\).*/\1/p' "$LOG_DIR/push-$name.log" | tail -n1)"
     [ -n "$digest" ] || die "could not read the digest of $remote from the push output ($LOG_DIR/push-$name.log)"
-    IMAGE_REFS+=("$name=$remote@$digest")
-    note "$name -> $remote@$digest"
+    echo "$name=$remote@$digest" >>"$IMAGE_REFS_FILE"
+    note "pushed $remote@$digest in $(($(date +%s) - t0))s"
   done
+}
+
+start_images() {
+  plan_images
+  IMAGE_REFS_FILE="$STATE_DIR/images.refs" REGISTRY_READY="$STATE_DIR/registry.ready"
+  rm -f "$REGISTRY_READY"
+  if [ "${#IMAGE_PLAN[@]}" -eq 0 ]; then
+    note "no images/*/Dockerfile yet: nothing to build"
+    return 0
+  fi
+  images_job >"$LOG_DIR/images.out" 2>&1 &
+  IMAGES_PID=$!
+  note "building ${#IMAGE_PLAN[@]} image(s) in the background: ${IMAGE_PLAN[*]%% *} (log: $LOG_DIR/images.out)"
+}
+
+wait_images() {
+  IMAGE_REFS=()
+  [ -n "${IMAGES_PID:-}" ] || { note "no images/*/Dockerfile: the images map stays empty"; return 0; }
+  local rc=0
+  wait "$IMAGES_PID" || rc=$?
+  IMAGES_PID=""
+  sed 's/^/  /' "$LOG_DIR/images.out" >&2
+  [ "$rc" = 0 ] || die "building or pushing images/* failed (see above)"
+  mapfile -t IMAGE_REFS <"$IMAGE_REFS_FILE"
 }
 
 # ---- Pulumi.local.yaml and machines.json ------------------------------------------------------------
@@ -553,8 +601,10 @@ check_machines_reach_registry() {
 
 # ---- main ------------------------------------------------------------------------------------------
 CLEANUP_DIRS=()
+IMAGES_PID=""
 cleanup() {
   local d
+  if [ -n "$IMAGES_PID" ]; then pkill -P "$IMAGES_PID" 2>/dev/null || true; kill "$IMAGES_PID" 2>/dev/null || true; fi
   for d in "${CLEANUP_DIRS[@]}"; do [ ! -d "$d" ] || as_root rm -rf "$d"; done
 }
 
@@ -569,8 +619,9 @@ main() {
   flock -n 9 || die "another sandbox/up.sh or sandbox/down.sh is running (lock $MBIO_CACHE/sandbox.lock)"
   ensure_apt_packages iproute2 openssl openssh-client jq curl
 
-  STEP_TOTAL=12
+  STEP_TOTAL=13
   step "base image $BASE_IMAGE (debootstrap minbase)" ensure_base_image
+  step "images/*: start building (background)" start_images
   step "machine image" ensure_machine_image
   step "network $NETWORK" ensure_network
   step "SSH key and sandbox CA" ensure_credentials
@@ -579,7 +630,7 @@ main() {
   step "machines boot; key and registry CA installed" configure_machines
   step "sshd on every machine" wait_for_ssh
   step "cloud-init" run_cloud_init
-  step "images/*: build and push" build_and_push_images
+  step "images/*: built and pushed" wait_images
   step "Pulumi.local.yaml and sandbox/.state/machines.json" write_stack_config
   step "machines reach the registry" check_machines_reach_registry
 
