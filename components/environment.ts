@@ -63,6 +63,7 @@ export class Environment extends pulumi.ComponentResource {
         images: cfg.images,
         managerConnection: this.cluster.managerConnection,
         networkName: this.cluster.networkName,
+        endpointMode: cfg.swarm.endpointMode,
         resticPassword: need(args.secrets.resticPassword),
         s3AccessKeyId: need(args.secrets.backupS3AccessKeyId),
         s3SecretAccessKey: need(args.secrets.backupS3SecretAccessKey),

@@ -46,6 +46,8 @@ export interface S3BackupArgs {
   s3AccessKeyId: pulumi.Input<string>;
   s3SecretAccessKey: pulumi.Input<string>;
   influxToken?: pulumi.Input<string>;
+  /** The stack's swarm.endpointMode (dnsrr where the kernel has no IPVS). */
+  endpointMode?: "vip" | "dnsrr";
 }
 
 /** Labels a service puts on a named volume so that S3Backup backs it up. */
@@ -212,7 +214,7 @@ export class S3Backup extends pulumi.ComponentResource {
     const compose = pulumi.all([pulumi.all(secretNameOutputs), pulumi.output(args.networkName)]).apply(([secretNames, networkName]) =>
       backupCompose({ environment: args.environment, backup: args.backup, image, networkName, configNames, secretNames }),
     );
-    const stack = new SwarmStack(`${name}-stack`, { connection: args.managerConnection, stackName: BACKUP_STACK, compose, convergeTimeoutSeconds: 300 }, { parent: this, dependsOn: objects });
+    const stack = new SwarmStack(`${name}-stack`, { connection: args.managerConnection, stackName: BACKUP_STACK, compose, convergeTimeoutSeconds: 300, endpointMode: args.endpointMode }, { parent: this, dependsOn: objects });
     this.stackDigest = stack.digest;
     this.registerOutputs({ enabled: true, repository: this.repository, stackDigest: this.stackDigest });
   }

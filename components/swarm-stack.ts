@@ -27,6 +27,20 @@ export interface SwarmStackArgs {
   compose: pulumi.Input<ComposeFile>;
   /** Seconds to wait for every service to converge (replicas running, healthchecks passing). */
   convergeTimeoutSeconds?: number;
+  /** The stack's `swarm.endpointMode`, applied to every service that does not set its own. */
+  endpointMode?: "vip" | "dnsrr";
+}
+
+/** Gives every service the cluster's endpoint mode (dnsrr where the kernel has no IPVS) unless it set one. */
+export function withEndpointMode(compose: ComposeFile, mode: "vip" | "dnsrr" | undefined): ComposeFile {
+  if (!mode) return compose;
+  const services = Object.fromEntries(
+    Object.entries(compose.services).map(([name, svc]) => {
+      const deploy = (svc.deploy ?? {}) as Record<string, unknown>;
+      return [name, { ...svc, deploy: { endpoint_mode: mode, ...deploy } }];
+    }),
+  );
+  return { ...compose, services };
 }
 
 /** Stable JSON: keys sorted, so equal documents hash equally and `pulumi preview` shows no drift. */
@@ -47,7 +61,7 @@ export class SwarmStack extends pulumi.ComponentResource {
 
   constructor(name: string, args: SwarmStackArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mbio-cloud:platform:SwarmStack", name, {}, opts);
-    const document = pulumi.output(args.compose).apply(canonicalJson);
+    const document = pulumi.output(args.compose).apply((c) => canonicalJson(withEndpointMode(c as ComposeFile, args.endpointMode)));
     this.digest = document.apply((d) => createHash("sha256").update(d).digest("hex").slice(0, 16));
     const timeout = args.convergeTimeoutSeconds ?? 300;
     // The compose document travels on stdin (JSON is YAML), so secrets in it never appear in a command line.
