@@ -43,13 +43,11 @@ registry_tags() { own_images | grep -E '^[0-9.]+:5000/' || true; }
 
 if [ "$DOCKER" = 1 ]; then
   log "containers"
-  for kind in $CONTAINER_KINDS; do
-    while read -r id name; do
-      [ -n "$id" ] || continue
-      docker rm -f -v "$id" >/dev/null
-      gone "container $name"
-    done < <(docker ps -a --filter "label=$LABEL" --filter "label=mbio-sandbox.kind=$kind" --format '{{.ID}} {{.Names}}')
-  done
+  while read -r id name; do
+    [ -n "$id" ] || continue
+    docker rm -f -v "$id" >/dev/null
+    gone "container $name"
+  done < <(sandbox_containers)
 
   log "networks"
   while read -r id name; do
@@ -110,11 +108,7 @@ if [ "$PURGE" = 1 ]; then
 fi
 
 if [ "$DOCKER" = 1 ]; then
-  containers=0
-  for kind in $CONTAINER_KINDS; do
-    containers=$((containers + $(docker ps -aq --filter "label=$LABEL" --filter "label=mbio-sandbox.kind=$kind" | wc -l)))
-  done
-  left="$containers container(s), $(docker network ls -q --filter "label=$LABEL" | wc -l) network(s), $(docker volume ls -q --filter "label=$LABEL" | wc -l) volume(s)"
+  left="$(sandbox_containers | wc -l) container(s), $(docker network ls -q --filter "label=$LABEL" | wc -l) network(s), $(docker volume ls -q --filter "label=$LABEL" | wc -l) volume(s)"
   [ "$left" = "0 container(s), 0 network(s), 0 volume(s)" ] || die "left behind with label $LABEL: $left"
 fi
 if [ "$removed" = 0 ]; then log "nothing to remove: the sandbox is down"; else log "sandbox is down ($removed removed)"; fi

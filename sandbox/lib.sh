@@ -17,8 +17,12 @@ STACK_FILE="$MBIO_ROOT/Pulumi.local.yaml"
 # containers (tests running images/*) as the sandbox's.
 LABEL="mbio-sandbox=1"
 IMAGE_LABEL="mbio-sandbox.image"
-# Kinds of containers the sandbox runs.
-CONTAINER_KINDS="machine registry"
+# The sandbox's containers (machines, registry, S3 server): named mbio-sandbox-* and labelled
+# mbio-sandbox=1 by whoever ran them. The name excludes containers that merely inherited the label
+# from an image.
+sandbox_containers() {
+  docker ps -a --filter "label=$LABEL" --filter "name=^${MACHINE_PREFIX}" --format '{{.ID}} {{.Names}}'
+}
 NETWORK="mbio-sandbox"
 BRIDGE="mbio-sandbox0"
 SUBNET="${SANDBOX_SUBNET:-172.30.0.0/24}"

@@ -37,6 +37,8 @@ if (existsSync(targetPath)) {
       for (const item of pair.value?.items ?? []) {
         const k = String(item.key?.value ?? item.key);
         if (!owned.has(k)) {
+          // Comments around a kept entry belonged to the old layout (e.g. the comment above it).
+          if (item.key && typeof item.key === "object") item.key.commentBefore = undefined;
           doc.get("config").add(item);
           kept.push(k);
         }

@@ -26,6 +26,9 @@ valid_cidr "$SUBNET" || die "SANDBOX_SUBNET=$SUBNET is not an IPv4 CIDR from /16
 [ $(($(subnet_base) + 10 + N)) -lt $(($(cidr_range "$SUBNET" | cut -d' ' -f2))) ] ||
   die "SANDBOX_SUBNET=$SUBNET is too small for $N machines (they use .11 to .$((10 + N)))"
 
+if [ -n "${SANDBOX_S3_ENDPOINT:-}" ] && ! [[ "$SANDBOX_S3_ENDPOINT" =~ ^https?://[^[:space:]/]+/?$ ]]; then
+  die "SANDBOX_S3_ENDPOINT=$SANDBOX_S3_ENDPOINT is not an http(s) URL of an S3 endpoint such as http://172.30.0.5:9000"
+fi
 MANAGERS=$(manager_count "$N")
 WORKERS=$((N - MANAGERS))
 REGISTRY="$(registry_address)"
@@ -272,11 +275,15 @@ ensure_machines() {
     if container_exists "$name"; then
       if container_running "$name"; then
         note "$name ($ip): running"
-      else
-        docker start "$name" >/dev/null
+        continue
+      elif docker start "$name" >/dev/null 2>"$LOG_DIR/start-$name.log"; then
         note "$name ($ip): started"
+        continue
       fi
-      continue
+      # E.g. after the host's dockerd restarted under it: "task ... already exists". Recreate it on the
+      # same volume.
+      warn "$name did not start ($(tail -n1 "$LOG_DIR/start-$name.log")): recreating it"
+      docker rm -f "$name" >/dev/null
     fi
     docker volume inspect "$volume" >/dev/null 2>&1 ||
       docker volume create --label "$LABEL" --label mbio-sandbox.kind=machine --label "mbio-sandbox.index=$i" "$volume" >/dev/null
@@ -549,7 +556,7 @@ EOF
       echo "  mbio-cloud:images:"
       for ref in "${IMAGE_REFS[@]}"; do printf '    %s: %s\n' "${ref%%=*}" "$(yaml_str "${ref#*=}")"; done
     fi
-    echo "  # ---- backup: the sandbox S3 server (set SANDBOX_S3_ENDPOINT to enable) ----"
+    echo "  # ---- backup: the sandbox S3 server; SANDBOX_S3_ENDPOINT=http(s)://HOST:PORT sandbox/up.sh enables it ----"
     if [ -n "${SANDBOX_S3_ENDPOINT:-}" ]; then
       cat <<EOF
   mbio-cloud:backup:
@@ -561,7 +568,6 @@ EOF
     else
       echo "  mbio-cloud:backup: { enabled: false }"
     fi
-    echo "  # ---- end of backup ----"
   } >"$gen"
   ensure_node
   [ -f "$MBIO_ROOT/node_modules/yaml/package.json" ] || ensure_node_modules
@@ -620,10 +626,10 @@ main() {
   ensure_apt_packages iproute2 openssl openssh-client jq curl
 
   STEP_TOTAL=13
+  step "network $NETWORK" ensure_network
   step "base image $BASE_IMAGE (debootstrap minbase)" ensure_base_image
   step "images/*: start building (background)" start_images
   step "machine image" ensure_machine_image
-  step "network $NETWORK" ensure_network
   step "SSH key and sandbox CA" ensure_credentials
   step "registry $REGISTRY" ensure_registry
   step "machines" ensure_machines
