@@ -91,7 +91,17 @@ run_step() {
   local label="$1" logfile="$2" start=$SECONDS hb rc=0
   shift 2
   log "$label"
-  ( while sleep 30; do printf '    ... %s (%ds)\n' "$label" "$((SECONDS - start))" >&2; done ) &
+  # The heartbeat kills its own sleep when stopped, so no stray process keeps a pipe (| tee) open.
+  (
+    s=""
+    trap '[ -n "$s" ] && kill "$s" 2>/dev/null; exit 0' TERM
+    while :; do
+      sleep 30 &
+      s=$!
+      wait "$s"
+      printf '    ... %s (%ds)\n' "$label" "$((SECONDS - start))" >&2
+    done
+  ) &
   hb=$!
   "$@" >"$logfile" 2>&1 || rc=$?
   kill "$hb" 2>/dev/null || true
@@ -114,7 +124,8 @@ write_manifest() {
 }
 
 install_plugin_file() { # name version binary
-  pulumi plugin install resource "$1" "$2" --file "$3" --reinstall >/dev/null
+  pulumi plugin install resource "$1" "$2" --file "$3" --reinstall >"$BUILD/plugin-$1.log" 2>&1 ||
+    { cat "$BUILD/plugin-$1.log" >&2; die "pulumi plugin install resource $1 $2 --file $3 failed"; }
   plugin_installed "$1" "$2" || die "pulumi plugin install did not put $1 $2 into $PULUMI_HOME/plugins"
 }
 

@@ -20,6 +20,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 # Version of an npm dependency pinned in package.json (jq when present, else node).
 mbio_pinned_version() {
   local name="$1" v
+  command -v jq >/dev/null || command -v node >/dev/null || ensure_apt_packages jq
   if command -v jq >/dev/null; then
     v="$(jq -r --arg n "$name" '.dependencies[$n] // .devDependencies[$n] // empty' "$MBIO_ROOT/package.json")"
   else
