@@ -397,6 +397,11 @@ func (h *nodeLanguageHost) RunPlugin(req *pulumirpc.RunPluginRequest, server pul
 	}
 	cmd := exec.Command(node, args...)
 	cmd.Dir = req.GetPwd()
+	if req.GetKind() == "analyzer" {
+		// Policy packs run in their own directory, as the pulumi-analyzer-policy script runs them:
+		// @pulumi/policy reads its version from ./package.json.
+		cmd.Dir = dir
+	}
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if err := cmd.Run(); err != nil {

@@ -6,10 +6,10 @@
 // @pulumi/command 1.2.1 that mbio-cloud uses:
 //
 //   - command:local:Command   create / update / delete, dir, environment, interpreter, stdin, triggers,
-//                              logging, addPreviousOutputInEnv
+//     logging, addPreviousOutputInEnv
 //   - command:remote:Command  the same over SSH: connection (host, port, user, privateKey,
-//                              privateKeyPassword, password, agentSocketPath, hostKey, dialErrorLimit,
-//                              perDialTimeout, proxy)
+//     privateKeyPassword, password, agentSocketPath, hostKey, dialErrorLimit,
+//     perDialTimeout, proxy)
 //   - command:local:run       invoke (local.run / local.runOutput)
 //
 // Everything else (assetPaths / archivePaths, remote.CopyToRemote, remote.CopyFile) fails with an explicit
