@@ -346,10 +346,16 @@ offline_route() {
 # from module zips and are not attempted.
 offline_cloud_providers() {
   HCLOUD_RESULT=none
-  local dir
-  if ! dir="$(go_mod_dir github.com/pulumi/pulumi-hcloud/provider "v$HCLOUD_VERSION")"; then
+  local dir="" rev
+  for rev in "v$HCLOUD_VERSION" \
+    "$(go mod download -json "github.com/pulumi/pulumi-hcloud@v$HCLOUD_VERSION" 2>/dev/null | jq -r '.Origin.Hash // empty' 2>/dev/null || true)"; do
+    [ -n "$rev" ] && dir="$(go_mod_dir github.com/pulumi/pulumi-hcloud/provider "$rev")" && break
+    dir=""
+  done
+  if [ -z "$dir" ]; then
     log "WARNING: the module proxy serves no github.com/pulumi/pulumi-hcloud/provider@v$HCLOUD_VERSION" \
-      "(the provider module has no tags of its own); hcloud is not installed (docs/toolchain.md)"
+      "nor at the commit of the repository tag (the provider module has no tags of its own);" \
+      "hcloud is not installed (docs/toolchain.md)"
     return 0
   fi
   copy_module "$dir" "$BUILD/pulumi-hcloud/provider"

@@ -5,12 +5,11 @@
 // cannot be built without GitHub. This program speaks the same gRPC protocol for the parts of
 // @pulumi/command 1.2.1 that mbio-cloud uses:
 //
-//   - command:local:Command   create / update / delete, dir, environment, interpreter, stdin, triggers,
+//   - command:local:Command: create, update, delete, dir, environment, interpreter, stdin, triggers,
 //     logging, addPreviousOutputInEnv
-//   - command:remote:Command  the same over SSH: connection (host, port, user, privateKey,
-//     privateKeyPassword, password, agentSocketPath, hostKey, dialErrorLimit,
-//     perDialTimeout, proxy)
-//   - command:local:run       invoke (local.run / local.runOutput)
+//   - command:remote:Command: the same over SSH, with connection host, port, user, privateKey,
+//     privateKeyPassword, password, agentSocketPath, hostKey, dialErrorLimit, perDialTimeout, proxy
+//   - command:local:run: the invoke behind local.run / local.runOutput
 //
 // Everything else (assetPaths / archivePaths, remote.CopyToRemote, remote.CopyFile) fails with an explicit
 // error. With network access scripts/toolchain.sh installs the real plugin instead (see docs/toolchain.md).
