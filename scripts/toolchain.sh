@@ -82,6 +82,17 @@ if [ "$FORCE" = 0 ] && is_cached; then
 fi
 
 mkdir -p "$BIN" "$PULUMI_HOME"
+# One install at a time (parallel CI jobs, two shells): the second waits, then finds the cache filled.
+exec 9>"$MBIO_CACHE/pulumi/.lock"
+if command -v flock >/dev/null; then
+  flock 9
+  if [ "$FORCE" = 0 ] && is_cached; then
+    log "pulumi toolchain $PULUMI_VERSION: cached (installed meanwhile by another process)"
+    exit 0
+  fi
+fi
+# No manifest until everything is in place: an interrupted install is never taken for a cached one.
+rm -f "$MANIFEST"
 T0=$SECONDS
 since() { printf '%ds' "$((SECONDS - $1))"; }
 
