@@ -1,4 +1,7 @@
-import { validateConfig } from "../../components/config/load";
+import { readFileSync } from "fs";
+import { parse } from "yaml";
+import { SECRET_KEYS, validateConfig } from "../../components/config/load";
+import { platformSchema } from "../../components/config/schema";
 import { deployableConfig, stackFileConfig } from "./support/harness";
 
 const secrets = { sshPrivateKey: "secret" as const, backupS3AccessKeyId: "secret" as const, backupS3SecretAccessKey: "secret" as const, resticPassword: "secret" as const };
@@ -91,5 +94,22 @@ describe("config validation", () => {
     raw.storage = { driver: "local" };
     raw.hosts = [{ name: "a", address: "192.0.2.1", privateAddress: "10.0.0.1" }];
     expect(problemsFor("staging", raw).join("\n")).toMatch(/mbio-cloud:hosts .* lists 1 host\(s\) but managers \+ workers is 5; add hosts or lower the counts/);
+  });
+});
+
+describe("Pulumi.yaml declarations", () => {
+  const projectFile = readFileSync(`${__dirname}/../../Pulumi.yaml`, "utf8");
+  const declared = Object.keys((parse(projectFile) as { config: Record<string, unknown> }).config);
+
+  test.each(["development", "staging", "production"])("Pulumi.%s.yaml sets every declared key the CLI requires (secrets come from --secret)", (stack) => {
+    const set = Object.keys(stackFileConfig(stack));
+    const missing = declared.filter((k) => !set.includes(k) && !k.endsWith(":sshPrivateKey"));
+    expect(missing).toEqual([]);
+  });
+
+  test("every key of the schema is declared or listed in Pulumi.yaml", () => {
+    for (const key of [...Object.keys(platformSchema.shape), ...Object.keys(SECRET_KEYS)]) {
+      expect([key, projectFile.includes(`mbio-cloud:${key}`)]).toEqual([key, true]);
+    }
   });
 });
