@@ -273,6 +273,9 @@ ensure_machines() {
       fi
     fi
     if container_exists "$name"; then
+      # Like servers after a reboot, machines come back when the host's Docker engine restarts.
+      [ "$(docker inspect -f '{{.HostConfig.RestartPolicy.Name}}' "$name")" = unless-stopped ] ||
+        docker update --restart unless-stopped "$name" >/dev/null
       if container_running "$name"; then
         note "$name ($ip): running"
         continue
@@ -287,7 +290,7 @@ ensure_machines() {
     fi
     docker volume inspect "$volume" >/dev/null 2>&1 ||
       docker volume create --label "$LABEL" --label mbio-sandbox.kind=machine --label "mbio-sandbox.index=$i" "$volume" >/dev/null
-    docker run -d --name "$name" --hostname "$name" \
+    docker run -d --name "$name" --hostname "$name" --restart unless-stopped \
       --label "$LABEL" --label mbio-sandbox.kind=machine --label "mbio-sandbox.index=$i" \
       --cap-add=ALL --cap-drop=SYS_RESOURCE \
       --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
