@@ -33,7 +33,8 @@ up() {
     local ctx
     ctx="$(mktemp -d)"
     cp "$MBIO_ROOT/sandbox/s3/Dockerfile" "$bin" "$ctx/"
-    DOCKER_BUILDKIT=0 docker build -q --label "$LABEL" --label mbio-sandbox.image=s3 --build-arg "BASE_IMAGE=$BASE_IMAGE" -t "$image" "$ctx" >/dev/null
+    DOCKER_BUILDKIT=0 docker build -q --label "$LABEL" --label mbio-sandbox.image=s3 --build-arg "BASE_IMAGE=$BASE_IMAGE" -t "$image" "$ctx" >"$ctx/build.log" 2>&1 ||
+      { cat "$ctx/build.log" >&2; die "building $image failed"; }
     rm -rf "$ctx"
   fi
   if container_exists "$S3_NAME" && [ "$(docker container inspect -f '{{.Config.Image}}' "$S3_NAME")" != "$image" ]; then
@@ -51,9 +52,16 @@ up() {
     [ "$i" = 60 ] && die "the sandbox S3 server did not become ready; see 'docker logs $S3_NAME'"
     sleep 1
   done
-  # PUT bucket is idempotent for its owner (200 when it exists already).
-  curl -fsS -o /dev/null --aws-sigv4 "aws:amz:us-east-1:s3" --user "$S3_ACCESS_KEY_ID:$S3_SECRET_ACCESS_KEY" -X PUT "$(endpoint)/$S3_BUCKET" ||
-    die "could not create bucket $S3_BUCKET on $(endpoint)"
+  # Creating a bucket its owner already has answers 409 BucketAlreadyOwnedByYou: that is success here.
+  local body code
+  body="$(mktemp)"
+  code="$(curl -sS -o "$body" -w '%{http_code}' --aws-sigv4 "aws:amz:us-east-1:s3" --user "$S3_ACCESS_KEY_ID:$S3_SECRET_ACCESS_KEY" -X PUT "$(endpoint)/$S3_BUCKET")" || code=000
+  if [ "$code" != 200 ] && ! grep -q BucketAlreadyOwnedByYou "$body"; then
+    cat "$body" >&2
+    rm -f "$body"
+    die "could not create bucket $S3_BUCKET on $(endpoint) (HTTP $code)"
+  fi
+  rm -f "$body"
   endpoint
 }
 

@@ -66,7 +66,7 @@ ensure_docker() {
   if command -v systemctl >/dev/null && systemctl is-system-running >/dev/null 2>&1; then
     as_root systemctl start docker
   else
-    as_root sh -c 'nohup dockerd >/var/log/dockerd.log 2>&1 &'
+    as_root sh -c 'nohup dockerd >>/var/log/dockerd.log 2>&1 &'
   fi
   for _ in $(seq 1 60); do
     docker info >/dev/null 2>&1 && return 0

@@ -3,7 +3,13 @@
 # Env: NODE_ID, LABELS (space-separated key=value pairs).
 set -euo pipefail
 : "${NODE_ID:?}" "${LABELS:?}"
-current="$(docker node inspect "$NODE_ID" --format '{{range $k, $v := .Spec.Labels}}{{$k}}={{$v}} {{end}}')"
+# While managers join in parallel the Raft membership changes and the control API can refuse for a few
+# seconds ("This node is not a swarm manager"): wait for it, bounded, instead of failing the deployment.
+for attempt in $(seq 1 30); do
+  current="$(docker node inspect "$NODE_ID" --format '{{range $k, $v := .Spec.Labels}}{{$k}}={{$v}} {{end}}' 2>/dev/null)" && break
+  [ "$attempt" = 30 ] && { echo "node-labels: error: the manager cannot inspect node $NODE_ID after 60 s; check 'docker node ls' on $(hostname)" >&2; exit 1; }
+  sleep 2
+done
 args=()
 for pair in $LABELS; do
   case " $current " in
