@@ -66,7 +66,8 @@ finish() {
 }
 
 # ---------------------------------------------------------------------------------------------------
-must "toolchain (Pulumi CLI $PULUMI_VERSION and plugins)" ensure_pulumi
+must "toolchain (Pulumi CLI and plugins)" ensure_pulumi
+echo "  $(pulumi version) (SDK pinned in package.json: $PULUMI_VERSION)"
 must "Docker engine and node_modules" bash -c ". '$MBIO_ROOT/scripts/lib/env.sh' && ensure_docker && ensure_node_modules"
 if pulumi_stack_exists; then
   echo "  a local stack is left from an earlier run: destroying it first"
@@ -110,8 +111,10 @@ check "global backup agent runs on the new worker too" wait_for "services" 180 s
 
 # ---------------------------------------------------------------------------------------------------
 printf '\n[e2e] a manager machine stops\n'
+# The victim is the manager running the replicated maintenance task, so its rescheduling is observable;
+# the checks then ask another manager.
 victim="$(on_manager "docker service ps backup_maintenance --filter desired-state=running --format '{{.Node}}'" | head -1)"
-if [ -z "$victim" ] || [ "$victim" = mbio-sandbox-1 ]; then victim=mbio-sandbox-2; fi
+[ -n "$victim" ] || victim=mbio-sandbox-2
 echo "  stopping $victim (runs: $(on_manager "docker node ps $victim --filter desired-state=running --format '{{.Name}}'" | tr '\n' ' '))"
 MANAGER_INDEX=1
 [ "$victim" = mbio-sandbox-1 ] && MANAGER_INDEX=3
@@ -119,10 +122,11 @@ t=$SECONDS
 docker stop "$victim" >/dev/null
 victim_is() { [ "$(on_manager "docker node inspect $victim --format '{{.Status.State}}'")" = "$1" ]; }
 maintenance_moved() { on_manager "docker service ps backup_maintenance --filter desired-state=running --format '{{.Node}} {{.CurrentState}}'" | grep -v "^$victim " | grep -q Running; }
+maintenance_node() { on_manager "docker service ps backup_maintenance --filter desired-state=running --format '{{.Node}}'" | head -1; }
 check "quorum holds: the Swarm still answers and sees $victim down" wait_for "$victim down" 90 victim_is down
 check "the remaining managers still elect a Leader" test "$(count 'Leader' "$(node_lines)")" = 1
 check "replicated tasks were rescheduled onto live nodes" wait_for "maintenance rescheduled" 120 maintenance_moved
-echo "  recovered in $((SECONDS - t))s"
+echo "  recovered in $((SECONDS - t))s: backup_maintenance now runs on $(maintenance_node)"
 docker start "$victim" >/dev/null
 check "$victim rejoins as Ready" wait_for "$victim ready" 120 victim_is ready
 
