@@ -9,6 +9,8 @@ set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=scripts/lib/env.sh
 source "$ROOT/scripts/lib/env.sh"
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 FILES="$ROOT/components/files/backup"
 RUN="bench$$"
 WORK="$(mktemp -d /tmp/backup-bench.XXXXXX)"
@@ -87,7 +89,7 @@ restic_backup; r_inc2_t=$T r_inc2_b=$B
 targz_backup inc2; t_inc2_t=$T t_inc2_b=$B
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a / b }'; }
-cpu="$(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(. /etc/os-release && echo "$PRETTY_NAME"), restic $(docker run --rm --entrypoint restic "$AGENT_IMAGE" version | cut -d' ' -f2), MinIO on loopback"
+cpu="$(machine_description), restic $(docker run --rm --entrypoint restic "$AGENT_IMAGE" version | cut -d' ' -f2), MinIO on loopback"
 table="$(cat <<EOF
 Measured $(date -u +%F) by \`bench/backup.sh\` on $cpu. Volume: $(mib "$size") MiB (256 files of 4 MiB, half random bytes, half base64 text).
 
@@ -106,13 +108,4 @@ EOF
 )"
 printf '\n%s\n' "$table"
 
-doc="$ROOT/docs/benchmarks.md"
-[ -f "$doc" ] || printf '# Benchmarks\n\nMeasured figures, each section written by the script that measures it.\n' >"$doc"
-# Replace the Backup section (up to the next "## ") and keep the others.
-awk -v body="$table" '
-  /^## / { if (skip) skip = 0 }
-  /^## Backup$/ { print; print ""; print body; print ""; skip = 1; done = 1; next }
-  !skip { print }
-  END { if (!done) { print ""; print "## Backup"; print ""; print body } }
-' "$doc" >"$doc.new" && mv "$doc.new" "$doc"
-log "results written to docs/benchmarks.md (Backup section)"
+write_bench_section "Backup" "$table"
