@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { execFileSync } from "child_process";
 import * as path from "path";
 import { backupSchema } from "../../components/config/data";
+import { settle as settleRegistrations } from "./support/harness";
 
 interface Res { type: string; name: string; inputs: Record<string, unknown> }
 const resources: Res[] = [];
@@ -28,14 +29,7 @@ const IMAGE = "registry.example/mbio/backup-agent:1.0.0@sha256:" + "a".repeat(64
 const enabled = backupSchema.parse({ enabled: true, schedule: "15 2 * * *", s3: { endpoint: "https://fsn1.your-objectstorage.com", bucket: "mbio-cloud-staging-backups", region: "fsn1" }, retention: { daily: 7, weekly: 4, monthly: 6 } });
 const connection = { host: "198.51.100.1", user: "root", privateKey: "k" };
 
-async function settle(): Promise<void> {
-  let last = -1;
-  for (let stable = 0; stable < 5; ) {
-    await new Promise((r) => setTimeout(r, 20));
-    if (resources.length === last) stable++;
-    else { stable = 0; last = resources.length; }
-  }
-}
+const settle = () => settleRegistrations(() => resources.length);
 
 function build(name: string, backup = enabled, extra: Record<string, unknown> = {}) {
   resources.length = 0;

@@ -6,6 +6,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { storageSchema } from "../../components/config/data";
+import { settle as settleRegistrations } from "./support/harness";
 
 interface Res { type: string; name: string; inputs: Record<string, unknown> }
 const resources: Res[] = [];
@@ -30,14 +31,7 @@ const FILES = path.join(__dirname, "../../components/files/storage");
 const conn = (h: string) => ({ host: h, user: "root", privateKey: "k" });
 const nodes = ["m1", "m2", "m3"].map((n, i) => ({ name: n, privateIp: `10.20.1.${i + 2}`, connection: conn(n), serverId: 100 + i }));
 
-async function settle(): Promise<void> {
-  let last = -1;
-  for (let stable = 0; stable < 5; ) {
-    await new Promise((r) => setTimeout(r, 20));
-    if (resources.length === last) stable++;
-    else { stable = 0; last = resources.length; }
-  }
-}
+const settle = () => settleRegistrations(() => resources.length);
 // Secret inputs reach the mocks wrapped as { <sig>: …, value }.
 const plain = (v: unknown): string => String(v !== null && typeof v === "object" && "value" in v ? (v as { value: unknown }).value : v);
 const ofType = (t: string) => resources.filter((r) => r.type === t);

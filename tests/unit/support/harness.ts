@@ -69,6 +69,19 @@ function mockState(type: string, name: string, inputs: Record<string, unknown>):
   }
 }
 
+/** Resources that depend on outputs register late: resolves once `count()` has been stable for 100 ms. */
+export async function settle(count: () => number): Promise<void> {
+  let last = -1;
+  for (let stable = 0; stable < 5; ) {
+    await new Promise((r) => setTimeout(r, 20));
+    if (count() === last) stable++;
+    else {
+      stable = 0;
+      last = count();
+    }
+  }
+}
+
 /**
  * Runs the program for `stack` with `config` (keys without namespace are put under mbio-cloud:), plus
  * the given secrets. Resolves when no resource has registered for a while.
@@ -117,16 +130,7 @@ export async function runProgram(stack: string, config: Record<string, unknown>,
     console.error = origError;
   }
 
-  // Resources that depend on outputs register late: wait until the count is stable.
-  let last = -1;
-  for (let stable = 0; stable < 5; ) {
-    await new Promise((r) => setTimeout(r, 20));
-    if (resources.length === last) stable++;
-    else {
-      stable = 0;
-      last = resources.length;
-    }
-  }
+  await settle(() => resources.length);
   const outputs: Record<string, unknown> = {};
   const secretOutputs = new Set<string>();
   for (const [k, v] of Object.entries(program)) {
