@@ -7,12 +7,27 @@ set -euo pipefail
 DRAIN_TIMEOUT="${DRAIN_TIMEOUT:-300}"
 say() { printf 'node-remove: %s\n' "$*" >&2; }
 
+# Node updates are optimistic: when several nodes leave at once (scale in by two, destroy) the Swarm answers
+# "update out of sequence" to all but one. Retry those, bounded; any other error stops the script.
+swarm_update() {
+  local attempt out
+  for attempt in 1 2 3 4 5 6 7 8 9 10; do
+    if out="$("$@" 2>&1)"; then return 0; fi
+    case "$out" in
+      *"update out of sequence"* | *"rpc error"*"retry"*) sleep $((attempt % 4 + 1)) ;;
+      *) printf '%s\n' "$out" >&2; return 1 ;;
+    esac
+  done
+  printf '%s\n' "$out" >&2
+  return 1
+}
+
 if ! docker node inspect "$NODE_ID" >/dev/null 2>&1; then
   say "unchanged: node $NODE_ID is not in the Swarm"
   exit 0
 fi
 say "draining $NODE_ID"
-docker node update --availability drain "$NODE_ID" >/dev/null
+swarm_update docker node update --availability drain "$NODE_ID"
 deadline=$(( $(date +%s) + DRAIN_TIMEOUT ))
 while [ -n "$(docker node ps "$NODE_ID" --filter desired-state=running -q 2>/dev/null)" ]; do
   if [ "$(date +%s)" -ge "$deadline" ]; then
@@ -23,7 +38,7 @@ while [ -n "$(docker node ps "$NODE_ID" --filter desired-state=running -q 2>/dev
 done
 if [ "$(docker node inspect "$NODE_ID" --format '{{.Spec.Role}}')" = manager ]; then
   say "demoting $NODE_ID"
-  docker node demote "$NODE_ID" >/dev/null
+  swarm_update docker node demote "$NODE_ID"
 fi
-docker node rm --force "$NODE_ID" >/dev/null
+swarm_update docker node rm --force "$NODE_ID"
 say "removed $NODE_ID"
