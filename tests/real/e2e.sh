@@ -3,7 +3,8 @@
 # End to end with the real Pulumi engine on the local sandbox:
 #   sandbox up (4 machines, S3 server) → pulumi up (3 managers) → the Swarm as docker sees it →
 #   preview and refresh report no drift → workers 0 → 1: nothing replaced → a manager machine stops:
-#   quorum holds and its tasks move → pulumi destroy → sandbox down leaves nothing behind.
+#   quorum holds and its tasks move → workers 1 → 0: the node is drained and leaves → pulumi destroy →
+#   sandbox down leaves nothing behind.
 # Every step prints its duration; ends with "e2e: N passed, N failed".
 set -uo pipefail
 # shellcheck source=scripts/lib/local-stack.sh
@@ -129,6 +130,18 @@ check "replicated tasks were rescheduled onto live nodes" wait_for "maintenance 
 echo "  recovered in $((SECONDS - t))s: backup_maintenance now runs on $(maintenance_node)"
 docker start "$victim" >/dev/null
 check "$victim rejoins as Ready" wait_for "$victim ready" 120 victim_is ready
+
+# ---------------------------------------------------------------------------------------------------
+MANAGER_INDEX=1
+must "config: workers 1 → 0 (scale in)" pulumi_local config set mbio-cloud:workers 0
+pulumi_local preview --json >"$work/scale-in.json" 2>"$work/scale-in.err"
+ops="$(jq -r '[.steps[]? | .op] | group_by(.) | map("\(.[0])=\(length)") | join(" ")' "$work/scale-in.json")"
+echo "  scale-in plan: $ops"
+check "scale-in deletes only the worker's resources (4) and replaces nothing" test "$(jq -r '[.steps[]? | select(.op == "delete" or .op == "replace") | .urn | select(test("mbio-sandbox-4") | not)] | length' "$work/scale-in.json")" = 0
+must "pulumi up (scale in: drain, remove, leave)" pulumi_local up --yes --skip-preview
+check "the Swarm has 3 nodes again; mbio-sandbox-4 is gone from it" test "$(on_manager "docker node ls --format '{{.Hostname}}'" | sort | tr '\n' ' ')" = "mbio-sandbox-1 mbio-sandbox-2 mbio-sandbox-3 "
+check "mbio-sandbox-4 left the Swarm" test "$(machine_ssh "$(machine_ip 4)" "docker info --format '{{.Swarm.LocalNodeState}}'")" = inactive
+check "no task is left on mbio-sandbox-4" test -z "$(machine_ssh "$(machine_ip 4)" "docker ps -q --filter label=com.docker.swarm.service.name")"
 
 # ---------------------------------------------------------------------------------------------------
 must "pulumi destroy" pulumi_local destroy --yes --skip-preview
