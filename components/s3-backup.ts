@@ -112,7 +112,9 @@ export function backupCompose(args: {
     configs,
     secrets,
     ...(networks ? { networks } : {}),
-    healthcheck: { test: ["CMD", "pgrep", "-x", "cron"], interval: "30s", timeout: "5s", retries: 3, start_period: "30s" },
+    // A task counts as running only after its first passing check: probe often (pgrep is cheap) so a deploy
+    // converges in seconds; the start period stays the grace for slow starts.
+    healthcheck: { test: ["CMD", "pgrep", "-x", "cron"], interval: "10s", timeout: "5s", retries: 3, start_period: "30s" },
     logging: { driver: "json-file", options: { "max-size": "10m", "max-file": "3" } },
   };
   return {
