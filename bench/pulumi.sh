@@ -27,7 +27,7 @@ for n in "${sizes[@]}"; do
   mkdir -p "$(dirname "$uplog")"
   t=$(now); pulumi_local up --yes --skip-preview >"$uplog"; up_s=$(secs "$t" "$(now)")
   # The slowest resources, from the durations pulumi prints ("created (12s)").
-  slowest="$(grep -E 'created \([0-9.]+s\)' "$uplog" | sed -E 's/.* ([^ ]+) created \(([0-9.]+)s\).*/\2 s \1/' | sort -rn | head -3 | paste -sd ';' - | sed 's/;/; /g')"
+  slowest="$(grep -E 'created \([0-9.]+s\)' "$uplog" | grep -v 'pulumi:pulumi:Stack' | sed -E 's/.* ([^ ]+) created \(([0-9.]+)s\).*/\2 s \1/' | sort -rn | head -3 | paste -sd ';' - | sed 's/;/; /g')"
   resources=$(pulumi_local stack --show-urns 2>/dev/null | grep -c 'urn:pulumi' || true)
   previews=()
   for _ in 1 2 3; do
