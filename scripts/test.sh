@@ -2,7 +2,7 @@
 # The test command (README, .ci/run): installs what it needs, then runs every check and test.
 #   bash scripts/test.sh            everything: static checks, unit tests (Pulumi mocks), real-tool tests
 #   bash scripts/test.sh --unit     static checks and unit tests only (no Docker, no Pulumi CLI)
-# Ends with one line "test: N passed, N failed"; exits non-zero when anything failed.
+# Ends with "test: N passed, N failed" (every check of every step); exits non-zero when anything failed.
 set -uo pipefail
 # shellcheck source=scripts/lib/env.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/env.sh"
@@ -11,8 +11,29 @@ cd "$MBIO_ROOT" || exit 1
 mode="${1:-all}"
 passed=0
 failed=0
+checks_passed=0
+checks_failed=0
 failures=()
 summary=()
+step_log="$(mktemp)"
+trap 'rm -f "$step_log"' EXIT
+
+# Adds a step's own counts to the totals: jest's "Tests: … N passed", or a real test's closing
+# "name: N passed, M failed"; a step without counts (a linter) counts as one check.
+count_checks() {
+  local ok=$1 line p f
+  line="$(grep -E '^(Tests: .*[0-9]+ passed|[a-z0-9-]+: [0-9]+ passed, [0-9]+ failed$)' "$step_log" | tail -1)"
+  if [ -z "$line" ]; then
+    if [ "$ok" = 1 ]; then checks_passed=$((checks_passed + 1)); else checks_failed=$((checks_failed + 1)); fi
+    return
+  fi
+  p="$(grep -Eo '[0-9]+ passed' <<<"$line" | grep -Eo '[0-9]+')"
+  f="$(grep -Eo '[0-9]+ failed' <<<"$line" | grep -Eo '[0-9]+' || echo 0)"
+  checks_passed=$((checks_passed + p))
+  checks_failed=$((checks_failed + f))
+  # A step that failed without a failing count (a crash) still counts as a failed check.
+  if [ "$ok" = 0 ] && [ "$f" = 0 ]; then checks_failed=$((checks_failed + 1)); fi
+}
 
 # Runs one named step, timing it; a failed step does not stop the run, so one run shows every failure.
 step() {
@@ -20,11 +41,13 @@ step() {
   shift
   local start=$SECONDS
   printf '\n\033[1m--- %s\033[0m\n' "$name"
-  if "$@"; then
+  if "$@" 2>&1 | tee "$step_log"; then
     passed=$((passed + 1))
+    count_checks 1
     summary+=("ok    $(printf '%4ds' $((SECONDS - start)))  $name")
   else
     failed=$((failed + 1))
+    count_checks 0
     failures+=("$name")
     summary+=("FAIL  $(printf '%4ds' $((SECONDS - start)))  $name")
   fi
@@ -68,5 +91,6 @@ fi
 printf '\n\033[1m--- summary\033[0m\n'
 printf '%s\n' "${summary[@]}"
 [ "$failed" -eq 0 ] || printf 'failed: %s\n' "${failures[@]}"
-echo "test: $passed passed, $failed failed"
+echo "steps: $passed of $((passed + failed)) passed"
+echo "test: $checks_passed passed, $checks_failed failed"
 [ "$failed" -eq 0 ]
