@@ -82,6 +82,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
 
     const firstLabels = run(`${first.name}-membership`, first.connection, "swarm/node-labels.sh", { NODE_ID: pulumi.unsecret(tokens.apply((t) => t.nodeId)), LABELS: nodeLabels(first) }, {}, [init]);
     const memberships = [firstLabels];
+    let lastManagerMembership = firstLabels;
     for (const m of others) {
       const join = run(
         `${m.name}-join`,
@@ -92,9 +93,19 @@ export class SwarmCluster extends pulumi.ComponentResource {
         [engines.get(m.name)!, init],
       );
       const nodeId = join.stdout.apply((s) => s.trim());
-      memberships.push(
-        run(`${m.name}-membership`, first.connection, "swarm/node-labels.sh", { NODE_ID: nodeId, LABELS: nodeLabels(m) }, { delete: remoteScript("swarm/node-remove.sh", { NODE_ID: nodeId }) }, [join]),
+      // Manager memberships form a chain, so managers are demoted one at a time when several go (scale in,
+      // destroy): each demotion changes the Raft membership, and parallel ones race for the leader.
+      const previousManager = m.role === "manager" ? [lastManagerMembership] : [];
+      const membership = run(
+        `${m.name}-membership`,
+        first.connection,
+        "swarm/node-labels.sh",
+        { NODE_ID: nodeId, LABELS: nodeLabels(m) },
+        { delete: remoteScript("swarm/node-remove.sh", { NODE_ID: nodeId }) },
+        [join, ...previousManager],
       );
+      if (m.role === "manager") lastManagerMembership = membership;
+      memberships.push(membership);
     }
 
     const network = run(

@@ -94,6 +94,27 @@ health="$(on_manager "docker ps --filter label=com.docker.swarm.service.name --f
 echo "$health"
 check "a real service with a healthcheck reports healthy" grep -q '(healthy)' <<<"$health"
 
+# ---------------------------------------------------------------------------------------------------
+printf '\n[e2e] one backup and restore through the deployed backup services\n'
+# The same scripts, Swarm configs and secrets the schedule would use, started now instead of at 02:15.
+node2() { machine_ssh "$(machine_ip 2)" "$@"; }
+task_on() { machine_ssh "$(machine_ip "$1")" "docker ps -q --filter label=com.docker.swarm.service.name=$2 | head -1"; }
+image="$(pulumi_local config get mbio-cloud:images | jq -r '."backup-agent"')"
+sums="cd /d && sha256sum blob note"
+node2 "docker volume create --label mbio.backup=true e2e-data >/dev/null && docker run --rm -v e2e-data:/d --entrypoint sh '$image' -c 'head -c 4194304 /dev/urandom >/d/blob; echo e2e >/d/note'"
+before="$(node2 "docker run --rm -v e2e-data:/d --entrypoint sh '$image' -c '$sums'")"
+agent="$(task_on 2 backup_agent)"
+check "the agent task on mbio-sandbox-2 backs up its labelled volume" node2 "docker exec $agent /opt/mbio-backup/agent.sh run backup"
+listing="$(node2 "docker exec $agent bash /opt/mbio-backup/restore.sh snapshots --volume e2e-data")"
+echo "$listing" | tail -3
+check "restore.sh snapshots lists the e2e-data snapshot" grep -q 'e2e-data' <<<"$listing"
+maint_index="$(on_manager "docker service ps backup_maintenance --filter desired-state=running --format '{{.Node}}'" | head -1 | grep -Eo '[0-9]+$')"
+check "the maintenance task backs up the Swarm raft state of a real manager" machine_ssh "$(machine_ip "$maint_index")" "docker exec $(task_on "$maint_index" backup_maintenance) /opt/mbio-backup/agent.sh run swarm"
+node2 "docker volume rm e2e-data >/dev/null"
+check "restore.sh volume recreates the destroyed volume from the snapshot" node2 "docker exec $agent bash /opt/mbio-backup/restore.sh volume e2e-data --host mbio-sandbox-2"
+after="$(node2 "docker run --rm -v e2e-data:/d --entrypoint sh '$image' -c '$sums'" 2>&1)"
+check "restored content is identical (sha256 of every file)" test "$before" = "$after"
+
 must "pulumi preview --expect-no-changes" pulumi_local preview --expect-no-changes --diff
 must "pulumi refresh --preview-only --expect-no-changes" pulumi_local refresh --preview-only --expect-no-changes
 

@@ -7,14 +7,15 @@ set -euo pipefail
 DRAIN_TIMEOUT="${DRAIN_TIMEOUT:-300}"
 say() { printf 'node-remove: %s\n' "$*" >&2; }
 
-# Node updates are optimistic: when several nodes leave at once (scale in by two, destroy) the Swarm answers
-# "update out of sequence" to all but one. Retry those, bounded; any other error stops the script.
+# Node updates are optimistic and go through the Raft leader: while nodes leave or leadership moves the
+# Swarm answers "update out of sequence", "node lost leader status" or "does not have a leader" for a
+# moment. Retry those, bounded; any other error stops the script.
 swarm_update() {
   local attempt out
   for attempt in 1 2 3 4 5 6 7 8 9 10; do
     if out="$("$@" 2>&1)"; then return 0; fi
     case "$out" in
-      *"update out of sequence"* | *"rpc error"*"retry"*) sleep $((attempt % 4 + 1)) ;;
+      *"update out of sequence"* | *"lost leader"* | *"does not have a leader"* | *"rpc error"*"retry"*) sleep $((attempt % 4 + 1)) ;;
       *) printf '%s\n' "$out" >&2; return 1 ;;
     esac
   done
