@@ -168,30 +168,22 @@ internet_route() {
 }
 
 # The two shell plugins the official tarball ships next to the CLI: the dynamic-provider plugin (the same
-# script as in the @pulumi/pulumi npm package) and the legacy policy-pack runner.
-write_dynamic_provider_script() {
-  cat >"$BIN/pulumi-resource-pulumi-nodejs" <<'EOF'
+# script as in the @pulumi/pulumi npm package) and the legacy policy-pack runner. Each runs one entry point
+# of the program's own @pulumi/pulumi.
+write_node_plugin() {
+  local name="$1" entry="$2" what="$3"
+  cat >"$BIN/$name" <<EOF
 #!/bin/sh
-# Dynamic providers (pulumi.dynamic.Resource): runs @pulumi/pulumi/cmd/dynamic-provider of the program.
-PULUMI_DYNAMIC_PROVIDER_SCRIPT_PATH=$(node -e "console.log(require.resolve('@pulumi/pulumi/cmd/dynamic-provider'))")
-if [ -n "$PULUMI_DYNAMIC_PROVIDER_SCRIPT_PATH" ]; then
-    exec node "$PULUMI_DYNAMIC_PROVIDER_SCRIPT_PATH" "$@"
+# $what: runs @pulumi/pulumi/cmd/$entry of the program.
+SCRIPT_PATH=\$(node -e "try { console.log(require.resolve('@pulumi/pulumi/cmd/$entry')) } catch (e) { console.error(e.message) }")
+if [ -n "\$SCRIPT_PATH" ]; then
+    exec node "\$SCRIPT_PATH" "\$@"
 fi
 EOF
-  chmod +x "$BIN/pulumi-resource-pulumi-nodejs"
+  chmod +x "$BIN/$name"
 }
-
-write_policy_script() {
-  cat >"$BIN/pulumi-analyzer-policy" <<'EOF'
-#!/bin/sh
-# Node.js policy packs (legacy entry point): runs @pulumi/pulumi/cmd/run-policy-pack of the policy pack.
-PULUMI_RUN_SCRIPT_PATH=$(node -e "try { console.log(require.resolve('@pulumi/pulumi/cmd/run-policy-pack')) } catch (e) { console.error(e.message) }")
-if [ -n "$PULUMI_RUN_SCRIPT_PATH" ]; then
-    exec node "$PULUMI_RUN_SCRIPT_PATH" "$@"
-fi
-EOF
-  chmod +x "$BIN/pulumi-analyzer-policy"
-}
+write_dynamic_provider_script() { write_node_plugin pulumi-resource-pulumi-nodejs dynamic-provider "Dynamic providers (pulumi.dynamic.Resource)"; }
+write_policy_script() { write_node_plugin pulumi-analyzer-policy run-policy-pack "Node.js policy packs (legacy entry point)"; }
 
 # ---------------------------------------------------------------------------------------------------------
 # Route 2: built from the Go module proxy.
