@@ -119,7 +119,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
     this.ready = [network, ...memberships];
 
     this.nodes = pulumi.all(machines.map((m) => pulumi.all([m.publicIp, m.privateIp]).apply(([publicIp, privateIp]) => ({ name: m.name, role: m.role, publicIp, privateIp }))));
-    const address = pulumi.all([first.connection]).apply(([c]) => `${c.user ?? "root"}@${c.host}:${c.port ?? 22}`);
+    const address = first.connection.apply((c) => `${c.user ?? "root"}@${c.host}:${c.port ?? 22}`);
     this.managerSshAddress = pulumi.unsecret(address);
     this.dockerHost = this.managerSshAddress.apply((a) => `ssh://${a}`);
     this.registerOutputs({ nodes: this.nodes, managerSshAddress: this.managerSshAddress, dockerHost: this.dockerHost, networkName: this.networkName, joinTokens: this.joinTokens });

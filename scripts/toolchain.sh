@@ -167,6 +167,13 @@ internet_route() {
   write_manifest route=internet "pulumi_cli=v$PULUMI_VERSION" "language_host=v$PULUMI_VERSION" command_plugin=official "${cloud[@]}"
 }
 
+# Builds PACKAGE inside the writable module tree DIR with its version stamped in (-X VERSION_FLAG), to OUT,
+# showing progress and keeping the go output in LOG.
+go_build_in() {
+  local dir="$1" label="$2" logfile="$3" version_flag="$4" out="$5" package="$6"
+  (cd "$dir" && run_step "$label" "$logfile" go build -ldflags "-s -w -X $version_flag" -o "$out" "$package")
+}
+
 # The two shell plugins the official tarball ships next to the CLI: the dynamic-provider plugin (the same
 # script as in the @pulumi/pulumi npm package) and the legacy policy-pack runner. Each runs one entry point
 # of the program's own @pulumi/pulumi.
@@ -264,12 +271,8 @@ offline_route() {
   copy_module "$pkgdir" "$BUILD/pulumi/pkg"
   copy_module "$sdkdir" "$BUILD/pulumi/sdk"
   printf '    downloaded pkg/v3 and sdk/v3 %s in %s\n' "$cli" "$(since "$t")" >&2
-  (
-    cd "$BUILD/pulumi/pkg"
-    run_step "building pulumi $cli (go build ./cmd/pulumi; the longest step)" "$BUILD/cli.log" \
-      go build -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$cli" \
-      -o "$BIN/pulumi" ./cmd/pulumi
-  )
+  go_build_in "$BUILD/pulumi/pkg" "building pulumi $cli (go build ./cmd/pulumi; the longest step)" "$BUILD/cli.log" \
+    "github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$cli" "$BIN/pulumi" ./cmd/pulumi
 
   # --- Node.js language host: the upstream module when the proxy serves it at the tag's commit, else the
   # stand-in in scripts/lib/pulumi-offline (the upstream module has no tags; see docs/toolchain.md).
@@ -279,12 +282,8 @@ offline_route() {
   if [ -n "$hostdir" ]; then
     host=upstream
     copy_module "$hostdir" "$BUILD/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs"
-    (
-      cd "$BUILD/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs"
-      run_step "building pulumi-language-nodejs $cli (commit ${hash:0:12})" "$BUILD/host.log" \
-        go build -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$cli" \
-        -o "$BIN/pulumi-language-nodejs" .
-    )
+    go_build_in "$BUILD/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs" "building pulumi-language-nodejs $cli (commit ${hash:0:12})" \
+      "$BUILD/host.log" "github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$cli" "$BIN/pulumi-language-nodejs" .
   else
     host=offline-stand-in
     log "WARNING: the module proxy serves no version of $hostmod (it has no tags);" \
@@ -302,12 +301,8 @@ offline_route() {
   if [ -n "$provdir" ]; then
     command_plugin=official
     copy_module "$provdir" "$BUILD/pulumi-command/provider"
-    (
-      cd "$BUILD/pulumi-command/provider"
-      run_step "building pulumi-resource-command $COMMAND_VERSION" "$BUILD/command.log" \
-        go build -ldflags "-s -w -X github.com/pulumi/pulumi-command/provider/pkg/version.Version=$COMMAND_VERSION" \
-        -o "$BUILD/bin/pulumi-resource-command" ./cmd/pulumi-resource-command
-    )
+    go_build_in "$BUILD/pulumi-command/provider" "building pulumi-resource-command $COMMAND_VERSION" "$BUILD/command.log" \
+      "github.com/pulumi/pulumi-command/provider/pkg/version.Version=$COMMAND_VERSION" "$BUILD/bin/pulumi-resource-command" ./cmd/pulumi-resource-command
   else
     command_plugin=offline-stand-in
     log "WARNING: the module proxy serves no version of github.com/pulumi/pulumi-command/provider;" \
