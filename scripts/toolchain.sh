@@ -167,6 +167,19 @@ internet_route() {
   write_manifest route=internet "pulumi_cli=v$PULUMI_VERSION" "language_host=v$PULUMI_VERSION" command_plugin=official "${cloud[@]}"
 }
 
+# The commit a module version was tagged at, as the proxy records it (empty when it does not say).
+origin_hash() { go mod download -json "$1" 2>/dev/null | jq -r '.Origin.Hash // empty' 2>/dev/null || true; }
+
+# The directory of REPO's provider/ module at VERSION: provider modules have no tags of their own, so try
+# the tag, then the commit of the repository's tag. Prints nothing when the proxy serves neither.
+provider_module_dir() {
+  local repo="$1" version="$2" rev dir
+  for rev in "v$version" "$(origin_hash "$repo@v$version")"; do
+    [ -n "$rev" ] && dir="$(go_mod_dir "$repo/provider" "$rev")" && { echo "$dir"; return 0; }
+  done
+  return 0
+}
+
 # Builds PACKAGE inside the writable module tree DIR with its version stamped in (-X VERSION_FLAG), to OUT,
 # showing progress and keeping the go output in LOG.
 go_build_in() {
@@ -277,7 +290,7 @@ offline_route() {
   # --- Node.js language host: the upstream module when the proxy serves it at the tag's commit, else the
   # stand-in in scripts/lib/pulumi-offline (the upstream module has no tags; see docs/toolchain.md).
   local host hostmod=github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3 hash hostdir=""
-  hash="$(go mod download -json "github.com/pulumi/pulumi/pkg/v3@$cli" 2>/dev/null | jq -r '.Origin.Hash // empty' 2>/dev/null || true)"
+  hash="$(origin_hash "github.com/pulumi/pulumi/pkg/v3@$cli")"
   if [ -n "$hash" ]; then hostdir="$(go_mod_dir "$hostmod" "$hash" || true)"; fi
   if [ -n "$hostdir" ]; then
     host=upstream
@@ -292,12 +305,8 @@ offline_route() {
 
   # --- command provider: the real one when the proxy serves it (its module has no tags of its own: try the
   # tag, then the commit of the repository's tag), else the stand-in in scripts/lib/pulumi-offline.
-  local command_plugin offline_source="" provdir="" rev
-  for rev in "v$COMMAND_VERSION" \
-    "$(go mod download -json "github.com/pulumi/pulumi-command@v$COMMAND_VERSION" 2>/dev/null | jq -r '.Origin.Hash // empty' 2>/dev/null || true)"; do
-    [ -n "$rev" ] && provdir="$(go_mod_dir github.com/pulumi/pulumi-command/provider "$rev")" && break
-    provdir=""
-  done
+  local command_plugin offline_source="" provdir
+  provdir="$(provider_module_dir github.com/pulumi/pulumi-command "$COMMAND_VERSION")"
   if [ -n "$provdir" ]; then
     command_plugin=official
     copy_module "$provdir" "$BUILD/pulumi-command/provider"
@@ -344,12 +353,8 @@ offline_route() {
 # from module zips and are not attempted.
 offline_cloud_providers() {
   HCLOUD_RESULT=none
-  local dir="" rev
-  for rev in "v$HCLOUD_VERSION" \
-    "$(go mod download -json "github.com/pulumi/pulumi-hcloud@v$HCLOUD_VERSION" 2>/dev/null | jq -r '.Origin.Hash // empty' 2>/dev/null || true)"; do
-    [ -n "$rev" ] && dir="$(go_mod_dir github.com/pulumi/pulumi-hcloud/provider "$rev")" && break
-    dir=""
-  done
+  local dir
+  dir="$(provider_module_dir github.com/pulumi/pulumi-hcloud "$HCLOUD_VERSION")"
   if [ -z "$dir" ]; then
     log "WARNING: the module proxy serves no github.com/pulumi/pulumi-hcloud/provider@v$HCLOUD_VERSION" \
       "nor at the commit of the repository tag (the provider module has no tags of its own);" \
