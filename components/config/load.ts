@@ -12,6 +12,7 @@ export const SECRET_KEYS = {
   backupS3AccessKeyId: "the S3 access key id of the backup bucket",
   backupS3SecretAccessKey: "the S3 secret access key of the backup bucket",
   resticPassword: "the password that encrypts the restic backup repository",
+  registryPassword: "the password (GitLab deploy token) of the private registry in mbio-cloud:registry",
 } as const;
 export type SecretKey = keyof typeof SECRET_KEYS;
 
@@ -24,7 +25,7 @@ const ALLOWED: Record<string, string> = {
   sshPublicKeys: "a list of OpenSSH public keys",
   adminCidrs: "a list of CIDRs allowed to reach SSH, e.g. [203.0.113.0/24]",
   dockerEngine: "{ package: docker-ce | docker.io, version: <exact apt version> }",
-  swarm: "{ overlayEncrypted: true|false, endpointMode: vip|dnsrr, publishMode: ingress|host }",
+  swarm: "{ overlayEncrypted: true|false, endpointMode: vip|dnsrr, publishMode: ingress|host, overlayMtu?: 1280-1450 }",
 };
 
 export interface ValidatedConfig extends PlatformConfig {
@@ -111,6 +112,8 @@ export function validateConfig(stack: string, raw: Record<string, unknown>, secr
     requireSecret("backupS3SecretAccessKey", "backup.enabled is true");
     requireSecret("resticPassword", "backup.enabled is true");
   }
+  const registrySet = parsed.success ? parsed.data.registry !== undefined : values.registry !== undefined;
+  if (registrySet) requireSecret("registryPassword", "mbio-cloud:registry is set");
   if (problems.length > 0 || !parsed.success) throw new ConfigError(stackFile, problems);
   return { ...parsed.data, environment: stack as EnvironmentName, stackFile };
 }
