@@ -40,4 +40,3 @@ export const nodes = environment.nodes;
 export const managerSshAddress = environment.cluster.managerSshAddress;
 export const dockerHost = environment.cluster.dockerHost;
 export const networkName = environment.cluster.networkName;
-export const joinTokens = environment.cluster.joinTokens;

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Joins this machine to the Swarm with the given role; a node that is already in a Swarm is left as is.
-# Prints the node's Swarm ID. Env: JOIN_TOKEN, MANAGER_ADDR, ADVERTISE_ADDR.
+# Prints the node's Swarm ID. Env: MANAGER_ADDR, ADVERTISE_ADDR; the join token on stdin (never on a
+# command line, where `ps` and logs would show it).
 set -euo pipefail
-: "${JOIN_TOKEN:?}" "${MANAGER_ADDR:?}" "${ADVERTISE_ADDR:?}"
+: "${MANAGER_ADDR:?}" "${ADVERTISE_ADDR:?}"
+JOIN_TOKEN="$(cat)"
+[ -n "$JOIN_TOKEN" ] || { echo "swarm-join: error: no join token on stdin" >&2; exit 1; }
 say() { printf 'swarm-join: %s\n' "$*" >&2; }
 
 state="$(docker info --format '{{.Swarm.LocalNodeState}}')"
