@@ -116,7 +116,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
         "swarm/swarm-join.sh",
         { MANAGER_ADDR: first.privateIp, ADVERTISE_ADDR: m.privateIp },
         // The token travels on stdin: never on a command line, never in a log.
-        { delete: remoteScript("swarm/swarm-leave.sh"), stdin: tokens.apply((t) => (m.role === "manager" ? t.managerToken : t.workerToken)) },
+        { delete: remoteScript("swarm/swarm-leave.sh"), stdin: pulumi.secret(tokens.apply((t) => (m.role === "manager" ? t.managerToken : t.workerToken))) },
         [engines.get(m.name)!, init],
       );
       const nodeId = join.stdout.apply((s) => s.trim());
