@@ -38,10 +38,10 @@ process.stdin.on("end", () => {
       drifted++;
       continue;
     }
+    // A refresh step for every resource; only those whose outputs differ from the state drifted.
     const changed = paths(olds || {}, news || {}, "");
-    if (changed.length === 0 && step.op !== "update" && step.op !== "refresh") continue;
+    if (changed.length === 0) continue;
     for (const [path, was, now] of changed) console.log(`drift: ${stack} ${name} (${type}) ${path}: ${show(was)} → ${show(now)}`);
-    if (changed.length === 0) console.log(`drift: ${stack} ${name} (${type}) ${step.op}`);
     drifted++;
   }
   console.log(drifted === 0 ? `drift: ${stack}: no drift` : `drift: ${stack}: ${drifted} drifted object(s)`);
