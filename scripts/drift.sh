@@ -21,9 +21,9 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 for stack in "$@"; do
   log "drift check of stack $stack"
-  (cd "$MBIO_ROOT" && pulumi --non-interactive refresh --stack "$stack" --preview-only --json) >"$work/refresh.json" 2>"$work/refresh.err"
+  (cd "$MBIO_ROOT" && pulumi --non-interactive refresh --stack "$stack" --preview-only --diff) >"$work/refresh.txt" 2>"$work/refresh.err"
   rc=$?
-  node "$MBIO_ROOT/scripts/lib/drift-report.js" "$stack" <"$work/refresh.json"
+  node "$MBIO_ROOT/scripts/lib/drift-report.js" "$stack" <"$work/refresh.txt"
   report=$?
   if [ "$rc" -ne 0 ] || [ "$report" -eq 1 ]; then
     cat "$work/refresh.err" >&2

@@ -1,49 +1,56 @@
-// Reads `pulumi refresh --preview-only --json` on stdin and prints one line per drifted object and field:
-//   drift: <stack> <resource name> (<type>) <field path>: <state> → <live>
-// Exit 0 when nothing drifted, 7 when something did (the convention of --expect-no-changes), 1 when the
-// input is not a refresh preview.
+// Reads `pulumi refresh --preview-only --diff` on stdin (the JSON form carries no refreshed state) and prints
+// one line per drifted object and field:
+//   drift: <stack> <resource name> (<type>) <field path>: <state → live>
+// Exit 0 when nothing drifted, 7 when something did (the convention of --expect-no-changes), 1 when the input
+// is not a refresh preview.
 "use strict";
 const stack = process.argv[2] || "?";
 let text = "";
 process.stdin.on("data", (d) => (text += d));
 process.stdin.on("end", () => {
-  let doc;
-  try {
-    doc = JSON.parse(text.slice(text.indexOf("{")));
-  } catch (e) {
-    console.error(`drift: ${stack}: could not read the refresh preview (${e.message})`);
+  if (!/Resources:/.test(text)) {
+    console.error(`drift: ${stack}: could not read the refresh preview`);
     process.exit(1);
   }
-  const ignored = new Set(["__provider", "connections"]);
-  const show = (v) => (v === undefined ? "(absent)" : JSON.stringify(v).slice(0, 120));
-  const paths = (a, b, prefix) => {
-    const obj = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
-    if (obj(a) && obj(b)) {
-      return [...new Set([...Object.keys(a), ...Object.keys(b)])]
-        .filter((k) => prefix || !ignored.has(k))
-        .sort()
-        .flatMap((k) => paths(a[k], b[k], prefix ? `${prefix}.${k}` : k));
-    }
-    return JSON.stringify(a) === JSON.stringify(b) ? [] : [[prefix, a, b]];
-  };
-  let drifted = 0;
-  for (const step of doc.steps || []) {
-    if (step.op === "same") continue;
-    const urn = step.urn || (step.oldState || step.newState || {}).urn || "";
-    const [type, name] = urn.split("::").slice(-2);
-    const olds = (step.oldState || {}).outputs;
-    const news = (step.newState || {}).outputs;
-    if (!step.newState || step.op === "delete") {
-      console.log(`drift: ${stack} ${name} (${type}) is gone from the live system`);
-      drifted++;
+  const found = new Map();
+  let resource = null; // { type, op, name, column }
+  let path = []; // [{ column, key }]
+  for (const line of text.split("\n")) {
+    const header = /^(\s*)(?:([~+-]|\+-|-\+)\s+)?([\w.:/-]+): \((\w[\w-]*)\)\s*$/.exec(line);
+    if (header) {
+      resource = { type: header[3], op: header[4], name: "?" };
+      path = [];
       continue;
     }
-    // A refresh step for every resource; only those whose outputs differ from the state drifted.
-    const changed = paths(olds || {}, news || {}, "");
-    if (changed.length === 0) continue;
-    for (const [path, was, now] of changed) console.log(`drift: ${stack} ${name} (${type}) ${path}: ${show(was)} → ${show(now)}`);
-    drifted++;
+    if (!resource) continue;
+    const urn = /^\s*\[urn=(.*)\]\s*$/.exec(line);
+    if (urn) {
+      resource.name = urn[1].split("::").pop();
+      if (resource.op === "delete") found.set(`${resource.name} (${resource.type}) is gone from the live system`, true);
+      continue;
+    }
+    const prop = /^(\s*)([~+-] )?\s*("[^"]*"|\[\d+\]|[^\s:][^:]*?)\s*: ?(.*)$/.exec(line);
+    if (!prop) continue;
+    const column = prop[1].length + (prop[2] ? 2 : 0);
+    const key = prop[3].replace(/^"|"$/g, "");
+    while (path.length && path[path.length - 1].column >= column) path.pop();
+    const rest = prop[4].trim();
+    const opening = rest === "{" || rest === "[";
+    if (prop[2] && resource.op !== "same") {
+      const keys = [...path.map((p) => p.key), key];
+      // An element of a list names the list.
+      while (keys.length && /^\[\d+\]$/.test(keys[keys.length - 1])) keys.pop();
+      const field = keys.join(".");
+      if (field && !opening) found.set(`${resource.name} (${resource.type}) ${field}: ${rest || "(changed)"}`, true);
+      else if (field && opening && prop[2] !== "~ ") found.set(`${resource.name} (${resource.type}) ${field}: ${prop[2].trim() === "+" ? "added" : "removed"}`, true);
+    }
+    if (opening) path.push({ column, key });
   }
-  console.log(drifted === 0 ? `drift: ${stack}: no drift` : `drift: ${stack}: ${drifted} drifted object(s)`);
-  process.exit(drifted === 0 ? 0 : 7);
+  const lines = [...found.keys()];
+  // A list element reported twice (two items changed) is one field.
+  const unique = [...new Set(lines.map((l) => l.replace(/: [^:]*$/, (m) => (/\[\d+\]/.test(m) ? "" : m))))];
+  for (const l of unique) console.log(`drift: ${stack} ${l}`);
+  const objects = new Set(unique.map((l) => l.split(" ")[0]));
+  console.log(objects.size === 0 ? `drift: ${stack}: no drift` : `drift: ${stack}: ${objects.size} drifted object(s)`);
+  process.exit(objects.size === 0 ? 0 : 7);
 });

@@ -27,6 +27,7 @@ check() {
   if "$@"; then passed=$((passed + 1)); printf '  ok    %s\n' "$what"; else failed=$((failed + 1)); printf '  FAIL  %s\n' "$what"; fi
 }
 finish() {
+  if [ "${SWARM_DRIFT_KEEP:-0}" = 1 ]; then echo "kept: machine $NAME, work dir $work (PULUMI_BACKEND_URL=$PULUMI_BACKEND_URL)"; echo "swarm-drift: $passed passed, $failed failed"; exit; fi
   docker rm -f "$NAME" >/dev/null 2>&1
   docker volume rm "$NAME" >/dev/null 2>&1
   rm -rf "$work"
@@ -86,8 +87,8 @@ drift_case() {
   printf '\n[swarm-drift] (%s) by hand: %s\n' "$label" "$*"
   on_m1 "$@" >/dev/null 2>&1
   sleep 2
-  check "($label) refresh --expect-no-changes fails" bash -c "! (cd '$LAB' && pulumi --non-interactive --stack lab refresh --preview-only --expect-no-changes) >'$work/$label-refresh.log' 2>&1"
-  (cd "$LAB" && pulumi --non-interactive --stack lab refresh --preview-only --json 2>/dev/null) | node "$MBIO_ROOT/scripts/lib/drift-report.js" lab >"$work/$label-report.txt"
+  check "($label) refresh --expect-no-changes fails" bash -c "! (cd '$LAB' && pulumi --non-interactive --stack lab refresh --preview-only --expect-no-changes --diff) >'$work/$label-refresh.log' 2>&1"
+  node "$MBIO_ROOT/scripts/lib/drift-report.js" lab <"$work/$label-refresh.log" >"$work/$label-report.txt"
   sed 's/^/    /' "$work/$label-report.txt"
   check "($label) drift report names $expect" grep -qF "$expect" "$work/$label-report.txt"
   check "($label) pulumi refresh records the live state" to "$work/$label-refresh-real.log" lab refresh --yes --skip-preview
@@ -104,6 +105,7 @@ drift_case c "lab-m1-membership (pulumi-nodejs:dynamic/swarm:Node) availability"
   docker node update --availability drain "$node_id"
 drift_case d "labels.mbio.role" '[ "$(docker exec '"$NAME"' docker node inspect self --format "{{index .Spec.Labels \"mbio.role\"}} {{index .Spec.Labels \"tampered\"}}")" = "manager " ]' \
   docker node update --label-add mbio.role=tampered --label-add tampered=yes "$node_id"
+cp "$work"/?-report.txt "${SWARM_DRIFT_REPORTS:-$work}/" 2>/dev/null
 drift_case e "services.lab_worker.networks" 'docker exec '"$NAME"' docker service inspect lab_worker --format "{{json .Spec.TaskTemplate.Networks}}" | grep -q Target' \
   docker service update --detach --network-rm lab-platform lab_worker
 drift_case f "services.lab_worker.configs" 'docker exec '"$NAME"' docker service inspect lab_worker --format "{{json .Spec.TaskTemplate.ContainerSpec.Configs}}" | grep -q lab-motd-1' \
