@@ -77,6 +77,8 @@ function mockState(type: string, name: string, inputs: Record<string, unknown>):
       if (create.includes("swarm-join.sh")) return { ...inputs, stdout: `node-${name}`, stderr: "" };
       return { ...inputs, stdout: "", stderr: "" };
     }
+    case "pulumi-nodejs:dynamic/gitlab:RunnerRegistration":
+      return { ...inputs, runnerId: 9171, token: "glrt-mock-runner-token", tokenExpiresAt: null };
     default:
       return { ...inputs };
   }
