@@ -110,8 +110,7 @@ describe("runner registration on GitLab's REST API (local server)", () => {
 
   test("production defaults to ref_protected; a project runner sends project_id", async () => {
     expect(runnerRegistration("production", GITLAB_CONFIG).accessLevel).toBe("ref_protected");
-    const { groupId: _g, ...project } = GITLAB_CONFIG;
-    await create({ ...runnerRegistration("development", { ...project, projectId: 12, url: gitlab.url }), adminToken: ADMIN });
+    await create({ ...runnerRegistration("development", { ...GITLAB_CONFIG, groupId: undefined, projectId: 12, url: gitlab.url }), adminToken: ADMIN });
     expect(gitlab.calls[0].body).toMatchObject({ runner_type: "project_type", project_id: 12, tag_list: ["development"] });
     expect(gitlab.calls[0].body).not.toHaveProperty("group_id");
   });
@@ -284,7 +283,7 @@ describe("bad runner input stops before anything is created", () => {
   test("an admin token of the wrong shape (a runner token), from config or GITLAB_TOKEN, is refused without echoing it", () => {
     const [p] = problems(base(), { gitlabToken: RUNNER_TOKEN });
     expect(p).toBe("Pulumi.staging.yaml: mbio-cloud:gitlabToken has the wrong shape — it must be a GitLab personal, group or project access token (glpat-…, scope create_runner); a runner token (glrt-…), registration token or job token cannot create runners");
-    const { gitlabToken: _t, ...noSecret } = secrets;
+    const noSecret = { ...secrets, gitlabToken: undefined } as unknown as Record<string, "secret">;
     expect(problems(base(), { gitlabToken: "GR1348941abcdefghijklmnop" }, noSecret)[0]).toMatch(/^Pulumi\.staging\.yaml: the environment variable GITLAB_TOKEN has the wrong shape/);
     expect(problems(base(), {}, noSecret)).toEqual([
       expect.stringMatching(/^Pulumi\.staging\.yaml: mbio-cloud:gitlabToken is missing — gitlab\.enabled is true \(or export GITLAB_TOKEN\): pulumi config set --secret mbio-cloud:gitlabToken --stack staging/),
