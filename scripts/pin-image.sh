@@ -9,7 +9,7 @@
 # touched; running it twice changes nothing the second time. With --merge-request (the image pipeline's
 # pin job) it commits on branch pin/<role>-<version>, pushes it and opens a merge request through GitLab's
 # API (CI_API_V4_URL, CI_PROJECT_ID, CI_DEFAULT_BRANCH, and PIN_TOKEN: a project access token with scopes
-# api and write_repository; the job token cannot push).
+# api and write_repository; the job token cannot push). PIN_GIT_REMOTE overrides the push URL (tests).
 set -euo pipefail
 # shellcheck source=scripts/lib/env.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/env.sh"
@@ -62,16 +62,17 @@ git checkout -q -B "$branch"
 git add "${changed[@]}"
 git -c user.name="mbio-cloud image pipeline" -c user.email="noreply@mbio-cloud.invalid" commit -q -m "Pin $role $version in ${stacks[*]}" -m "$ref"
 # The token travels in an environment variable read by git's credential helper, never on a command line.
-remote="${CI_SERVER_PROTOCOL:-https}://${CI_SERVER_HOST:?}${CI_SERVER_PORT:+:$CI_SERVER_PORT}/${CI_PROJECT_PATH:?}.git"
+remote="${PIN_GIT_REMOTE:-${CI_SERVER_PROTOCOL:-https}://${CI_SERVER_HOST:?}${CI_SERVER_PORT:+:$CI_SERVER_PORT}/${CI_PROJECT_PATH:?}.git}"
 # shellcheck disable=SC2016 # expanded by git's credential helper, not here
 git -c credential.helper='!f() { echo username=oauth2; echo "password=$PIN_TOKEN"; }; f' push -q -f "$remote" "HEAD:refs/heads/$branch"
 body="$(jq -n --arg s "$branch" --arg t "$CI_DEFAULT_BRANCH" --arg title "Pin $role $version" \
   --arg d "Pins \`$ref\` in ${changed[*]} (image pipeline, commit ${CI_COMMIT_SHORT_SHA:-?}). Production follows after staging ran it: docs/ci.md." \
   '{source_branch: $s, target_branch: $t, title: $title, description: $d, remove_source_branch: true}')"
-status="$(curl -sS -o /tmp/pin-mr.json -w '%{http_code}' -X POST -H "PRIVATE-TOKEN: $PIN_TOKEN" -H 'Content-Type: application/json' \
+answer="$(mktemp)"
+status="$(curl -sS -o "$answer" -w '%{http_code}' -X POST -H "PRIVATE-TOKEN: $PIN_TOKEN" -H 'Content-Type: application/json' \
   --data "$body" "$CI_API_V4_URL/projects/$CI_PROJECT_ID/merge_requests")"
 case "$status" in
-  201) echo "opened merge request $(jq -r .web_url /tmp/pin-mr.json)" ;;
+  201) echo "opened merge request $(jq -r .web_url "$answer")" ;;
   409) echo "a merge request for $branch is already open: its branch now carries this pin" ;;
-  *) die "GitLab answered $status to the merge request: $(head -c 300 /tmp/pin-mr.json)" ;;
+  *) die "GitLab answered $status to the merge request: $(head -c 300 "$answer")" ;;
 esac

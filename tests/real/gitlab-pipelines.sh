@@ -55,7 +55,7 @@ expect_jobs() { # title expected-lines dir [options]
   shift 2
   got="$(jobs "$@")"
   if [ "$got" = "$(sort <<<"$want")" ]; then
-    ok "$title: $(wc -l <<<"$got") jobs ($(cut -d' ' -f1 <<<"$got" | tr '\n' ' ' | sed 's/ $//' | cut -c1-150))"
+    ok "$title: $(grep -c . <<<"$got") jobs ($(cut -d' ' -f1 <<<"$got" | tr '\n' ' ' | sed 's/ $//' | cut -c1-150))"
   else
     diff <(sort <<<"$want") <(printf '%s\n' "$got") | sed 's/^/      /'
     tail -n 5 "$work/gcl.err" | sed 's/^/      /'
@@ -220,6 +220,32 @@ else
   tail -n 15 "$work/renovate.log" | sed 's/^/      /'
   fail "renovate --dry-run=extract failed"
 fi
+
+# ---- the image pipeline's pin job path: branch pushed, merge request opened through the API ------------
+# A local stand-in answers POST /api/v4/projects/:id/merge_requests as GitLab documents it (201 + web_url).
+git init -q --bare "$work/origin.git"
+node -e '
+  const http = require("http"), fs = require("fs");
+  const s = http.createServer((req, res) => { let b = ""; req.on("data", (c) => (b += c)); req.on("end", () => {
+    fs.appendFileSync(process.argv[1], JSON.stringify({ method: req.method, url: req.url, token: req.headers["private-token"], body: JSON.parse(b || "{}") }) + "\n");
+    res.writeHead(201, { "Content-Type": "application/json" }); res.end(JSON.stringify({ iid: 7, web_url: "https://gitlab.example.com/mbio/mbio-cloud/-/merge_requests/7" })); }); });
+  s.listen(0, "127.0.0.1", () => fs.writeFileSync(process.argv[2], String(s.address().port)));
+' "$work/mr-requests.jsonl" "$work/mr-port" &
+api_pid=$!
+for _ in $(seq 1 50); do [ -s "$work/mr-port" ] && break; sleep 0.1; done
+ref2="registry.gitlab.com/mbio/mbio-cloud/backup-agent:1.0.2@sha256:$(printf '7a%.0s' $(seq 1 32))"
+if (cd "$infra" && CI_API_V4_URL="http://127.0.0.1:$(cat "$work/mr-port")/api/v4" CI_PROJECT_ID=42 CI_DEFAULT_BRANCH=main CI_COMMIT_SHORT_SHA=abc1234 \
+  PIN_TOKEN=glpat-pin-token-for-the-test-00 PIN_GIT_REMOTE="file://$work/origin.git" bash scripts/pin-image.sh --merge-request backup-agent "$ref2") >"$work/pin-mr.log" 2>&1 &&
+  grep -q "opened merge request https://gitlab.example.com/mbio/mbio-cloud/-/merge_requests/7" "$work/pin-mr.log" &&
+  [ "$(git --git-dir="$work/origin.git" show --name-only --format= pin/backup-agent-1.0.2 | sort | xargs)" = "Pulumi.development.yaml Pulumi.staging.yaml" ] &&
+  jq -e --arg t glpat-pin-token-for-the-test-00 'select(.method == "POST" and .url == "/api/v4/projects/42/merge_requests" and .token == $t and .body.source_branch == "pin/backup-agent-1.0.2" and .body.target_branch == "main")' "$work/mr-requests.jsonl" >/dev/null; then
+  ok "pin-image.sh --merge-request: pushed branch pin/backup-agent-1.0.2 (the two stack files) and opened the MR through the API"
+else
+  sed 's/^/      /' "$work/pin-mr.log"
+  fail "pin-image.sh --merge-request"
+fi
+kill "$api_pid" 2>/dev/null
+wait "$api_pid" 2>/dev/null
 
 # ---- the service template pipeline -------------------------------------------------------------------
 svc="$work/service"
