@@ -10,77 +10,20 @@ import { asSecret, byType, deployableConfig, PIPELINE_IMAGES, runProgram, TEST_G
 const ADMIN = "glpat-valid-admin-token-000000";
 const EXPIRED = "glpat-expired-admin-token-00000";
 const NO_SCOPE = "glpat-read-api-only-token-00000";
-const RUNNER_TOKEN = "glrt-t1_fakeRunnerToken0123456789";
+const RUNNER_TOKEN = "glrt-t1_fakeRunnerToken0123456789"; // what the stand-in hands out
 
-interface Call {
-  method: string;
-  path: string;
-  token?: string;
-  body?: Record<string, unknown>;
+interface FakeState {
+  calls: { method: string; path: string; token?: string; body?: Record<string, unknown> }[];
+  runners: Map<number, Record<string, unknown>>;
+  url: string;
 }
-
-/** A GitLab REST API v4 stand-in for runners: the status codes and bodies GitLab's documentation gives. */
-class FakeGitlab {
-  calls: Call[] = [];
-  runners = new Map<number, Record<string, unknown>>();
-  private nextId = 9171;
-  private server = http.createServer((req, res) => this.handle(req, res));
-  url = "";
-
-  async start(): Promise<void> {
-    await new Promise<void>((r) => this.server.listen(0, "127.0.0.1", () => r()));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-  stop(): Promise<void> {
-    return new Promise((r) => this.server.close(() => r()));
-  }
-
-  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
-    let raw = "";
-    req.on("data", (c) => (raw += c));
-    req.on("end", () => {
-      const token = req.headers["private-token"] as string | undefined;
-      const body = raw ? (JSON.parse(raw) as Record<string, unknown>) : undefined;
-      const path = req.url ?? "";
-      this.calls.push({ method: req.method ?? "", path, token, body });
-      const send = (status: number, payload?: unknown) => {
-        res.writeHead(status, payload === undefined ? {} : { "Content-Type": "application/json" });
-        res.end(payload === undefined ? undefined : JSON.stringify(payload));
-      };
-      if (token === EXPIRED || !token) return send(401, { message: "401 Unauthorized" });
-      if (token === NO_SCOPE) return send(403, { message: "403 Forbidden" });
-      if (req.method === "POST" && path === "/api/v4/user/runners") {
-        if (body?.runner_type === "group_type" && body.group_id === undefined) return send(400, { error: "group_id is missing" });
-        if (body?.group_id === 500) return send(500, { message: "500 Internal Server Error" });
-        if (body?.group_id === 404404) return send(404, { message: "404 Group Not Found" });
-        const id = this.nextId++;
-        this.runners.set(id, { id, description: body?.description, tag_list: body?.tag_list, run_untagged: body?.run_untagged, locked: body?.locked, access_level: body?.access_level, maximum_timeout: body?.maximum_timeout, paused: body?.paused, runner_type: body?.runner_type });
-        return send(201, { id, token: RUNNER_TOKEN, token_expires_at: null });
-      }
-      const m = /^\/api\/v4\/runners\/(\d+)$/.exec(path);
-      if (m) {
-        const id = Number(m[1]);
-        const runner = this.runners.get(id);
-        if (!runner) return send(404, { message: "404 Runner Not Found" });
-        if (req.method === "GET") return send(200, runner);
-        if (req.method === "PUT") {
-          if (typeof body?.maximum_timeout === "number" && body.maximum_timeout < 600) return send(400, { message: { maximum_timeout: ["needs to be at least 10 minutes"] } });
-          Object.assign(runner, body);
-          return send(200, runner);
-        }
-        if (req.method === "DELETE") {
-          this.runners.delete(id);
-          return send(204);
-        }
-      }
-      send(404, { message: "404 Not Found" });
-    });
-  }
-}
-
-const gitlab = new FakeGitlab();
-beforeAll(() => gitlab.start());
-afterAll(() => gitlab.stop());
+// The stand-in is plain CommonJS so tests/real/gitlab-runner.sh can run it as a process too.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { startFakeGitlab } = require("../support/fake-gitlab.js") as { startFakeGitlab: () => Promise<{ state: FakeState; close: () => Promise<void> }> };
+let gitlab: FakeState;
+let close: () => Promise<void>;
+beforeAll(async () => ({ state: gitlab, close } = await startFakeGitlab()));
+afterAll(() => close());
 beforeEach(() => (gitlab.calls = []));
 
 const GITLAB_CONFIG = { enabled: true, url: "http://placeholder", groupId: 77, concurrency: 3, maximumTimeout: 3600, docker: { socketInJobs: true, privileged: false } };
