@@ -145,15 +145,16 @@ else
   fail "deploy job settings"
 fi
 
-# The cheap job for real: lint (tsc, eslint, shellcheck) in the throwaway repository.
-start=$SECONDS
-if gcl_in "$infra" --variable CI_PIPELINE_SOURCE=merge_request_event --unset-variable CI_COMMIT_BRANCH lint >"$work/lint.log" 2>&1 &&
-  grep -q "lint .*finished" "$work/lint.log"; then
-  ok "job lint ran for real with gitlab-ci-local and passed in $((SECONDS - start))s"
-else
-  tail -n 20 "$work/lint.log" | sed 's/^/      /'
-  fail "job lint failed under gitlab-ci-local"
-fi
+# The cheap jobs for real in the throwaway repository: lint (tsc, eslint, shellcheck) and unit (jest).
+for job in lint unit; do
+  start=$SECONDS
+  if gcl_in "$infra" "${MR[@]}" "$job" >"$work/$job.log" 2>&1 && grep -q "$job .*finished" "$work/$job.log"; then
+    ok "job $job ran for real with gitlab-ci-local and passed in $((SECONDS - start))s$(grep -o 'Tests: .*passed, [0-9]* total' "$work/$job.log" | tail -1 | sed 's/^/ (/; s/$/)/')"
+  else
+    tail -n 20 "$work/$job.log" | sed 's/^/      /'
+    fail "job $job failed under gitlab-ci-local"
+  fi
+done
 
 # ---- scripts/pin-image.sh, for real, in the throwaway repository -------------------------------------
 digest="$(printf '5e%.0s' $(seq 1 32))"
