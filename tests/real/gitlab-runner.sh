@@ -111,5 +111,37 @@ fi
 if grep -q "verify" "$work/calls.jsonl"; then fail "/runners/verify was called"; else ok "/runners/verify never called"; fi
 pulumi --non-interactive stack rm --yes --force >/dev/null 2>&1
 
+# Bad runner input in a real stack file: the real program stops before anything is created.
+bad="$work/bad"
+mkdir -p "$bad"
+cp -r "$MBIO_ROOT/index.ts" "$MBIO_ROOT/components" "$MBIO_ROOT/package.json" "$MBIO_ROOT/tsconfig.json" "$MBIO_ROOT/Pulumi.yaml" "$MBIO_ROOT/Pulumi.staging.yaml" "$bad/"
+ln -s "$MBIO_ROOT/node_modules" "$bad/node_modules"
+cd "$bad" || exit 1
+pulumi --non-interactive stack init staging >/dev/null 2>&1
+pulumi config set --path 'mbio-cloud:gitlab.concurrency' 0 >/dev/null
+pulumi config rm --path 'mbio-cloud:gitlab.url' >/dev/null
+printf 'glrt-t1_aRunnerTokenNotAnAdminToken' | pulumi config set --secret mbio-cloud:gitlabToken >/dev/null
+# The CLI requires the declared secret; the program then judges the rest.
+printf 'dummy' | pulumi config set --secret mbio-cloud:sshPrivateKey >/dev/null
+if pulumi up --yes --non-interactive --skip-preview >"$work/bad.log" 2>&1; then
+  fail "staging with bad runner input: up succeeded"
+else
+  missing_msgs=""
+  for m in "Pulumi.staging.yaml: mbio-cloud:gitlab.concurrency is 0 — must be a whole number from 1 to 50" \
+    "Pulumi.staging.yaml: mbio-cloud:gitlab.url is missing — required when gitlab.enabled is true" \
+    "Pulumi.staging.yaml: mbio-cloud:gitlab.groupId is missing" \
+    "Pulumi.staging.yaml: mbio-cloud:gitlabToken has the wrong shape"; do
+    grep -qF -- "$m" "$work/bad.log" || missing_msgs+=" [$m]"
+  done
+  created="$(pulumi stack export | jq '[.deployment.resources // [] | .[] | select(.type != "pulumi:pulumi:Stack" and (.type | startswith("pulumi:providers:") | not))] | length')"
+  if [ -z "$missing_msgs" ] && [ "$created" = 0 ] && ! grep -q "aRunnerTokenNotAnAdminToken" "$work/bad.log"; then
+    ok "staging with concurrency 0, no URL, no group and a runner token as admin token: refused by the real program, every problem named, nothing created"
+  else
+    tail -n 20 "$work/bad.log" | sed 's/^/      /'
+    fail "bad runner input: messages missing:${missing_msgs:- none}; resources created: $created"
+  fi
+fi
+pulumi --non-interactive stack rm --yes --force >/dev/null 2>&1
+
 echo "gitlab-runner: $passed passed, $failed failed"
 [ "$failed" = 0 ]
