@@ -94,7 +94,9 @@ export class SwarmCluster extends pulumi.ComponentResource {
     }
 
     const [first, ...others] = machines;
-    const init = run("init", first.connection, "swarm/swarm-init.sh", { ADVERTISE_ADDR: first.privateIp }, { delete: remoteScript("swarm/swarm-leave.sh") }, [engines.get(first.name)!], true);
+    // No delete: a replaced init (join-token runbook, `--replace`) must never take the first manager out of the
+    // Swarm — in a one-manager environment that is the whole cluster. The Swarm goes with its machines.
+    const init = run("init", first.connection, "swarm/swarm-init.sh", { ADVERTISE_ADDR: first.privateIp }, {}, [engines.get(first.name)!], true);
     const tokens = init.stdout.apply((s) => JSON.parse(s) as JoinTokens);
     this.joinTokens = pulumi.secret(tokens.apply((t) => ({ manager: t.managerToken, worker: t.workerToken })));
     this.managerConnection = first.connection;

@@ -60,8 +60,8 @@ export const networkProvider: pulumi.dynamic.ResourceProvider<NetworkInputs, Net
     return live ? { id, props: live } : {};
   },
   async diff(_id, olds, news) {
-    const { fields: _fields, ...result } = diffNetwork(olds, news);
-    return result;
+    const { changes, replaces, deleteBeforeReplace } = diffNetwork(olds, news);
+    return deleteBeforeReplace === undefined ? { changes, replaces } : { changes, replaces, deleteBeforeReplace };
   },
   async update(_id, _olds, news) {
     return { outs: await ensure(news) };

@@ -62,8 +62,8 @@ export const nodeProvider: pulumi.dynamic.ResourceProvider<NodeInputs, NodeOutpu
     return { id, props: outputs(p, out.stdout) };
   },
   async diff(_id, olds, news) {
-    const { fields: _fields, ...result } = diffNode(olds, news);
-    return result;
+    const { changes, replaces, deleteBeforeReplace } = diffNode(olds, news);
+    return deleteBeforeReplace === undefined ? { changes, replaces } : { changes, replaces, deleteBeforeReplace };
   },
   async update(_id, _olds, news) {
     return { outs: await apply(news) };

@@ -64,8 +64,8 @@ export const stackProvider: pulumi.dynamic.ResourceProvider<StackInputs, StackOu
     return { id, props: { ...p, services: await readStack(p.connections, p.stackName) } };
   },
   async diff(_id, olds, news) {
-    const { fields: _fields, ...result } = diffStack(olds, news);
-    return result;
+    const { changes, replaces, deleteBeforeReplace } = diffStack(olds, news);
+    return deleteBeforeReplace === undefined ? { changes, replaces } : { changes, replaces, deleteBeforeReplace };
   },
   async update(_id, _olds, news) {
     return { outs: await deploy(news) };

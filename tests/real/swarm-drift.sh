@@ -7,7 +7,6 @@
 #   (a) scale the service  (b) change its image tag  (c) drain the node  (d) change a node label
 #   (e) remove the service's platform-network attachment  (f) remove its Swarm config from the service
 # Ends with "swarm-drift: N passed, M failed".
-# shellcheck disable=SC2016 # the restore checks run later, under bash -c
 set -uo pipefail
 # shellcheck source=scripts/lib/pulumi-env.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib/pulumi-env.sh"
@@ -80,37 +79,27 @@ check "no drift right after up (refresh --preview-only --expect-no-changes)" to 
 check "no diff right after up (preview --expect-no-changes)" to "$work/p0.log" lab preview --expect-no-changes
 check "state holds no private key in plain text" bash -c "! grep -rq 'OPENSSH PRIVATE' '$work/state'"
 
-# One hand change, then: refresh must fail and drift.sh name the object and field; refresh + up restore it.
-drift_case() {
-  local label="$1" expect="$2" restored="$3"
-  shift 3
-  printf '\n[swarm-drift] (%s) by hand: %s\n' "$label" "$*"
-  on_m1 "$@" >/dev/null 2>&1
-  sleep 2
-  check "($label) refresh --expect-no-changes fails" bash -c "! (cd '$LAB' && pulumi --non-interactive --stack lab refresh --preview-only --expect-no-changes --diff) >'$work/$label-refresh.log' 2>&1"
-  node "$MBIO_ROOT/scripts/lib/drift-report.js" lab <"$work/$label-refresh.log" >"$work/$label-report.txt"
-  sed 's/^/    /' "$work/$label-report.txt"
-  check "($label) drift report names $expect" grep -qF "$expect" "$work/$label-report.txt"
-  check "($label) pulumi refresh records the live state" to "$work/$label-refresh-real.log" lab refresh --yes --skip-preview
-  check "($label) pulumi up" to "$work/$label-up.log" lab up --yes --skip-preview
-  check "($label) pulumi up restored it" bash -c "$restored"
-  check "($label) afterwards refresh reports no changes" to "$work/$label-r2.log" lab refresh --preview-only --expect-no-changes
-  check "($label) afterwards preview reports no changes" to "$work/$label-p2.log" lab preview --expect-no-changes
-}
-drift_case a "services.lab_worker.replicas" '[ "$(docker exec '"$NAME"' docker service inspect lab_worker --format "{{.Spec.Mode.Replicated.Replicas}}")" = 2 ]' \
-  docker service scale --detach lab_worker=0
-drift_case b "services.lab_worker.image" 'docker exec '"$NAME"' docker service inspect lab_worker --format "{{.Spec.TaskTemplate.ContainerSpec.Image}}" | grep -qx "lab/worker:1"' \
-  docker service update --detach --image lab/worker:2 lab_worker
-drift_case c "lab-m1-membership (pulumi-nodejs:dynamic/swarm:Node) availability" '[ "$(docker exec '"$NAME"' docker node inspect self --format "{{.Spec.Availability}}")" = active ]' \
-  docker node update --availability drain "$node_id"
-drift_case d "labels.mbio.role" '[ "$(docker exec '"$NAME"' docker node inspect self --format "{{index .Spec.Labels \"mbio.role\"}} {{index .Spec.Labels \"tampered\"}}")" = "manager " ]' \
-  docker node update --label-add mbio.role=tampered --label-add tampered=yes "$node_id"
-cp "$work"/?-report.txt "${SWARM_DRIFT_REPORTS:-$work}/" 2>/dev/null
-drift_case e "services.lab_worker.networks" 'docker exec '"$NAME"' docker service inspect lab_worker --format "{{json .Spec.TaskTemplate.Networks}}" | grep -q Target' \
-  docker service update --detach --network-rm lab-platform lab_worker
-drift_case f "services.lab_worker.configs" 'docker exec '"$NAME"' docker service inspect lab_worker --format "{{json .Spec.TaskTemplate.ContainerSpec.Configs}}" | grep -q lab-motd-1' \
-  docker service update --detach --config-rm lab-motd-1 lab_worker
+# shellcheck source=tests/real/drift-lib.sh
+. "$MBIO_ROOT/tests/real/drift-lib.sh"
+DRIFT_STACK=lab
+drift_pulumi() { lab "$@"; }
+drift_on_manager() { on_m1 "$@"; }
+lab_spec() { docker exec "$NAME" docker service inspect lab_worker --format "$1"; }
+node_spec() { docker exec "$NAME" docker node inspect self --format "$1"; }
+two_replicas() { [ "$(lab_spec '{{.Spec.Mode.Replicated.Replicas}}')" = 2 ]; }
+first_image() { [ "$(lab_spec '{{.Spec.TaskTemplate.ContainerSpec.Image}}')" = lab/worker:1 ]; }
+node_active() { [ "$(node_spec '{{.Spec.Availability}}')" = active ]; }
+labels_exact() { [ "$(node_spec '{{index .Spec.Labels "mbio.role"}}/{{index .Spec.Labels "tampered"}}')" = "manager/<no value>" ]; }
+on_platform() { lab_spec '{{json .Spec.TaskTemplate.Networks}}' | grep -q Target; }
+has_config() { lab_spec '{{json .Spec.TaskTemplate.ContainerSpec.Configs}}' | grep -q lab-motd-1; }
+drift_case a "services.lab_worker.replicas" two_replicas -- docker service scale --detach lab_worker=0
+drift_case b "services.lab_worker.image" first_image -- docker service update --detach --image lab/worker:2 lab_worker
+drift_case c "lab-m1-membership (pulumi-nodejs:dynamic/swarm:Node) availability" node_active -- docker node update --availability drain "$node_id"
+drift_case d "labels.mbio.role" labels_exact -- docker node update --label-add mbio.role=tampered --label-add tampered=yes "$node_id"
+drift_case e "services.lab_worker.networks" on_platform -- docker service update --detach --network-rm lab-platform lab_worker
+drift_case f "services.lab_worker.configs" has_config -- docker service update --detach --config-rm lab-motd-1 lab_worker
 check "the service never got a new ID (updated in place, never replaced)" test -s "$work/first-id" -a "$(svc '{{.ID}}')" = "$(cat "$work/first-id")"
 
+cp "$work"/?-report.txt "${SWARM_DRIFT_REPORTS:-$work}/" 2>/dev/null
 check "pulumi destroy" to "$work/destroy.log" lab destroy --yes --skip-preview
 check "pulumi destroy removes the stack and keeps the node in its Swarm" bash -c "[ -z \"\$(docker exec $NAME docker service ls -q)\" ] && docker exec $NAME docker node inspect self >/dev/null"

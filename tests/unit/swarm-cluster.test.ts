@@ -94,6 +94,8 @@ describe("SwarmCluster on Hetzner", () => {
     }
     expect(names.filter((n) => n.startsWith("staging-swarm-") && n.endsWith("-join")).sort()).toEqual(["staging-swarm-staging-manager-2-join", "staging-swarm-staging-manager-3-join", "staging-swarm-staging-worker-1-join", "staging-swarm-staging-worker-2-join"]);
     expect(names.filter((n) => n.startsWith("staging-swarm-") && n.endsWith("-init"))).toEqual(["staging-swarm-init"]);
+    // A replaced init (join-token runbook) must never make the first manager leave its Swarm.
+    expect(commands.find((c) => c.name === "staging-swarm-init")!.inputs.delete).toBeUndefined();
     const docker = commands.find((c) => c.name === "staging-swarm-staging-worker-1-docker")!;
     expect(docker.inputs.create).toContain("DOCKER_PACKAGE='docker-ce' DOCKER_VERSION='5:27.5.1-1~debian.12~bookworm'");
     const workerJoin = commands.find((c) => c.name === "staging-swarm-staging-worker-1-join")!;
