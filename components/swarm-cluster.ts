@@ -94,6 +94,8 @@ export class SwarmCluster extends pulumi.ComponentResource {
     }
 
     const [first, ...others] = machines;
+    // Joins try every manager in order: the first one being down does not block a join.
+    const managerAddresses = pulumi.all(machines.filter((m) => m.role === "manager").map((m) => m.privateIp)).apply((ips) => ips.join(" "));
     // No delete: a replaced init (join-token runbook, `--replace`) must never take the first manager out of the
     // Swarm — in a one-manager environment that is the whole cluster. The Swarm goes with its machines.
     const init = run("init", first.connection, "swarm/swarm-init.sh", { ADVERTISE_ADDR: first.privateIp }, {}, [engines.get(first.name)!], true);
@@ -116,7 +118,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
         `${m.name}-join`,
         m.connection,
         "swarm/swarm-join.sh",
-        { MANAGER_ADDR: first.privateIp, ADVERTISE_ADDR: m.privateIp },
+        { MANAGER_ADDR: managerAddresses, ADVERTISE_ADDR: m.privateIp },
         // The token travels on stdin: never on a command line, never in a log.
         { delete: remoteScript("swarm/swarm-leave.sh"), stdin: pulumi.secret(tokens.apply((t) => (m.role === "manager" ? t.managerToken : t.workerToken))) },
         [engines.get(m.name)!, init],

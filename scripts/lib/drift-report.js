@@ -41,7 +41,8 @@ process.stdin.on("end", () => {
       // An element of a list names the list.
       while (keys.length && /^\[\d+\]$/.test(keys[keys.length - 1])) keys.pop();
       const field = keys.join(".");
-      if (field && !opening) found.set(`${resource.name} (${resource.type}) ${field}: ${rest || "(changed)"}`, true);
+      const how = prop[2].trim() === "~" ? "" : prop[2].trim() === "+" ? "added " : "removed ";
+      if (field && !opening) found.set(`${resource.name} (${resource.type}) ${field}: ${how}${rest || "(changed)"}`, true);
       else if (field && opening && prop[2] !== "~ ") found.set(`${resource.name} (${resource.type}) ${field}: ${prop[2].trim() === "+" ? "added" : "removed"}`, true);
     }
     if (opening) path.push({ column, key });

@@ -121,8 +121,8 @@ must "pulumi refresh --preview-only --expect-no-changes" pulumi_local refresh --
 # ---------------------------------------------------------------------------------------------------
 # Drift by hand on a manager (issue 8): each change must fail the refresh check, be named, and be undone
 # by refresh + up. Shared with tests/real/swarm-drift.sh.
-# shellcheck source=tests/real/drift-lib.sh
-. "$MBIO_ROOT/tests/real/drift-lib.sh"
+# shellcheck source=tests/real/lib/drift.sh
+. "$MBIO_ROOT/tests/real/lib/drift.sh"
 DRIFT_STACK=local
 drift_pulumi() { pulumi_local "$@"; }
 drift_on_manager() { on_manager "$@"; }

@@ -102,7 +102,7 @@ describe("SwarmCluster on Hetzner", () => {
     // Join tokens travel on stdin (secret), never on a command line.
     expect(String(workerJoin.inputs.create)).not.toContain("SWMTKN");
     expect(asSecret(workerJoin.inputs.stdin)).toEqual({ secret: true, value: "SWMTKN-1-worker" });
-    expect(workerJoin.inputs.create).toContain("MANAGER_ADDR='10.20.1.11'");
+    expect(workerJoin.inputs.create).toContain("MANAGER_ADDR='10.20.1.11 10.20.1.12 10.20.1.13'");
     expect(workerJoin.inputs.create).toContain("ADVERTISE_ADDR='10.20.1.101'");
     expect(asSecret(commands.find((c) => c.name === "staging-swarm-staging-manager-2-join")!.inputs.stdin)).toEqual({ secret: true, value: "SWMTKN-1-manager" });
     // Memberships are Swarm provider resources: exact labels, removal only for joined nodes, any manager.
