@@ -109,7 +109,7 @@ describe("SwarmCluster on Hetzner", () => {
     const nodes = byType(run, NODE);
     const membership = nodes.find((c) => c.name === "staging-swarm-staging-worker-2-membership")!;
     expect(membership.inputs).toMatchObject({ nodeId: "node-staging-swarm-staging-worker-2-join", role: "worker", availability: "active", removeOnDelete: true });
-    expect(membership.inputs.labels).toEqual({ "mbio.environment": "staging", "mbio.role": "worker", "mbio.name": "staging-worker-2" });
+    expect(membership.inputs.labels).toEqual({ "cost-center": "mbio-cloud", "mbio.environment": "staging", "mbio.role": "worker", "mbio.name": "staging-worker-2" });
     expect(nodes.find((c) => c.name === "staging-swarm-staging-manager-1-membership")!.inputs.removeOnDelete).toBe(false);
     const managerHosts = (asSecret(membership.inputs.connections) as { secret: boolean; value: { host: string }[] });
     expect(managerHosts.secret).toBe(true);
