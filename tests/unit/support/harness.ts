@@ -2,7 +2,8 @@
 // module registry so the program is imported after setMocks and with its own config.
 import * as fs from "fs";
 import * as path from "path";
-import { utils } from "ssh2";
+import { execFileSync } from "child_process";
+import * as os from "os";
 import { parse } from "yaml";
 
 export const REPO = path.resolve(__dirname, "../../..");
@@ -52,8 +53,19 @@ export function deployableConfig(stack: string): Record<string, unknown> {
   };
 }
 
-/** A throwaway OpenSSH key pair for the mocks, made once per test process. */
-export const TEST_SSH_KEY = utils.generateKeyPairSync("ed25519");
+/**
+ * A throwaway OpenSSH key pair for the mocks, made once per test process by ssh-keygen, as operators make
+ * theirs (ssh2's own generator writes about 1 in 400 ed25519 keys that its parser then rejects).
+ */
+export const TEST_SSH_KEY = (() => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mbio-test-key-"));
+  try {
+    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "unit-test", "-f", path.join(dir, "key")]);
+    return { private: fs.readFileSync(path.join(dir, "key"), "utf8"), public: fs.readFileSync(path.join(dir, "key.pub"), "utf8").trim() };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+})();
 
 export const TEST_SECRETS = {
   // A real (throwaway) key: the program derives its public half for authorized_keys.
