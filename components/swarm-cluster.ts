@@ -96,9 +96,10 @@ export class SwarmCluster extends pulumi.ComponentResource {
     const [first, ...others] = machines;
     // Joins try every manager in order: the first one being down does not block a join.
     const managerAddresses = pulumi.all(machines.filter((m) => m.role === "manager").map((m) => m.privateIp)).apply((ips) => ips.join(" "));
+    const otherManagerAddresses = pulumi.all(others.filter((m) => m.role === "manager").map((m) => m.privateIp)).apply((ips) => ips.join(" "));
     // No delete: a replaced init (join-token runbook, `--replace`) must never take the first manager out of the
     // Swarm — in a one-manager environment that is the whole cluster. The Swarm goes with its machines.
-    const init = run("init", first.connection, "swarm/swarm-init.sh", { ADVERTISE_ADDR: first.privateIp }, {}, [engines.get(first.name)!], true);
+    const init = run("init", first.connection, "swarm/swarm-init.sh", { ADVERTISE_ADDR: first.privateIp, OTHER_MANAGERS: otherManagerAddresses }, {}, [engines.get(first.name)!], true);
     const tokens = init.stdout.apply((s) => JSON.parse(s) as JoinTokens);
     this.joinTokens = pulumi.secret(tokens.apply((t) => ({ manager: t.managerToken, worker: t.workerToken })));
     this.managerConnection = first.connection;

@@ -96,6 +96,8 @@ describe("SwarmCluster on Hetzner", () => {
     expect(names.filter((n) => n.startsWith("staging-swarm-") && n.endsWith("-init"))).toEqual(["staging-swarm-init"]);
     // A replaced init (join-token runbook) must never make the first manager leave its Swarm.
     expect(commands.find((c) => c.name === "staging-swarm-init")!.inputs.delete).toBeUndefined();
+    // A replaced first manager refuses to start a second Swarm while the others answer.
+    expect(commands.find((c) => c.name === "staging-swarm-init")!.inputs.create).toContain("OTHER_MANAGERS='10.20.1.12 10.20.1.13'");
     const docker = commands.find((c) => c.name === "staging-swarm-staging-worker-1-docker")!;
     expect(docker.inputs.create).toContain("DOCKER_PACKAGE='docker-ce' DOCKER_VERSION='5:27.5.1-1~debian.12~bookworm'");
     const workerJoin = commands.find((c) => c.name === "staging-swarm-staging-worker-1-join")!;
