@@ -15,6 +15,8 @@ export interface EnvironmentArgs {
     resticPassword?: pulumi.Input<string>;
     backupS3AccessKeyId?: pulumi.Input<string>;
     backupS3SecretAccessKey?: pulumi.Input<string>;
+    /** Needed when config.registry is set. */
+    registryPassword?: pulumi.Input<string>;
     /** Needed for storage.driver hetzner-csi (HCLOUD_TOKEN or hcloud:token). */
     hcloudToken?: pulumi.Input<string>;
   };
@@ -37,7 +39,7 @@ export class Environment extends pulumi.ComponentResource {
     const cfg = args.config;
     const env = cfg.environment;
     this.dnsNamespace = dnsNamespace(env, cfg.domain);
-    this.cluster = new SwarmCluster(`${name}-swarm`, { config: cfg, sshPrivateKey: args.secrets.sshPrivateKey }, { parent: this });
+    this.cluster = new SwarmCluster(`${name}-swarm`, { config: cfg, sshPrivateKey: args.secrets.sshPrivateKey, registryPassword: args.secrets.registryPassword }, { parent: this });
     this.nodes = this.cluster.nodes;
 
     this.storage = new StoridgeStorage(

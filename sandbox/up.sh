@@ -7,6 +7,7 @@
 #   sandbox/up.sh [N]          N machines (default 3, or $SANDBOX_MACHINES)
 #
 # Env: SANDBOX_SUBNET (default 172.30.0.0/24), SANDBOX_S3_ENDPOINT (enables backups to that S3 endpoint),
+#      SANDBOX_CLOUD_INIT=background (start cloud-init and return at once, as a new Hetzner server does),
 #      SANDBOX_REFRESH_BASE=1 (re-debootstrap the base image), SANDBOX_RECREATE=1 (recreate machines
 #      whose image is outdated), SANDBOX_DEBIAN_MIRROR.
 set -euo pipefail
@@ -381,6 +382,13 @@ cloud_init_machine() {
   sed -e "s/@NAME@/$name/g" -e "s/@INSTANCE@/$name-$sha/g" "$seed/meta-data.in" |
     docker exec -i "$name" tee /var/lib/cloud/seed/nocloud/meta-data >/dev/null
   local out="$LOG_DIR/cloud-init-$name.log" failed essential="" other="" m
+  if [ "${SANDBOX_CLOUD_INIT:-wait}" = background ]; then
+    # As on a new Hetzner server: cloud-init still runs (package_update, harden.sh) while sshd answers and
+    # Pulumi starts its bootstrap; the bootstrap's first-boot step must wait for it (swarm-cluster.ts).
+    docker exec -d "$name" bash -c "{ $CLOUD_INIT_RUN } >/var/log/mbio-sandbox-cloud-init.log 2>&1; echo $sha >/var/lib/mbio-sandbox/cloud-init.sha"
+    echo "$name: cloud-init started in the background (SANDBOX_CLOUD_INIT=background; log in the machine: /var/log/mbio-sandbox-cloud-init.log)"
+    return 0
+  fi
   docker exec "$name" bash -c "$CLOUD_INIT_RUN" >"$out" 2>&1 || true
   if grep -q '^FATAL' "$out"; then
     echo "$name: cloud-init did not read the NoCloud seed ($(sed -n 's/^FATAL //p' "$out")); log: $out"

@@ -14,6 +14,7 @@ export const SECRET_KEYS = {
   resticPassword: "the password that encrypts the restic backup repository",
   adminPassword: "the password of the admin UIs: the edge dashboard (user edge.dashboardUser) and Portainer (user admin)",
   cloudflareApiToken: "a Cloudflare API token with Zone.DNS edit on the zone (DNS records and the ACME DNS challenge)",
+  registryPassword: "the password (GitLab deploy token) of the private registry in mbio-cloud:registry",
 } as const;
 export type SecretKey = keyof typeof SECRET_KEYS;
 
@@ -26,7 +27,7 @@ const ALLOWED: Record<string, string> = {
   sshPublicKeys: "a list of OpenSSH public keys",
   adminCidrs: "a list of CIDRs allowed to reach SSH, e.g. [203.0.113.0/24]",
   dockerEngine: "{ package: docker-ce | docker.io, version: <exact apt version> }",
-  swarm: "{ overlayEncrypted: true|false, endpointMode: vip|dnsrr, publishMode: ingress|host }",
+  swarm: "{ overlayEncrypted: true|false, endpointMode: vip|dnsrr, publishMode: ingress|host, overlayMtu?: 1280-1450 }",
 };
 
 export interface ValidatedConfig extends PlatformConfig {
@@ -117,6 +118,8 @@ export function validateConfig(stack: string, raw: Record<string, unknown>, secr
   const section = (k: string) => (parsed.success ? (parsed.data as unknown as Record<string, Record<string, unknown>>)[k] : (values[k] as Record<string, unknown> | undefined)) ?? {};
   if (section("dns").provider === "cloudflare") requireSecret("cloudflareApiToken", "dns.provider is cloudflare");
   else if (((section("edge").acme as Record<string, unknown> | undefined)?.challenge ?? "dns-cloudflare") === "dns-cloudflare") requireSecret("cloudflareApiToken", "edge.acme.challenge is dns-cloudflare");
+  const registrySet = parsed.success ? parsed.data.registry !== undefined : values.registry !== undefined;
+  if (registrySet) requireSecret("registryPassword", "mbio-cloud:registry is set");
   if (problems.length > 0 || !parsed.success) throw new ConfigError(stackFile, problems);
   return { ...parsed.data, environment: stack as EnvironmentName, stackFile };
 }

@@ -32,6 +32,11 @@ run() {
   machine_ssh "$ip" "$* bash -s" <"$FILES/$script" >"$out/$tag.out" 2>"$out/$tag.err"
 }
 has() { grep -q -- "$2" "$out/$1.err"; }
+# registry-login.sh as Pulumi runs it: the script as a command, the password on stdin.
+registry_login() {
+  machine_ssh "$m1" "cat >/tmp/registry-login.sh" <"$FILES/swarm/registry-login.sh"
+  machine_ssh "$m1" "REGISTRY=$(registry_address) REGISTRY_USER=mbio-test bash /tmp/registry-login.sh" <<<"$2" >"$out/$1.out" 2>"$out/$1.err"
+}
 lacks() { ! grep -Eq -- "$2" "$out/$1.err"; }
 
 start=$SECONDS
@@ -42,6 +47,17 @@ m1=$(machine_ip 1) m2=$(machine_ip 2) m3=$(machine_ip 3)
 for ip in "$m1" "$m2" "$m3"; do run "reset-$ip" "$ip" swarm/swarm-leave.sh; done
 version=$(machine_ssh "$m1" "dpkg-query -W -f='\${Version}' docker.io")
 echo "bootstrap: docker.io $version on $m1 $m2 $m3 ($((SECONDS - start))s)"
+
+# First boot on Hetzner: cloud-init still runs user-data (package_update, harden.sh) when Pulumi reaches sshd.
+# Start it again in the background on one machine, as a new server would, and run the bootstrap's first step.
+echo "bootstrap: first boot (cloud-init running while the bootstrap starts)"
+docker exec -d "$(machine_name 1)" bash -c 'cloud-init clean >/dev/null 2>&1; for s in "init --local" init "modules --mode=config" "modules --mode=final"; do cloud-init $s; done >/var/log/mbio-first-boot.log 2>&1'
+sleep 1
+run first-boot "$m1" cloud-init/wait.sh
+check "first boot: the bootstrap waited for cloud-init ($(grep -o 'done after [0-9]*s' "$out/first-boot.err" || echo 'did not wait'))" has first-boot "waiting until it is done"
+check "first boot: cloud-init is done before harden and apt run" test "$(machine_ssh "$m1" "cloud-init status | sed -n 's/^status: //p'")" = "done"
+run first-boot-again "$m1" cloud-init/wait.sh
+check "first boot: a second run does not wait" has first-boot-again "cloud-init: done"
 
 for pass in 1 2; do
   t=$SECONDS
@@ -65,7 +81,9 @@ for pass in 1 2; do
     [ -n "$id" ] || id=$(cat "$out/join-$pass-$ip.out")
     run "labels-$pass-$ip" "$m1" swarm/node-labels.sh "NODE_ID=$id LABELS='mbio.environment=local mbio.role=manager mbio.name=node-$ip'"
   done
-  run "network-$pass" "$m1" swarm/network.sh "NETWORK=local-platform ENCRYPTED=false"
+  run "network-$pass" "$m1" swarm/network.sh "NETWORK=local-platform ENCRYPTED=false MTU=1400"
+  # The password travels on stdin, as Pulumi sends it (the sandbox registry accepts any login).
+  registry_login "login-$pass" "registry-password-$pass"
   echo "bootstrap: pass $pass took $((SECONDS - t))s"
 done
 
@@ -80,6 +98,11 @@ check "init: second pass unchanged" has init-2 "unchanged: already a Swarm manag
 check "init: tokens stable across passes" cmp -s "$out/init-1.out" "$out/init-2.out"
 for ip in "$m2" "$m3"; do check "join $ip: second pass unchanged" has "join-2-$ip" "unchanged: already in the Swarm"; done
 check "network: second pass unchanged" has network-2 "unchanged local-platform"
+check "network: platform network and ingress have the configured MTU 1400" test "$(machine_ssh "$m1" "for n in local-platform ingress; do docker network inspect \$n --format '{{index .Options \"com.docker.network.driver.mtu\"}}'; done" | sort -u)" = 1400
+check "registry login: first pass logs in" has login-1 "logged in as mbio-test@"
+check "registry login: a changed password logs in again" has login-2 "logged in as mbio-test@"
+registry_login login-3 registry-password-2
+check "registry login: the same password again is unchanged" has login-3 "unchanged mbio-test@"
 
 echo "bootstrap: the Swarm as docker sees it"
 machine_ssh "$m1" docker node ls

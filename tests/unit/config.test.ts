@@ -4,7 +4,7 @@ import { SECRET_KEYS, validateConfig } from "../../components/config/load";
 import { platformSchema } from "../../components/config/schema";
 import { deployableConfig, stackFileConfig } from "./support/harness";
 
-const secrets = { sshPrivateKey: "secret" as const, backupS3AccessKeyId: "secret" as const, backupS3SecretAccessKey: "secret" as const, resticPassword: "secret" as const };
+const secrets = { sshPrivateKey: "secret" as const, backupS3AccessKeyId: "secret" as const, backupS3SecretAccessKey: "secret" as const, resticPassword: "secret" as const, registryPassword: "secret" as const };
 
 const unprefixed = (config: Record<string, unknown>) => Object.fromEntries(Object.entries(config).map(([k, v]) => [k.replace(/^mbio-cloud:/, ""), v]));
 const valid = () => unprefixed(deployableConfig("staging"));
@@ -26,7 +26,7 @@ describe("config validation", () => {
   });
 
   test("development has no backups and needs no platform image; it is valid exactly as committed", () => {
-    expect(validateConfig("development", unprefixed(stackFileConfig("development")), { sshPrivateKey: "secret" }).backup.enabled).toBe(false);
+    expect(validateConfig("development", unprefixed(stackFileConfig("development")), { sshPrivateKey: "secret", registryPassword: "secret" }).backup.enabled).toBe(false);
   });
 
   test.each(["staging", "production"])("Pulumi.%s.yaml as committed stops at the one missing image, saying how to get it", (stack) => {

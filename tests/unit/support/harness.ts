@@ -45,6 +45,7 @@ export const TEST_SECRETS = {
   "mbio-cloud:backupS3AccessKeyId": "unit-test-access-key",
   "mbio-cloud:backupS3SecretAccessKey": "unit-test-secret-key",
   "mbio-cloud:resticPassword": "unit-test-restic-password",
+  "mbio-cloud:registryPassword": "unit-test-registry-password",
 };
 
 /** A deterministic fake public address per server name, so two runs of a program compare equal. */
@@ -67,6 +68,14 @@ function mockState(type: string, name: string, inputs: Record<string, unknown>):
     default:
       return { ...inputs };
   }
+}
+
+/** Hetzner ids are numbers (the program converts them with Number); others are named after the resource. */
+export function mockId(type: string, name: string): string {
+  if (!type.startsWith("hcloud:")) return `${name}-id`;
+  let h = 7;
+  for (const c of name) h = (h * 31 + c.charCodeAt(0)) % 1_000_000_007;
+  return String(h);
 }
 
 /** Resources that depend on outputs register late: resolves once `count()` has been stable for 100 ms. */
@@ -110,7 +119,7 @@ export async function runProgram(stack: string, config: Record<string, unknown>,
         {
           newResource: (args) => {
             resources.push({ type: args.type, name: args.name, inputs: args.inputs });
-            return { id: `${args.name}-id`, state: mockState(args.type, args.name, args.inputs) };
+            return { id: mockId(args.type, args.name), state: mockState(args.type, args.name, args.inputs) };
           },
           call: (args) => args.inputs,
         },
