@@ -31,6 +31,8 @@ const environment = new Environment(config.environment, {
     backupS3SecretAccessKey: optionalSecret("backupS3SecretAccessKey"),
     registryPassword: optionalSecret("registryPassword"),
     hcloudToken,
+    adminPassword: optionalSecret("adminPassword"),
+    cloudflareApiToken: optionalSecret("cloudflareApiToken"),
   },
 }, { providers });
 
@@ -41,3 +43,7 @@ export const managerSshAddress = environment.cluster.managerSshAddress;
 export const dockerHost = environment.cluster.dockerHost;
 export const networkName = environment.cluster.networkName;
 export const joinTokens = environment.cluster.joinTokens;
+export const edgeDashboardUrl = environment.edge.dashboardUrl;
+export const edgeMetricsUrl = environment.edge.metricsUrl;
+export const portainerUrl = environment.controlPlane?.url;
+export const demoUrl = environment.demo?.url;

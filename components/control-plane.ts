@@ -26,6 +26,7 @@ const PORTAINER_PORT = 9000;
 const AGENT_PORT = 9001;
 
 export interface ControlPlaneComposeOptions {
+  environment: string;
   images: { server: string; agent: string };
   namespace: string;
   networkName: string;
@@ -75,7 +76,7 @@ export function controlPlaneCompose(o: ControlPlaneComposeOptions): ComposeFile 
         logging: STDOUT_LOGGING,
         deploy: serviceDeploy({
           mode: "global",
-          constraints: ["node.platform.os == linux"],
+          constraints: [`node.labels.mbio.environment == ${o.environment}`],
           limits: { cpus: 0.5, memory: "128M" },
           reservations: { cpus: 0.05, memory: "32M" },
           labels: { "mbio.component": "control-plane" },
@@ -128,6 +129,7 @@ export class ControlPlane extends pulumi.ComponentResource {
     });
     const compose = pulumi.all([password, adminSecret.name]).apply(([p, secretName]) =>
       controlPlaneCompose({
+        environment: args.environment,
         images: { server, agent },
         namespace: args.namespace,
         networkName: args.networkName,

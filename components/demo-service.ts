@@ -16,6 +16,7 @@ export const DEMO_SERVICE = "whoami";
 const DEMO_PORT = 8080;
 
 export interface DemoComposeOptions {
+  environment: string;
   image: string;
   namespace: string;
   networkName: string;
@@ -37,7 +38,7 @@ export function demoCompose(o: DemoComposeOptions): ComposeFile {
         logging: STDOUT_LOGGING,
         deploy: serviceDeploy({
           replicas: o.replicas,
-          constraints: ["node.role == worker"],
+          constraints: [`node.labels.mbio.environment == ${o.environment}`],
           limits: { cpus: 0.25, memory: "64M" },
           reservations: { cpus: 0.01, memory: "8M" },
           monitorSeconds: 10,
@@ -53,6 +54,7 @@ export function demoCompose(o: DemoComposeOptions): ComposeFile {
 }
 
 export interface DemoServiceArgs {
+  environment: string;
   namespace: string;
   image: string;
   replicas: number;
@@ -69,7 +71,7 @@ export class DemoService extends pulumi.ComponentResource {
   constructor(name: string, args: DemoServiceArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mbio-cloud:platform:DemoService", name, {}, opts);
     this.url = `https://${edgeHosts(args.namespace).demo}/`;
-    const compose = demoCompose({ image: args.image, namespace: args.namespace, networkName: args.networkName, replicas: args.replicas, release: args.release ?? "1" });
+    const compose = demoCompose({ environment: args.environment, image: args.image, namespace: args.namespace, networkName: args.networkName, replicas: args.replicas, release: args.release ?? "1" });
     this.stack = new SwarmStack(`${name}-stack`, { connection: args.managerConnection, stackName: DEMO_STACK, compose, convergeTimeoutSeconds: 180, endpointMode: args.endpointMode }, { parent: this });
     this.registerOutputs({ url: this.url, stackDigest: this.stack.digest });
   }

@@ -473,6 +473,8 @@ images_job() {
     read -r name version dir <<<"$entry"
     tag="mbio-sandbox/$name:$version"
     t0=$(date +%s)
+    # An image may need files built on the host first (e.g. a Go binary): its prepare.sh puts them in place.
+    if [ -f "$dir/prepare.sh" ]; then logged "$LOG_DIR/image-$name-prepare.log" bash "$dir/prepare.sh"; fi
     logged "$LOG_DIR/image-$name.log" docker build --build-arg "BASE_IMAGE=$BASE_IMAGE" \
       --label "$IMAGE_LABEL=service" -t "$tag" "$dir"
     note "built $tag in $(($(date +%s) - t0))s"

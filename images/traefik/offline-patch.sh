@@ -3,8 +3,10 @@
 # The Go module proxy reachable here refuses some modules Traefik needs; this replaces exactly those:
 #  - github.com/traefik/traefik/dynamic/ext: a nested module (left out of the module zip by Go's rules);
 #    upstream it holds empty extension structs (HTTP, Router, RouterIng); recreated as such.
-#  - github.com/containous/go-http-auth (Traefik's fork of abbot/go-http-auth): refused; the original
-#    abbot/go-http-auth v0.4.0 has the API Traefik calls (BasicAuth, CheckSecret, DigestAuth).
+#  - github.com/containous/go-http-auth (Traefik's fork of abbot/go-http-auth): refused; a copy of the
+#    original abbot/go-http-auth v0.4.0 plus the two functions the fork adds and Traefik calls
+#    (CheckSecret: compare a password with an htpasswd hash; DigestAuth.RequireAuthStale: the challenge
+#    with stale=true), written here from their use in Traefik.
 #  - DNS providers of lego whose SDKs are refused: removed from lego's provider table (a copy of lego).
 #    Cloudflare, the one the platform uses, stays. Production runs the upstream image, which has them all.
 set -euo pipefail
@@ -32,12 +34,52 @@ type RouterIng struct{}
 func (r RouterIng) ToRouter() Router { return Router{} }
 GO
 
-go mod edit -dropreplace github.com/abbot/go-http-auth
-go mod edit -require github.com/abbot/go-http-auth@v0.4.0
+auth_src="$(go mod download -json github.com/abbot/go-http-auth@v0.4.0 | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+mkdir -p third_party
+cp -r "$auth_src" third_party/go-http-auth
+chmod -R u+w third_party/go-http-auth
+[ -f third_party/go-http-auth/go.mod ] || printf 'module github.com/abbot/go-http-auth\n\ngo 1.18\n\nrequire (\n\tgolang.org/x/crypto v0.56.0\n\tgolang.org/x/net v0.58.0\n)\n' >third_party/go-http-auth/go.mod
+cat >third_party/go-http-auth/mbio_fork.go <<'GO'
+package auth
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// CheckSecret reports whether password matches secret, an htpasswd entry (plain, {SHA}, $apr1$, bcrypt).
+func CheckSecret(password, secret string) bool {
+	compare := compareFuncs[0].compare
+	for _, cmp := range compareFuncs[1:] {
+		if strings.HasPrefix(secret, cmp.prefix) {
+			compare = cmp.compare
+			break
+		}
+	}
+	return compare([]byte(secret), []byte(password)) == nil
+}
+
+// RequireAuthStale answers with a new digest challenge that marks the client's nonce as stale.
+func (a *DigestAuth) RequireAuthStale(w http.ResponseWriter, r *http.Request) {
+	if len(a.clients) > a.ClientCacheSize+a.ClientCacheTolerance {
+		a.Purge(a.ClientCacheTolerance * 2)
+	}
+	nonce := RandomKey()
+	a.clients[nonce] = &digest_client{nc: 0, last_seen: time.Now().UnixNano()}
+	w.Header().Set(contentType, a.Headers.V().UnauthContentType)
+	w.Header().Set(a.Headers.V().Authenticate,
+		fmt.Sprintf(`Digest realm="%s", nonce="%s", opaque="%s", algorithm="MD5", qop="auth", stale=true`,
+			a.Realm, nonce, a.Opaque))
+	w.WriteHeader(a.Headers.V().UnauthCode)
+	_, _ = w.Write([]byte(a.Headers.V().UnauthResponse))
+}
+GO
+go mod edit -replace "github.com/abbot/go-http-auth=./third_party/go-http-auth"
 
 lego_version="$(go list -m -f '{{.Version}}' github.com/go-acme/lego/v5)"
 lego_src="$(go mod download -json "github.com/go-acme/lego/v5@$lego_version" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
-mkdir -p third_party
 cp -r "$lego_src" third_party/lego
 chmod -R u+w third_party/lego
 REFUSED="alidns aliesa azion dnsimple edgedns edgeone huaweicloud oraclecloud regfish sakuracloud tencentcloud ucloud yandexcloud"
