@@ -44,7 +44,7 @@ issue_listener_cert() {
 up() {
   require_docker
   docker network inspect "$PEBBLE_NETWORK" >/dev/null 2>&1 || die "network $PEBBLE_NETWORK does not exist; run sandbox/up.sh first"
-  [ -f "$PEBBLE_CA_DIR/ca.crt" ] && [ -f "$PEBBLE_CA_DIR/ca.key" ] || die "no CA in $PEBBLE_CA_DIR (ca.crt, ca.key); run sandbox/up.sh first"
+  { [ -f "$PEBBLE_CA_DIR/ca.crt" ] && [ -f "$PEBBLE_CA_DIR/ca.key" ]; } || die "no CA in $PEBBLE_CA_DIR (ca.crt, ca.key); run sandbox/up.sh first"
   bash "$SANDBOX_DIR/pebble/prepare.sh" >&2
   local image
   image="mbio-sandbox/pebble:$(tr -d '[:space:]' <"$SANDBOX_DIR/pebble/VERSION")-$( (cat "$SANDBOX_DIR/pebble/Dockerfile" "$SANDBOX_DIR/pebble/entrypoint.sh"; docker image inspect -f '{{.Id}}' "$BASE_IMAGE") | sha256sum | cut -c1-8)"

@@ -21,7 +21,7 @@ name=$1 module=$2 version=$3 package=$4 dest=$5 ldflags=${6:-} patch=${7:-}
 command -v go >/dev/null || die "$name: Go is needed to build $module@$version (https://go.dev/dl, 1.24 or newer)"
 
 key="$version"
-[ -z "$patch" ] || key="$version-$(cat "$patch" | sha256sum | cut -c1-8)"
+[ -z "$patch" ] || key="$version-$(sha256sum <"$patch" | cut -c1-8)"
 out="$MBIO_CACHE/go-bin/$name-$key"
 if [ ! -x "$out/$name" ]; then
   log "building $name $version from $module (Go module proxy; cached in $out)"
