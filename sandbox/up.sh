@@ -385,7 +385,8 @@ cloud_init_machine() {
   if [ "${SANDBOX_CLOUD_INIT:-wait}" = background ]; then
     # As on a new Hetzner server: cloud-init still runs (package_update, harden.sh) while sshd answers and
     # Pulumi starts its bootstrap; the bootstrap's first-boot step must wait for it (swarm-cluster.ts).
-    docker exec -d "$name" bash -c "{ $CLOUD_INIT_RUN } >/var/log/mbio-sandbox-cloud-init.log 2>&1; echo $sha >/var/lib/mbio-sandbox/cloud-init.sha"
+    cloud_init_background "$name"
+    docker exec "$name" sh -c "echo $sha >/var/lib/mbio-sandbox/cloud-init.sha"
     echo "$name: cloud-init started in the background (SANDBOX_CLOUD_INIT=background; log in the machine: /var/log/mbio-sandbox-cloud-init.log)"
     return 0
   fi
