@@ -5,6 +5,8 @@
 # SwarmStack). Counts every response that is not 200 and every transport error as a failure.
 # Runs on the private one-machine Swarm of tests/real/lib/edge-env.sh (no sandbox lock).
 #   bench/edge-rollout.sh [REQUESTS]   default 10000; the loop goes on (bounded) until the rollout is over
+#   BENCH_WITHOUT_SAFEGUARDS=1 bench/edge-rollout.sh   the counter-check: no drain after SIGTERM, no retry
+#                                                      (shows that the loop does see failed requests)
 set -euo pipefail
 # shellcheck source=tests/real/lib/edge-env.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../tests/real/lib/edge-env.sh"
@@ -12,6 +14,9 @@ set -euo pipefail
 . "$MBIO_ROOT/bench/lib.sh"
 
 REQUESTS="${1:-10000}"
+if [ "${BENCH_WITHOUT_SAFEGUARDS:-0}" = 1 ]; then
+  export ET_DEMO_FILTER='.services.whoami.environment.DRAIN_SECONDS = "0" | .services.whoami.deploy.labels["traefik.http.routers.whoami.middlewares"] = "security-headers@swarm"'
+fi
 { [[ "$REQUESTS" =~ ^[0-9]+$ ]] && [ "$REQUESTS" -ge 1000 ] && [ "$REQUESTS" -le 200000 ]; } || die "REQUESTS must be a whole number from 1000 to 200000"
 BATCH=500
 MAX_BATCHES=$((REQUESTS * 4 / BATCH))
@@ -35,7 +40,7 @@ start=$SECONDS
 # stack-deploy.sh returns once the replica counts match, which they do during a rolling update too: the
 # rollout is over when Swarm reports the update completed.
 rollout() {
-  jq '.demo' "$ET_TMP/render.json" | et_deploy demo 300 || return 1
+  jq '.demo' "$ET_TMP/render.json" | jq "$ET_DEMO_FILTER" | et_deploy demo 300 || return 1
   local state i
   for i in $(seq 1 300); do
     state="$(et_exec docker service inspect demo_whoami --format '{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}')"
@@ -65,6 +70,10 @@ release="$(et_curl "$host" -fsS --cacert "$ET_TMP/root.pem" "https://$host/healt
 log "requests: $total, failed: $failed, rollout: ${rollout_done_at:-?} s, load: $elapsed s"
 [ "$failed" = 0 ] || sort "$ET_TMP/codes" | uniq -c >&2
 
+if [ "${BENCH_WITHOUT_SAFEGUARDS:-0}" = 1 ]; then
+  echo "edge-rollout (without drain and retry): $total requests, $failed failed"
+  exit 0
+fi
 rate=$(awk -v n="$total" -v s="$elapsed" 'BEGIN { printf "%.0f", (s > 0 ? n / s : n) }')
 write_bench_section "Edge: rolling update under load" "Measured by \`bench/edge-rollout.sh\` on $(machine_description), $(date -u +%Y-%m-%d): Traefik v3.7.13 (offline build), demo service 2 replicas, one-machine Swarm (tests/real/lib/edge-env.sh), HTTPS with a Pebble certificate, keep-alive batches of $BATCH requests to \`/health\` while \`demo_whoami\` rolls from release 1 to 2 (start-first, 5 s healthchecks, drain 12 s after SIGTERM, Traefik polls the Swarm every 5 s, retry@swarm).
 

@@ -71,7 +71,12 @@ print_access() {
   status() {
     local host=$1 path=$2 code
     [ -f "$root" ] || { echo "(Pebble's root unavailable)"; return; }
-    code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 --cacert "$root" --resolve "$host:443:$ip" "https://$host$path" 2>/dev/null || true)"
+    # The first request for a name makes Traefik order its certificate from Pebble: give it a moment.
+    for _ in $(seq 1 15); do
+      code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 --cacert "$root" --resolve "$host:443:$ip" "https://$host$path" 2>/dev/null || true)"
+      [ "$code" = 000 ] || break
+      sleep 3
+    done
     case "$code" in
       200) echo "answers 200" ;;
       401) echo "answers 401 until you log in" ;;
