@@ -88,10 +88,10 @@ fi
 rate=$(awk -v n="$total" -v s="$elapsed" 'BEGIN { printf "%.0f", (s > 0 ? n / s : n) }')
 write_bench_section "Edge: rolling update under load" "Measured by \`bench/edge-rollout.sh\` on $(machine_description), $(date -u +%Y-%m-%d): Traefik v3.7.13 (offline build), demo service 2 replicas, one-machine Swarm (tests/real/lib/edge-env.sh), HTTPS with a Pebble certificate, keep-alive batches of $BATCH requests to \`/health\` while \`demo_whoami\` rolls from release 1 to 2 (start-first, 5 s healthchecks, drain 12 s after SIGTERM, Traefik polls the Swarm every 5 s, retry@swarm).
 
-| requests | failed | rollout (stack deploy → converged) | load duration | throughput |
+| requests | failed | rollout (deploy → update completed) | load duration | throughput |
 |---|---|---|---|---|
 | $total | **$failed** | ${rollout_done_at:-?} s | $elapsed s | $rate req/s |
 
-Counter-check in the same run: one task killed with SIGKILL under load (no drain; retry@swarm on): $kill_total requests, $kill_failed failed. Without retry@swarm the same kill failed 34 of 8 000 requests (33 × 502, 1 transport error; run by hand with \`BENCH_WITHOUT_SAFEGUARDS=1\`, which also drops the drain): the loop does see failed requests."
+Counter-check in the same run: one task killed with SIGKILL under load (no drain; retry@swarm on): $kill_total requests, $kill_failed failed. Without retry@swarm the same kill failed 34 of 8 000 requests (33 × 502, 1 transport error; run by hand with \`BENCH_WITHOUT_SAFEGUARDS=1\`, which also drops the drain): the loop does see failed requests. The same rollout without drain and retry also had 0 failures (18 500 requests, by hand): start-first with healthchecks and Traefik dropping tasks marked for shutdown carry most of it; drain and retry cover slower stops and crashes."
 echo "edge-rollout: $total requests, $failed failed"
 [ "$failed" = 0 ]
