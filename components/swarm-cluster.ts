@@ -12,6 +12,7 @@ import { ValidatedConfig } from "./config/load";
 import { remoteScript } from "./files";
 import { existingMachines } from "./machines/existing";
 import { HetznerMachines } from "./machines/hetzner";
+import { deployPublicKey } from "./machines/ssh-keys";
 import { Machine, NodeInfo } from "./machines/types";
 import type { Connection } from "./swarm-stack";
 
@@ -65,12 +66,15 @@ export class SwarmCluster extends pulumi.ComponentResource {
         { parent: this, dependsOn, additionalSecretOutputs: secretStdout ? ["stdout"] : [] },
       );
 
+    const deployKey = deployPublicKey(args.sshPrivateKey);
     const engines = new Map<string, command.remote.Command>();
     const registryLogins: command.remote.Command[] = [];
     for (const m of machines) {
       // A new Hetzner server runs cloud-init (package_update, harden.sh) while sshd already answers.
       const cloudInit = run(`${m.name}-first-boot`, m.connection, "cloud-init/wait.sh", {}, {}, m.readyAfter);
       const harden = run(`${m.name}-harden`, m.connection, "cloud-init/harden.sh", {}, {}, [cloudInit]);
+      // authorized_keys follows sshPublicKeys: rotation is an edit and `pulumi up` (servers are not replaced).
+      run(`${m.name}-ssh-keys`, m.connection, "swarm/authorized-keys.sh", { DEPLOY_KEY: deployKey }, { stdin: cfg.sshPublicKeys.join("\n") }, [cloudInit]);
       const engine = run(`${m.name}-docker`, m.connection, "swarm/install-docker.sh", { DOCKER_PACKAGE: cfg.dockerEngine.package, DOCKER_VERSION: cfg.dockerEngine.version }, {}, [harden]);
       engines.set(m.name, engine);
       // Every manager can deploy a stack, so every manager holds the registry login (password on stdin).

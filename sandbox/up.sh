@@ -207,6 +207,12 @@ ensure_registry() {
     docker rm -f "$REGISTRY_NAME" >/dev/null
     note "replaced $REGISTRY_NAME: its image changed (the data volume stays)"
   fi
+  # A registry started from another checkout serves that checkout's certificate, which this CA does not sign.
+  if container_exists "$REGISTRY_NAME" &&
+    [ "$(docker inspect -f '{{range .Mounts}}{{if eq .Destination "/etc/docker/registry/tls"}}{{.Source}}{{end}}{{end}}' "$REGISTRY_NAME")" != "$REGISTRY_TLS_DIR" ]; then
+    docker rm -f "$REGISTRY_NAME" >/dev/null
+    note "replaced $REGISTRY_NAME: it served the certificate of another checkout (the data volume stays)"
+  fi
   docker volume inspect "$volume" >/dev/null 2>&1 ||
     docker volume create --label "$LABEL" --label mbio-sandbox.kind=registry "$volume" >/dev/null
   if ! container_exists "$REGISTRY_NAME"; then

@@ -103,8 +103,10 @@ export class HetznerMachines extends pulumi.ComponentResource {
           deleteProtection: production,
           rebuildProtection: production,
         },
-        // cloud-init only runs at first boot: a changed user-data must not replace running servers.
-        { parent: this, dependsOn: [subnet], ignoreChanges: ["userData"] },
+        // cloud-init only runs at first boot: a changed user-data must not replace running servers. SSH keys
+        // only seed the first boot too; afterwards authorized_keys follows sshPublicKeys (authorized-keys.sh),
+        // so a key rotation never replaces a server.
+        { parent: this, dependsOn: [subnet], ignoreChanges: ["userData", "sshKeys"] },
       );
       return {
         name: nodeName,

@@ -109,6 +109,28 @@ check "registry login: a changed password logs in again" has login-2 "logged in 
 registry_login login-3 registry-password-2
 check "registry login: the same password again is unchanged" has login-3 "unchanged mbio-test@"
 
+echo "bootstrap: SSH keys as code (authorized-keys.sh, keys on stdin as Pulumi sends them)"
+ssh-keygen -q -t ed25519 -N '' -C rotation-test -f "$out/k2"
+deploy="$(cut -d' ' -f1,2 "$SSH_KEY.pub")"
+authorized() { # tag, then the keys
+  local tag="$1"
+  shift
+  machine_ssh "$m1" "cat >/tmp/authorized-keys.sh" <"$FILES/swarm/authorized-keys.sh"
+  printf '%s\n' "$@" | machine_ssh "$m1" "DEPLOY_KEY='$deploy' bash /tmp/authorized-keys.sh" >"$out/$tag.out" 2>"$out/$tag.err"
+}
+k2_login() { ssh -i "$out/k2" -o BatchMode=yes -o IdentitiesOnly=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o ConnectTimeout=3 "root@$m1" true 2>/dev/null; }
+k2_refused() { ! k2_login; }
+authorized keys-add "$(cat "$SSH_KEY.pub")" "$(cat "$out/k2.pub")"
+check "ssh keys: a key added to the list can log in" k2_login
+authorized keys-again "$(cat "$SSH_KEY.pub")" "$(cat "$out/k2.pub")"
+check "ssh keys: the same list again is unchanged" has keys-again "unchanged"
+authorized keys-remove "$(cat "$SSH_KEY.pub")"
+check "ssh keys: the removed key is refused afterwards" k2_refused
+check "ssh keys: the platform's own key still works" machine_ssh "$m1" true
+if authorized keys-lockout "$(cat "$out/k2.pub")"; then lockout=applied; else lockout=refused; fi
+check "ssh keys: a list without the deploy key is refused, naming sshPublicKeys ($lockout)" has keys-lockout "does not contain the public key of mbio-cloud:sshPrivateKey"
+check "ssh keys: after the refusal the platform's key still works" machine_ssh "$m1" true
+
 echo "bootstrap: the Swarm as docker sees it"
 machine_ssh "$m1" docker node ls
 nodes=$(machine_ssh "$m1" "docker node ls --format '{{.Status}} {{.ManagerStatus}}'")

@@ -1,5 +1,5 @@
 import * as fs from "fs";
-import { asSecret, byType, deployableConfig, MockResource, mockId, runProgram } from "./support/harness";
+import { asSecret, byType, deployableConfig, MockResource, mockId, runProgram, TEST_SSH_KEY } from "./support/harness";
 
 const SERVER = "hcloud:index/server:Server";
 const COMMAND = "command:remote:Command";
@@ -50,6 +50,26 @@ describe("SwarmCluster on Hetzner", () => {
       const want = s.name.includes("manager") ? [ids["staging-base"], ids["staging-edge"]] : [ids["staging-base"]];
       expect([s.name, s.inputs.firewallIds]).toEqual([s.name, want]);
     }
+  });
+
+  test("SSH keys as code: authorized_keys on every node follows sshPublicKeys; a key change replaces no server", async () => {
+    const cfg = deployableConfig("staging");
+    const run = await runProgram("staging", cfg);
+    const keySteps = byType(run, COMMAND).filter((c) => c.name.endsWith("-ssh-keys"));
+    expect(keySteps).toHaveLength(5);
+    const deployKey = TEST_SSH_KEY.public.split(" ").slice(0, 2).join(" ");
+    for (const step of keySteps) {
+      expect(step.inputs.create).toContain("authorized-keys.sh");
+      expect(step.inputs.create).toContain(`DEPLOY_KEY='${deployKey}'`);
+      expect(step.inputs.stdin).toBe((cfg["mbio-cloud:sshPublicKeys"] as string[]).join("\n"));
+    }
+    // The private key reaches no command line.
+    expect(JSON.stringify(byType(run, COMMAND).map((c) => c.inputs.create))).not.toContain("PRIVATE KEY");
+    const rotated = await runProgram("staging", { ...cfg, "mbio-cloud:sshPublicKeys": ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIRotatedOpsKey000000000000000000000000000 ops-2026"] });
+    const before = new Map(run.resources.map((r) => [`${r.type}/${r.name}`, JSON.stringify(r.inputs)]));
+    const changed = rotated.resources.filter((r) => before.get(`${r.type}/${r.name}`) !== JSON.stringify(r.inputs)).map((r) => r.name);
+    // Only the keys themselves and the per-node key steps change; servers ignore sshKeys after creation.
+    expect(changed.every((n) => n.endsWith("-ssh-keys") || n.includes("ssh-key-"))).toBe(true);
   });
 
   test("production servers and network have delete and rebuild protection", async () => {
@@ -148,7 +168,7 @@ describe("SwarmCluster on existing hosts", () => {
     const after = await runProgram("staging", existing(1));
     const b = new Map(before.resources.map((r) => [r.name, JSON.stringify(r.inputs)]));
     const added = after.resources.filter((r) => !b.has(r.name)).map((r) => r.name);
-    expect(added.sort()).toEqual(["staging-swarm-onprem-4-docker", "staging-swarm-onprem-4-first-boot", "staging-swarm-onprem-4-harden", "staging-swarm-onprem-4-join", "staging-swarm-onprem-4-membership"]);
+    expect(added.sort()).toEqual(["staging-swarm-onprem-4-docker", "staging-swarm-onprem-4-first-boot", "staging-swarm-onprem-4-harden", "staging-swarm-onprem-4-join", "staging-swarm-onprem-4-membership", "staging-swarm-onprem-4-ssh-keys"]);
     for (const r of after.resources.filter((x) => b.has(x.name))) expect(JSON.stringify(r.inputs)).toBe(b.get(r.name));
     expect(byType(after, COMMAND).find((c) => c.name === "staging-swarm-onprem-4-join")!.inputs.create).toContain("JOIN_TOKEN='SWMTKN-1-worker'");
   });

@@ -2,6 +2,7 @@
 // module registry so the program is imported after setMocks and with its own config.
 import * as fs from "fs";
 import * as path from "path";
+import { utils } from "ssh2";
 import { parse } from "yaml";
 
 export const REPO = path.resolve(__dirname, "../../..");
@@ -53,8 +54,12 @@ export function deployableConfig(stack: string): Record<string, unknown> {
   };
 }
 
+/** A throwaway OpenSSH key pair for the mocks, made once per test process. */
+export const TEST_SSH_KEY = utils.generateKeyPairSync("ed25519");
+
 export const TEST_SECRETS = {
-  "mbio-cloud:sshPrivateKey": "-----BEGIN OPENSSH PRIVATE KEY-----\nunit-test-key\n-----END OPENSSH PRIVATE KEY-----",
+  // A real (throwaway) key: the program derives its public half for authorized_keys.
+  "mbio-cloud:sshPrivateKey": TEST_SSH_KEY.private,
   "mbio-cloud:backupS3AccessKeyId": "unit-test-access-key",
   "mbio-cloud:backupS3SecretAccessKey": "unit-test-secret-key",
   "mbio-cloud:resticPassword": "unit-test-restic-password",
