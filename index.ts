@@ -45,5 +45,6 @@ export const networkName = environment.cluster.networkName;
 export const joinTokens = environment.cluster.joinTokens;
 export const edgeDashboardUrl = environment.edge.dashboardUrl;
 export const edgeMetricsUrl = environment.edge.metricsUrl;
-export const portainerUrl = environment.controlPlane?.url;
-export const demoUrl = environment.demo?.url;
+// Said plainly rather than left undefined (an undefined output is dropped with a warning).
+export const portainerUrl = environment.controlPlane?.url ?? "not deployed (controlPlane.enabled is false)";
+export const demoUrl = environment.demo?.url ?? "not deployed (demo.enabled is false)";

@@ -88,7 +88,7 @@ print_access() {
   printf '  %-15s https://traefik.%s/dashboard/   %s\n' "edge dashboard" "$ns" "$(status "traefik.$ns" /api/overview)"
   printf '  %-15s https://whoami.%s/   %s\n' "demo service" "$ns" "$(status "whoami.$ns" /health)"
   printf '  %-15s https://monitoring.%s/   %s\n' "Grafana" "$ns" "$(status "monitoring.$ns" /api/health)"
-  if [ "$(jq -r '.portainerUrl // empty' <<<"$outputs")" ]; then
+  if [[ "$(jq -r '.portainerUrl // ""' <<<"$outputs")" == https://* ]]; then
     printf '  %-15s https://portainer.%s/   %s\n' "Portainer" "$ns" "$(status "portainer.$ns" /api/system/status)"
   else
     printf '  %-15s not deployed: its images cannot be pulled here (see SANDBOX_PORTAINER_IMAGE in docs/edge.md)\n' "Portainer"
