@@ -53,6 +53,7 @@ if cat "$work/plan/"*.json 2>/dev/null | grep -q '"cloudflare:'; then
   done
   if bash scripts/toolchain.sh --check --with-cloudflare; then CLOUDFLARE=real; else CLOUDFLARE=skipped; fi
 fi
+echo "cloudflare plugin: $CLOUDFLARE"
 
 # Dummy credentials of the right shape (the real hcloud provider wants exactly 64 characters; the program
 # derives the public half of the SSH key, so it is a real throwaway key).
