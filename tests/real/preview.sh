@@ -86,6 +86,12 @@ init_stack() { # stack token
     pulumi config set --path 'mbio-cloud:images.gitlab-runner' "gitlab/gitlab-runner:v0.0.0-test@sha256:$TEST_DIGEST" >/dev/null
     pulumi config set --path 'mbio-cloud:gitlab.groupId' 4242 >/dev/null
     printf 'glpat-dummy-admin-token-000000' | pulumi config set --secret mbio-cloud:gitlabToken >/dev/null
+    # The edge's secrets and what the stack files leave to the operator (tests/unit/support/harness.ts does the same).
+    printf 'dummy-adminPassword' | pulumi config set --secret mbio-cloud:adminPassword >/dev/null
+    printf '%s' "$(printf 'c%.0s' $(seq 1 40))" | pulumi config set --secret mbio-cloud:cloudflareApiToken >/dev/null
+    pulumi config set --path 'mbio-cloud:dns.zoneId' 0123456789abcdef0123456789abcdef >/dev/null
+    pulumi config set --path 'mbio-cloud:images.portainer' "portainer/portainer-ce:2.33.6@sha256:$TEST_DIGEST" >/dev/null
+    pulumi config set --path 'mbio-cloud:images.portainer-agent' "portainer/agent:2.33.6@sha256:$TEST_DIGEST" >/dev/null
   )
 }
 
