@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Backup benchmark (not part of the default test run: it moves several GiB).
-# A 1 GiB volume (256 files of 4 MiB: half random, half text), on a real MinIO:
+# A 1 GiB volume (256 files of 4 MiB: half random, half text), on a real S3 server (versitygw, POSIX
+# backend, on loopback):
 #   restic via the shipped backup.sh/restore.sh: full backup, full restore, incremental after a 1 % change
 #   versus tar+gzip of the whole volume uploaded each time (what docker-volume-backup does)
 # Two kinds of 1 % change: whole files rewritten (3 of 256 files), and 64 KiB edited in place in 40 files.
@@ -22,7 +23,7 @@ VOL="$RUN-data"
 cleanup() {
   docker ps -aq --filter "label=mbio.bench=$RUN" | xargs -r docker rm -f >/dev/null 2>&1
   docker volume ls -q | grep "^$RUN-" | xargs -r docker volume rm -f >/dev/null 2>&1
-  bash "$ROOT/scripts/minio.sh" stop "$WORK/minio" 2>/dev/null
+  bash "$ROOT/scripts/versitygw.sh" stop "$WORK/s3" 2>/dev/null
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -31,7 +32,7 @@ ensure_docker
 docker image inspect "$BASE_IMAGE" >/dev/null 2>&1 || BASE_IMAGE="mbio/base:bookworm"
 docker image inspect "$BASE_IMAGE" >/dev/null 2>&1 || die "no base image: run tests/real/backup-drill.sh or sandbox/up.sh first"
 docker build -q --build-arg "BASE_IMAGE=$BASE_IMAGE" -t "$AGENT_IMAGE" "$ROOT/images/backup-agent" >/dev/null || die "image build failed"
-eval "$(bash "$ROOT/scripts/minio.sh" start "$WORK/minio")"
+eval "$(bash "$ROOT/scripts/versitygw.sh" start "$WORK/s3")"
 export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_DEFAULT_REGION=us-east-1 AGENT_IMAGE ENVIRONMENT=bench NODE_NAME=bench
 export RESTIC_REPOSITORY="s3:$S3_ENDPOINT/bench/restic" RESTIC_PASSWORD="bench-$RANDOM"
 s3() { curl -sS --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" "$@"; }
@@ -57,6 +58,7 @@ targz_backup() {
   T=$(secs "$s" "$(now)"); B=$(stat -c %s "$WORK/archive.tgz"); rm -f "$WORK/archive.tgz"
 }
 
+load_start="$(cut -d' ' -f1 /proc/loadavg)"
 log "writing 1 GiB into volume $VOL"
 docker volume create --label mbio.backup=true --label "mbio.bench=$RUN" "$VOL" >/dev/null
 # shellcheck disable=SC2016 # runs in the container
@@ -89,9 +91,12 @@ restic_backup; r_inc2_t=$T r_inc2_b=$B
 targz_backup inc2; t_inc2_t=$T t_inc2_b=$B
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a / b }'; }
-cpu="$(machine_description), restic $(docker run --rm --entrypoint restic "$AGENT_IMAGE" version | cut -d' ' -f2), MinIO on loopback"
+cpu="$(machine_description), restic $(docker run --rm --entrypoint restic "$AGENT_IMAGE" version | cut -d' ' -f2), versitygw $(bash "$ROOT/scripts/versitygw.sh" version) (POSIX backend) on loopback"
+# Other work on the machine slows every figure: say so when the load exceeded the cores.
+load_end="$(cut -d' ' -f1 /proc/loadavg)"
+shared="$(awk -v a="$load_start" -v b="$load_end" -v n="$(nproc)" 'BEGIN { if (a > n || b > n) printf " The CPU was shared with other work (load average %s at the start, %s at the end, %d cores): the figures are slower than on an idle machine.", a, b, n }')"
 table="$(cat <<EOF
-Measured $(date -u +%F) by \`bench/backup.sh\` on $cpu. Volume: $(mib "$size") MiB (256 files of 4 MiB, half random bytes, half base64 text).
+Measured $(date -u +%F) by \`bench/backup.sh\` on $cpu. Volume: $(mib "$size") MiB (256 files of 4 MiB, half random bytes, half base64 text).$shared
 
 | run | restic (backup.sh / restore.sh) | tar+gzip of the whole volume |
 |---|---|---|
