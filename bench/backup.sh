@@ -35,8 +35,9 @@ docker build -q --build-arg "BASE_IMAGE=$BASE_IMAGE" -t "$AGENT_IMAGE" "$ROOT/im
 eval "$(bash "$ROOT/scripts/versitygw.sh" start "$WORK/s3")"
 export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_DEFAULT_REGION=us-east-1 AGENT_IMAGE ENVIRONMENT=bench NODE_NAME=bench
 export RESTIC_REPOSITORY="s3:$S3_ENDPOINT/bench/restic" RESTIC_PASSWORD="bench-$RANDOM"
-s3() { curl -sS --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" "$@"; }
-s3 -X PUT "$S3_ENDPOINT/bench" >/dev/null
+# versitygw, like AWS, requires x-amz-content-sha256, which curl 7.88's --aws-sigv4 does not send itself.
+s3() { curl -sS --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" "$@"; }
+[ "$(s3 -o "$WORK/bucket.xml" -w '%{http_code}' -X PUT "$S3_ENDPOINT/bench")" = 200 ] || { cat "$WORK/bucket.xml"; die "could not create bucket bench"; }
 now() { date +%s.%N; }
 secs() { awk -v s="$1" -v e="$2" 'BEGIN { printf "%.1f", e - s }'; }
 mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
@@ -54,7 +55,7 @@ restic_backup() { local s; s=$(now); agent backup.sh volumes >/dev/null 2>&1 || 
 targz_backup() {
   local s; s=$(now)
   in_vol "$VOL" 'tar -cf - . | gzip -6' >"$WORK/archive.tgz"
-  s3 -X PUT -T "$WORK/archive.tgz" "$S3_ENDPOINT/bench/tar/$1.tgz" >/dev/null
+  [ "$(s3 -o /dev/null -w '%{http_code}' -X PUT -T "$WORK/archive.tgz" "$S3_ENDPOINT/bench/tar/$1.tgz")" = 200 ] || die "tar upload $1 failed"
   T=$(secs "$s" "$(now)"); B=$(stat -c %s "$WORK/archive.tgz"); rm -f "$WORK/archive.tgz"
 }
 
@@ -73,7 +74,7 @@ s=$(now); bash "$FILES/restore.sh" volume "$VOL" --into "$RUN-restored" >/dev/nu
 [ "$(in_vol "$VOL" 'find . -type f | sort | xargs sha256sum' | sha256sum)" = "$(in_vol "$RUN-restored" 'find . -type f | sort | xargs sha256sum' | sha256sum)" ] || die "restored volume differs"
 log "tar+gzip full restore"
 s=$(now); docker volume create "$RUN-untar" >/dev/null
-s3 "$S3_ENDPOINT/bench/tar/full.tgz" | docker run --rm -i --label "mbio.bench=$RUN" -v "$RUN-untar:/v" --entrypoint bash "$AGENT_IMAGE" -c 'gzip -dc | tar -xf - -C /v'
+s3 -f "$S3_ENDPOINT/bench/tar/full.tgz" | docker run --rm -i --label "mbio.bench=$RUN" -v "$RUN-untar:/v" --entrypoint bash "$AGENT_IMAGE" -c 'gzip -dc | tar -xf - -C /v'
 t_rest_t=$(secs "$s" "$(now)")
 
 log "change 1 %: 3 of 256 files rewritten (12 MiB)"

@@ -58,7 +58,9 @@ up() {
   # Creating a bucket its owner already has answers 409 BucketAlreadyOwnedByYou: that is success here.
   local body code
   body="$(mktemp)"
-  code="$(curl -sS -o "$body" -w '%{http_code}' --aws-sigv4 "aws:amz:us-east-1:s3" --user "$S3_ACCESS_KEY_ID:$S3_SECRET_ACCESS_KEY" -X PUT "$(endpoint)/$S3_BUCKET")" || code=000
+  # versitygw, like AWS, requires x-amz-content-sha256, which curl 7.88's --aws-sigv4 does not send itself.
+  code="$(curl -sS -o "$body" -w '%{http_code}' --aws-sigv4 "aws:amz:us-east-1:s3" --user "$S3_ACCESS_KEY_ID:$S3_SECRET_ACCESS_KEY" \
+    -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -X PUT "$(endpoint)/$S3_BUCKET")" || code=000
   if [ "$code" != 200 ] && ! grep -q BucketAlreadyOwnedByYou "$body"; then
     cat "$body" >&2
     rm -f "$body"
