@@ -3,6 +3,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, loadConfig, optionalSecret, secret } from "./components/config/load";
 import { Environment } from "./components/environment";
+import { ADMIN_TOKEN_ENV } from "./components/config/gitlab";
+import { hcloudProvider } from "./components/providers";
 
 function load() {
   try {
@@ -19,6 +21,8 @@ function load() {
 
 const config = load();
 const hcloudToken = new pulumi.Config("hcloud").getSecret("token") ?? (process.env.HCLOUD_TOKEN ? pulumi.secret(process.env.HCLOUD_TOKEN) : undefined);
+// Hetzner stacks get one explicit hcloud provider at the pinned plugin version; every hcloud resource inherits it.
+const providers = config.machineSource === "hetzner" ? [hcloudProvider(`${config.environment}-hcloud`, hcloudToken)] : [];
 const environment = new Environment(config.environment, {
   config,
   secrets: {
@@ -26,9 +30,11 @@ const environment = new Environment(config.environment, {
     resticPassword: optionalSecret("resticPassword"),
     backupS3AccessKeyId: optionalSecret("backupS3AccessKeyId"),
     backupS3SecretAccessKey: optionalSecret("backupS3SecretAccessKey"),
+    registryPassword: optionalSecret("registryPassword"),
     hcloudToken,
+    gitlabToken: optionalSecret("gitlabToken") ?? (process.env[ADMIN_TOKEN_ENV] ? pulumi.secret(process.env[ADMIN_TOKEN_ENV]) : undefined),
   },
-});
+}, { providers });
 
 export const environmentName = config.environment;
 export const dnsNamespace = environment.dnsNamespace;
@@ -37,3 +43,5 @@ export const managerSshAddress = environment.cluster.managerSshAddress;
 export const dockerHost = environment.cluster.dockerHost;
 export const networkName = environment.cluster.networkName;
 export const joinTokens = environment.cluster.joinTokens;
+export const gitlabRunnerId = environment.runner.runnerId;
+export const gitlabRunnerTags = environment.runner.tags;

@@ -42,9 +42,9 @@ done
 bash "$MBIO_ROOT/sandbox/down.sh" >/dev/null
 
 body="$(cat <<EOB
-Measured $(date -u +%Y-%m-%d) by \`bench/pulumi.sh\` on $(machine_description); $(pulumi version) with the
-offline command provider and language host (docs/toolchain.md); sandbox machines are systemd containers
-on the same 2 cores. "up" is empty → every node joined and labelled, overlay network created, backup stack
+Measured $(date -u +%Y-%m-%d) by \`bench/pulumi.sh\` on $(machine_description); the real upstream CLI
+$(pulumi version), language host and plugins ($(sed -n 's/^plugin_\(.*\)=\(.*\)/\1 \2/p' "$PULUMI_TOOLCHAIN_MANIFEST" | paste -sd, - | sed 's/,/, /g'); $(sed -n 's/^route=//p' "$PULUMI_TOOLCHAIN_MANIFEST") route, docs/toolchain.md); sandbox machines
+are systemd containers on the same 2 cores${MBIO_BENCH_NOTE:+; $MBIO_BENCH_NOTE}. "up" is empty → every node joined and labelled, overlay network created, backup stack
 converged (global agent healthy on every node).
 
 | machines | resources | sandbox up (warm) | pulumi up | no-op preview (median of 3) | pulumi destroy | slowest resources in the up |

@@ -12,6 +12,7 @@ import { ValidatedConfig } from "./config/load";
 import { remoteScript } from "./files";
 import { existingMachines } from "./machines/existing";
 import { HetznerMachines } from "./machines/hetzner";
+import { deployPublicKey } from "./machines/ssh-keys";
 import { Machine, NodeInfo } from "./machines/types";
 import type { Connection } from "./swarm-stack";
 
@@ -19,6 +20,8 @@ export interface SwarmClusterArgs {
   config: ValidatedConfig;
   /** OpenSSH private key for every machine (a Pulumi secret). */
   sshPrivateKey: pulumi.Input<string>;
+  /** Password of `config.registry` (a Pulumi secret); managers log in with it. */
+  registryPassword?: pulumi.Input<string>;
 }
 
 interface JoinTokens {
@@ -63,10 +66,22 @@ export class SwarmCluster extends pulumi.ComponentResource {
         { parent: this, dependsOn, additionalSecretOutputs: secretStdout ? ["stdout"] : [] },
       );
 
+    const deployKey = deployPublicKey(args.sshPrivateKey);
     const engines = new Map<string, command.remote.Command>();
+    const registryLogins: command.remote.Command[] = [];
     for (const m of machines) {
-      const harden = run(`${m.name}-harden`, m.connection, "cloud-init/harden.sh", {}, {}, m.readyAfter);
-      engines.set(m.name, run(`${m.name}-docker`, m.connection, "swarm/install-docker.sh", { DOCKER_PACKAGE: cfg.dockerEngine.package, DOCKER_VERSION: cfg.dockerEngine.version }, {}, [harden]));
+      // A new Hetzner server runs cloud-init (package_update, harden.sh) while sshd already answers.
+      const cloudInit = run(`${m.name}-first-boot`, m.connection, "cloud-init/wait.sh", {}, {}, m.readyAfter);
+      const harden = run(`${m.name}-harden`, m.connection, "cloud-init/harden.sh", {}, {}, [cloudInit]);
+      // authorized_keys follows sshPublicKeys: rotation is an edit and `pulumi up` (servers are not replaced).
+      run(`${m.name}-ssh-keys`, m.connection, "swarm/authorized-keys.sh", { DEPLOY_KEY: deployKey }, { stdin: cfg.sshPublicKeys.join("\n") }, [cloudInit]);
+      const engine = run(`${m.name}-docker`, m.connection, "swarm/install-docker.sh", { DOCKER_PACKAGE: cfg.dockerEngine.package, DOCKER_VERSION: cfg.dockerEngine.version }, {}, [harden]);
+      engines.set(m.name, engine);
+      // Every manager can deploy a stack, so every manager holds the registry login (password on stdin).
+      if (cfg.registry && m.role === "manager") {
+        if (!args.registryPassword) throw new Error("mbio-cloud:registry is set but mbio-cloud:registryPassword is not");
+        registryLogins.push(run(`${m.name}-registry-login`, m.connection, "swarm/registry-login.sh", { REGISTRY: cfg.registry.server, REGISTRY_USER: cfg.registry.username }, { stdin: pulumi.secret(args.registryPassword) }, [engine]));
+      }
     }
 
     const [first, ...others] = machines;
@@ -112,11 +127,11 @@ export class SwarmCluster extends pulumi.ComponentResource {
       "network",
       first.connection,
       "swarm/network.sh",
-      { NETWORK: this.networkName, ENCRYPTED: String(cfg.swarm.overlayEncrypted) },
+      { NETWORK: this.networkName, ENCRYPTED: String(cfg.swarm.overlayEncrypted), MTU: String(cfg.swarm.overlayMtu ?? "") },
       { delete: `docker network rm ${this.networkName} >/dev/null 2>&1 || true` },
       [init],
     );
-    this.ready = [network, ...memberships];
+    this.ready = [network, ...memberships, ...registryLogins];
 
     this.nodes = pulumi.all(machines.map((m) => pulumi.all([m.publicIp, m.privateIp]).apply(([publicIp, privateIp]) => ({ name: m.name, role: m.role, publicIp, privateIp }))));
     const address = first.connection.apply((c) => `${c.user ?? "root"}@${c.host}:${c.port ?? 22}`);

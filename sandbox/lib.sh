@@ -127,3 +127,13 @@ machine_ssh() {
   # shellcheck disable=SC2029 # the command is meant to be expanded here and run there
   ssh "${SSH_OPTS[@]}" "root@$ip" "$@"
 }
+
+# Starts cloud-init's stages inside machine NAME in the background and returns at once, as on a new Hetzner
+# server whose sshd answers while user-data still runs. The image's marker that keeps cloud-init from running
+# at boot is moved aside meanwhile, so `cloud-init status` says "running" as on a real server. Prints nothing.
+cloud_init_background() {
+  docker exec -d "$1" bash -c 'rm -f /etc/cloud/cloud-init.disabled
+    for stage in "init --local" init "modules --mode=config" "modules --mode=final"; do cloud-init $stage; done >/var/log/mbio-sandbox-cloud-init.log 2>&1
+    touch /etc/cloud/cloud-init.disabled'
+}
+

@@ -7,6 +7,7 @@
 #   sandbox/up.sh [N]          N machines (default 3, or $SANDBOX_MACHINES)
 #
 # Env: SANDBOX_SUBNET (default 172.30.0.0/24), SANDBOX_S3_ENDPOINT (enables backups to that S3 endpoint),
+#      SANDBOX_CLOUD_INIT=background (start cloud-init and return at once, as a new Hetzner server does),
 #      SANDBOX_REFRESH_BASE=1 (re-debootstrap the base image), SANDBOX_RECREATE=1 (recreate machines
 #      whose image is outdated), SANDBOX_DEBIAN_MIRROR.
 set -euo pipefail
@@ -206,6 +207,12 @@ ensure_registry() {
     docker rm -f "$REGISTRY_NAME" >/dev/null
     note "replaced $REGISTRY_NAME: its image changed (the data volume stays)"
   fi
+  # A registry started from another checkout serves that checkout's certificate, which this CA does not sign.
+  if container_exists "$REGISTRY_NAME" &&
+    [ "$(docker inspect -f '{{range .Mounts}}{{if eq .Destination "/etc/docker/registry/tls"}}{{.Source}}{{end}}{{end}}' "$REGISTRY_NAME")" != "$REGISTRY_TLS_DIR" ]; then
+    docker rm -f "$REGISTRY_NAME" >/dev/null
+    note "replaced $REGISTRY_NAME: it served the certificate of another checkout (the data volume stays)"
+  fi
   docker volume inspect "$volume" >/dev/null 2>&1 ||
     docker volume create --label "$LABEL" --label mbio-sandbox.kind=registry "$volume" >/dev/null
   if ! container_exists "$REGISTRY_NAME"; then
@@ -381,6 +388,14 @@ cloud_init_machine() {
   sed -e "s/@NAME@/$name/g" -e "s/@INSTANCE@/$name-$sha/g" "$seed/meta-data.in" |
     docker exec -i "$name" tee /var/lib/cloud/seed/nocloud/meta-data >/dev/null
   local out="$LOG_DIR/cloud-init-$name.log" failed essential="" other="" m
+  if [ "${SANDBOX_CLOUD_INIT:-wait}" = background ]; then
+    # As on a new Hetzner server: cloud-init still runs (package_update, harden.sh) while sshd answers and
+    # Pulumi starts its bootstrap; the bootstrap's first-boot step must wait for it (swarm-cluster.ts).
+    cloud_init_background "$name"
+    docker exec "$name" sh -c "echo $sha >/var/lib/mbio-sandbox/cloud-init.sha"
+    echo "$name: cloud-init started in the background (SANDBOX_CLOUD_INIT=background; log in the machine: /var/log/mbio-sandbox-cloud-init.log)"
+    return 0
+  fi
   docker exec "$name" bash -c "$CLOUD_INIT_RUN" >"$out" 2>&1 || true
   if grep -q '^FATAL' "$out"; then
     echo "$name: cloud-init did not read the NoCloud seed ($(sed -n 's/^FATAL //p' "$out")); log: $out"
@@ -465,8 +480,9 @@ images_job() {
     read -r name version dir <<<"$entry"
     tag="mbio-sandbox/$name:$version"
     t0=$(date +%s)
-    logged "$LOG_DIR/image-$name.log" docker build --build-arg "BASE_IMAGE=$BASE_IMAGE" \
-      --label "$IMAGE_LABEL=service" -t "$tag" "$dir"
+    # The image pipeline's own build (scripts/build-image.sh): the sandbox deploys what CI publishes.
+    logged "$LOG_DIR/image-$name.log" env BASE_IMAGE="$BASE_IMAGE" bash "$MBIO_ROOT/scripts/build-image.sh" "$name" "$tag" \
+      --label "$IMAGE_LABEL=service"
     note "built $tag in $(($(date +%s) - t0))s"
   done
   local waited=0
@@ -657,4 +673,5 @@ main() {
   } >&2
 }
 
-main
+# Sourced (scripts/build-image.sh, templates test): the functions only.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then main; fi

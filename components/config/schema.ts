@@ -2,6 +2,7 @@
 // reads when it fails, so messages say what is allowed, not what zod expected.
 import { z } from "zod";
 import { backupSchema, storageSchema } from "./data";
+import { gitlabSchema } from "./gitlab";
 
 export const ENVIRONMENTS = ["development", "staging", "production", "local"] as const;
 export type EnvironmentName = (typeof ENVIRONMENTS)[number];
@@ -36,6 +37,20 @@ export const swarmSchema = z.strictObject({
   endpointMode: z.enum(["vip", "dnsrr"], { message: "must be vip (Swarm virtual IPs, needs IPVS) or dnsrr (DNS round-robin)" }),
   // Ports published by the edge: ingress (routing mesh, needs IPVS) or host (bound on the node running the task).
   publishMode: z.enum(["ingress", "host"], { message: "must be ingress (routing mesh, needs IPVS) or host" }),
+  // MTU of the overlay networks (platform network and ingress). Hetzner's private network has MTU 1450;
+  // VXLAN takes 50 bytes and IPsec (overlayEncrypted) up to ~50 more, so Hetzner stacks set 1350.
+  overlayMtu: z
+    .number({ message: "must be a whole number from 1280 to 1450: the underlay MTU minus VXLAN (50) and IPsec (~50) overhead, e.g. 1350 on Hetzner" })
+    .int({ message: "must be a whole number from 1280 to 1450" })
+    .min(1280, { message: "must be a whole number from 1280 to 1450" })
+    .max(1450, { message: "must be a whole number from 1280 to 1450" })
+    .optional(),
+});
+
+/** A private registry the managers log in to, so `docker stack deploy --with-registry-auth` can pull. */
+export const registrySchema = z.strictObject({
+  server: z.string().regex(/^[a-z0-9.-]+(:\d+)?$/, { message: "must be a registry host name, e.g. registry.gitlab.com" }),
+  username: z.string().min(1, { message: "must be the registry user (a GitLab deploy token's user name)" }),
 });
 
 export const hostSchema = z.strictObject({
@@ -60,7 +75,7 @@ export const platformSchema = z
     adminCidrs: z.array(cidr).min(1, { message: "must list at least one CIDR allowed to reach SSH" }).refine((l) => !l.includes("0.0.0.0/0"), { message: "must not contain 0.0.0.0/0: SSH is never open to the world" }),
     dockerEngine: dockerEngineSchema,
     swarm: swarmSchema,
-    labels: z.record(z.string().regex(/^[a-z0-9]([a-z0-9_.-]{0,61}[a-z0-9])?$/, { message: "label keys must be lowercase (a-z, 0-9, _ . -)" }), z.string().max(63, { message: "label values are at most 63 characters" })).default({}),
+    labels: z.record(z.string().regex(/^[a-z0-9]([a-z0-9_.-]{0,61}[a-z0-9])?$/, { message: "label keys must be lowercase (a-z, 0-9, _ . -)" }), z.string().regex(/^([a-zA-Z0-9]([a-zA-Z0-9_.-]{0,61}[a-zA-Z0-9])?)?$/, { message: "label values are at most 63 letters, digits, _ . - (starting and ending with a letter or digit), as Hetzner Cloud requires" })).default({}),
     images: z.record(z.string(), z.string().regex(PINNED_IMAGE, { message: "must be pinned as name:version@sha256:<64 hex digits>, never latest" })).default({}),
     // Hetzner machines.
     location: z.enum(HETZNER_LOCATIONS, { message: `must be a Hetzner location: ${HETZNER_LOCATIONS.join(", ")}` }).optional(),
@@ -69,8 +84,10 @@ export const platformSchema = z
     privateNetwork: z.strictObject({ cidr, subnet: cidr }).optional(),
     // Existing machines: the first `managers` hosts become managers, the next `workers` hosts workers.
     hosts: z.array(hostSchema).optional(),
+    registry: registrySchema.optional(),
     storage: storageSchema,
     backup: backupSchema,
+    gitlab: gitlabSchema,
   })
   .superRefine((c, ctx) => {
     const need = (key: string, why: string) => ctx.addIssue({ code: "custom", path: [key], message: why });
@@ -80,6 +97,11 @@ export const platformSchema = z
       if (!c.serverTypes) need("serverTypes", "required when machineSource is hetzner ({ manager: cx32, worker: cx42 })");
       if (!c.privateNetwork) need("privateNetwork", "required when machineSource is hetzner ({ cidr: 10.10.0.0/16, subnet: 10.10.1.0/24 })");
       if (c.hosts) need("hosts", "only for machineSource existing; Hetzner servers are created from managers/workers");
+      if (c.swarm.overlayMtu === undefined) {
+        ctx.addIssue({ code: "custom", path: ["swarm", "overlayMtu"], message: "required when machineSource is hetzner: the private network's MTU is 1450, so overlays need 1400 (1350 with overlayEncrypted)" });
+      } else if (c.swarm.overlayEncrypted && c.swarm.overlayMtu > 1350) {
+        ctx.addIssue({ code: "custom", path: ["swarm", "overlayMtu"], message: "must be at most 1350 with overlayEncrypted on Hetzner (1450 private MTU − 50 VXLAN − ~50 IPsec)" });
+      }
       if (c.privateNetwork && isIpv4Cidr(c.privateNetwork.subnet) && isIpv4Cidr(c.privateNetwork.cidr) && !cidrContains(c.privateNetwork.cidr, c.privateNetwork.subnet)) {
         ctx.addIssue({ code: "custom", path: ["privateNetwork", "subnet"], message: `must lie inside privateNetwork.cidr ${c.privateNetwork.cidr}` });
       }
@@ -103,6 +125,12 @@ export const platformSchema = z
         path: ["images", "backup-agent"],
         message: "required when backup.enabled is true: the image built from images/backup-agent (GitLab image pipeline, or the sandbox registry), pinned as name:version@sha256:<digest>",
       });
+    }
+    if (c.gitlab.enabled && !c.images["gitlab-runner"]) {
+      ctx.addIssue({ code: "custom", path: ["images", "gitlab-runner"], message: "required when gitlab.enabled is true: the gitlab/gitlab-runner image, pinned as gitlab/gitlab-runner:vX.Y.Z@sha256:<digest> (docs/ci.md)" });
+    }
+    if (c.gitlab.docker.defaultImage !== undefined && !PINNED_IMAGE.test(c.gitlab.docker.defaultImage)) {
+      ctx.addIssue({ code: "custom", path: ["gitlab", "docker", "defaultImage"], message: "must be pinned as name:version@sha256:<64 hex digits>, never latest" });
     }
     if (c.storage.driver === "hetzner-csi" && c.machineSource !== "hetzner") {
       ctx.addIssue({ code: "custom", path: ["storage", "driver"], message: "hetzner-csi needs machineSource hetzner; use local or storidge on existing servers" });

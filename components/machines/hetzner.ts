@@ -43,12 +43,13 @@ export class HetznerMachines extends pulumi.ComponentResource {
     // Inbound is denied unless a rule allows it. Hetzner firewalls filter the public interface only;
     // the Swarm ports are listed from the private range so a server without a private route stays closed.
     const everyone = ["0.0.0.0/0", "::/0"];
-    new hcloud.Firewall(
+    // Firewalls are attached by id when each server is created (firewallIds), so no server is ever up
+    // without them; a label selector would attach them only after the server exists (a race).
+    const baseFirewall = new hcloud.Firewall(
       `${name}-firewall-base`,
       {
         name: `${env}-base`,
         labels: labels(),
-        applyTos: [{ labelSelector: `environment=${env},managed-by=pulumi` }],
         rules: [
           { direction: "in", protocol: "tcp", port: "22", sourceIps: cfg.adminCidrs, description: "SSH from admin networks" },
           { direction: "in", protocol: "icmp", sourceIps: everyone, description: "ICMP (path MTU discovery, ping)" },
@@ -58,12 +59,11 @@ export class HetznerMachines extends pulumi.ComponentResource {
       { parent: this },
     );
     // The edge (Traefik) runs on managers: only they take web traffic.
-    new hcloud.Firewall(
+    const edgeFirewall = new hcloud.Firewall(
       `${name}-firewall-edge`,
       {
         name: `${env}-edge`,
         labels: labels(),
-        applyTos: [{ labelSelector: `environment=${env},managed-by=pulumi,role=manager` }],
         rules: [
           { direction: "in", protocol: "tcp", port: "80", sourceIps: everyone, description: "HTTP (redirects to HTTPS, ACME)" },
           { direction: "in", protocol: "tcp", port: "443", sourceIps: everyone, description: "HTTPS" },
@@ -94,6 +94,7 @@ export class HetznerMachines extends pulumi.ComponentResource {
           image: cfg.osImage!,
           location,
           sshKeys: keys.map((k) => k.id),
+          firewallIds: (role === "manager" ? [baseFirewall, edgeFirewall] : [baseFirewall]).map((f) => f.id.apply(Number)),
           placementGroupId: placementGroup(role, index).id.apply(Number),
           labels: labels(role),
           userData,
@@ -102,8 +103,10 @@ export class HetznerMachines extends pulumi.ComponentResource {
           deleteProtection: production,
           rebuildProtection: production,
         },
-        // cloud-init only runs at first boot: a changed user-data must not replace running servers.
-        { parent: this, dependsOn: [subnet], ignoreChanges: ["userData"] },
+        // cloud-init only runs at first boot: a changed user-data must not replace running servers. SSH keys
+        // only seed the first boot too; afterwards authorized_keys follows sshPublicKeys (authorized-keys.sh),
+        // so a key rotation never replaces a server.
+        { parent: this, dependsOn: [subnet], ignoreChanges: ["userData", "sshKeys"] },
       );
       return {
         name: nodeName,

@@ -24,8 +24,9 @@ ensure_apt_packages() {
   done
   [ "${#missing[@]}" -eq 0 ] && return 0
   log "installing Debian packages: ${missing[*]}"
-  as_root apt-get update -q >/dev/null
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+  # Another apt (a parallel job, unattended-upgrades) may hold the dpkg lock: wait for it, bounded.
+  as_root apt-get -o DPkg::Lock::Timeout=600 update -q >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 }
 
 # Node.js >= 22 is required by @pulumi/pulumi; the pinned version in .nvmrc comes from the npm package

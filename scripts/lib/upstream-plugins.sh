@@ -11,8 +11,8 @@
 # before anything is extracted. docs/toolchain.md explains the versions and the timings.
 # shellcheck shell=bash
 
-# shellcheck source=scripts/lib/env.sh
-source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+# shellcheck source=scripts/lib/pulumi-env.sh
+source "$(dirname "${BASH_SOURCE[0]}")/pulumi-env.sh"
 
 UPSTREAM_DIR="${MBIO_UPSTREAM_DIR:-$MBIO_ROOT/../shared/upstream}"
 UPSTREAM_SUMS="$MBIO_ROOT/scripts/upstream.sha256"
@@ -20,13 +20,16 @@ UPSTREAM_SUMS="$MBIO_ROOT/scripts/upstream.sha256"
 export GOFLAGS="-trimpath -buildvcs=false"
 export GOTOOLCHAIN="${GOTOOLCHAIN:-auto}"
 
-# The versions built: one for every route (docs/toolchain.md, "Versions").
+# The versions built, the same on every route (docs/toolchain.md, "Versions"): the npm SDK's pin from
+# package.json, or package.json's `mbio.pluginVersions.<name>` where no SDK of the plugin's version exists.
 upstream_version() {
   case "$1" in
-    cli | language-host) echo 3.259.0 ;;
-    command) echo 1.2.1 ;;
-    hcloud) echo 1.39.1 ;;
-    cloudflare) echo 6.12.0 ;;
+    cli | language-host) mbio_pinned_version @pulumi/pulumi ;;
+    command | hcloud | cloudflare)
+      local v
+      v="$(node -p "(require(process.argv[1]).mbio?.pluginVersions ?? {})[process.argv[2]] ?? ''" "$MBIO_ROOT/package.json" "$1")"
+      if [ -n "$v" ]; then echo "$v"; else mbio_pinned_version "@pulumi/$1"; fi
+      ;;
     *) die "unknown upstream program: $1 (cli, language-host, command, hcloud, cloudflare)" ;;
   esac
 }
@@ -110,7 +113,7 @@ upstream_step() {
   wait "$hb" 2>/dev/null || true
   if [ "$rc" != 0 ]; then
     tail -n 40 "$logfile" >&2
-    printf 'error: %s failed after %ds (log: %s)\n' "$label" "$((SECONDS - start))" >&2
+    printf 'error: %s failed after %ds (log: %s)\n' "$label" "$((SECONDS - start))" "$logfile" >&2
     return 1
   fi
   printf '    %s: done in %ds\n' "$label" "$((SECONDS - start))" >&2

@@ -32,6 +32,11 @@ run() {
   machine_ssh "$ip" "$* bash -s" <"$FILES/$script" >"$out/$tag.out" 2>"$out/$tag.err"
 }
 has() { grep -q -- "$2" "$out/$1.err"; }
+# registry-login.sh as Pulumi runs it: the script as a command, the password on stdin.
+registry_login() {
+  machine_ssh "$m1" "cat >/tmp/registry-login.sh" <"$FILES/swarm/registry-login.sh"
+  machine_ssh "$m1" "REGISTRY=$(registry_address) REGISTRY_USER=mbio-test bash /tmp/registry-login.sh" <<<"$2" >"$out/$1.out" 2>"$out/$1.err"
+}
 lacks() { ! grep -Eq -- "$2" "$out/$1.err"; }
 
 start=$SECONDS
@@ -42,6 +47,22 @@ m1=$(machine_ip 1) m2=$(machine_ip 2) m3=$(machine_ip 3)
 for ip in "$m1" "$m2" "$m3"; do run "reset-$ip" "$ip" swarm/swarm-leave.sh; done
 version=$(machine_ssh "$m1" "dpkg-query -W -f='\${Version}' docker.io")
 echo "bootstrap: docker.io $version on $m1 $m2 $m3 ($((SECONDS - start))s)"
+
+# First boot on Hetzner: cloud-init still runs user-data (package_update, harden.sh) when Pulumi reaches sshd.
+# Start it again in the background on one machine, as a new server would, and run the bootstrap's first step.
+echo "bootstrap: first boot (cloud-init running while the bootstrap starts)"
+docker exec "$(machine_name 1)" cloud-init clean >/dev/null
+cloud_init_background "$(machine_name 1)"
+# cloud-init's ssh module restarts sshd with new host keys: retry the connection as Pulumi does (dialErrorLimit).
+for _ in $(seq 1 60); do
+  run first-boot "$m1" cloud-init/wait.sh && break
+  grep -Eq 'kex_exchange_identification|Connection (refused|reset|closed)' "$out/first-boot.err" || break
+  sleep 1
+done
+check "first boot: the bootstrap waited for cloud-init ($(grep -o 'after [0-9]*s' "$out/first-boot.err" || echo 'did not wait'))" has first-boot "waiting until it is done"
+check "first boot: no cloud-init stage is left running when harden and apt start" test -z "$(machine_ssh "$m1" "pgrep -f 'cloud-init (init|modules)' || true")"
+run first-boot-again "$m1" cloud-init/wait.sh
+check "first boot: a second run does not wait" lacks first-boot-again "waiting"
 
 for pass in 1 2; do
   t=$SECONDS
@@ -65,7 +86,9 @@ for pass in 1 2; do
     [ -n "$id" ] || id=$(cat "$out/join-$pass-$ip.out")
     run "labels-$pass-$ip" "$m1" swarm/node-labels.sh "NODE_ID=$id LABELS='mbio.environment=local mbio.role=manager mbio.name=node-$ip'"
   done
-  run "network-$pass" "$m1" swarm/network.sh "NETWORK=local-platform ENCRYPTED=false"
+  run "network-$pass" "$m1" swarm/network.sh "NETWORK=local-platform ENCRYPTED=false MTU=1400"
+  # The password travels on stdin, as Pulumi sends it (the sandbox registry accepts any login).
+  registry_login "login-$pass" "registry-password-$pass"
   echo "bootstrap: pass $pass took $((SECONDS - t))s"
 done
 
@@ -80,6 +103,33 @@ check "init: second pass unchanged" has init-2 "unchanged: already a Swarm manag
 check "init: tokens stable across passes" cmp -s "$out/init-1.out" "$out/init-2.out"
 for ip in "$m2" "$m3"; do check "join $ip: second pass unchanged" has "join-2-$ip" "unchanged: already in the Swarm"; done
 check "network: second pass unchanged" has network-2 "unchanged local-platform"
+check "network: platform network and ingress have the configured MTU 1400" test "$(machine_ssh "$m1" "for n in local-platform ingress; do docker network inspect \$n --format '{{index .Options \"com.docker.network.driver.mtu\"}}'; done" | sort -u)" = 1400
+check "registry login: first pass logs in" has login-1 "logged in as mbio-test@"
+check "registry login: a changed password logs in again" has login-2 "logged in as mbio-test@"
+registry_login login-3 registry-password-2
+check "registry login: the same password again is unchanged" has login-3 "unchanged mbio-test@"
+
+echo "bootstrap: SSH keys as code (authorized-keys.sh, keys on stdin as Pulumi sends them)"
+ssh-keygen -q -t ed25519 -N '' -C rotation-test -f "$out/k2"
+deploy="$(cut -d' ' -f1,2 "$SSH_KEY.pub")"
+authorized() { # tag, then the keys
+  local tag="$1"
+  shift
+  machine_ssh "$m1" "cat >/tmp/authorized-keys.sh" <"$FILES/swarm/authorized-keys.sh"
+  printf '%s\n' "$@" | machine_ssh "$m1" "DEPLOY_KEY='$deploy' bash /tmp/authorized-keys.sh" >"$out/$tag.out" 2>"$out/$tag.err"
+}
+k2_login() { ssh -i "$out/k2" -o BatchMode=yes -o IdentitiesOnly=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o ConnectTimeout=3 "root@$m1" true 2>/dev/null; }
+k2_refused() { ! k2_login; }
+authorized keys-add "$(cat "$SSH_KEY.pub")" "$(cat "$out/k2.pub")"
+check "ssh keys: a key added to the list can log in" k2_login
+authorized keys-again "$(cat "$SSH_KEY.pub")" "$(cat "$out/k2.pub")"
+check "ssh keys: the same list again is unchanged" has keys-again "unchanged"
+authorized keys-remove "$(cat "$SSH_KEY.pub")"
+check "ssh keys: the removed key is refused afterwards" k2_refused
+check "ssh keys: the platform's own key still works" machine_ssh "$m1" true
+if authorized keys-lockout "$(cat "$out/k2.pub")"; then lockout=applied; else lockout=refused; fi
+check "ssh keys: a list without the deploy key is refused, naming sshPublicKeys ($lockout)" has keys-lockout "does not contain the public key of mbio-cloud:sshPrivateKey"
+check "ssh keys: after the refusal the platform's key still works" machine_ssh "$m1" true
 
 echo "bootstrap: the Swarm as docker sees it"
 machine_ssh "$m1" docker node ls

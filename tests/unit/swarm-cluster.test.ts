@@ -1,5 +1,5 @@
 import * as fs from "fs";
-import { asSecret, byType, deployableConfig, MockResource, runProgram } from "./support/harness";
+import { asSecret, byType, deployableConfig, MockResource, mockId, runProgram, TEST_SSH_KEY } from "./support/harness";
 
 const SERVER = "hcloud:index/server:Server";
 const COMMAND = "command:remote:Command";
@@ -43,8 +43,33 @@ describe("SwarmCluster on Hetzner", () => {
     // Nothing but ICMP is open to the world on the base firewall.
     expect(base.filter((r) => r.sourceIps.includes("0.0.0.0/0")).map((r) => r.protocol)).toEqual(["icmp"]);
     expect(edge.map((r) => r.port).sort()).toEqual(["443", "80"]);
-    expect(firewalls["staging-edge"].applyTos).toEqual([{ labelSelector: "environment=staging,managed-by=pulumi,role=manager" }]);
-    expect(firewalls["staging-base"].applyTos).toEqual([{ labelSelector: "environment=staging,managed-by=pulumi" }]);
+    // Attached by id at server creation (no window without a firewall): managers take web traffic, workers not.
+    const ids = Object.fromEntries(byType(run, "hcloud:index/firewall:Firewall").map((f) => [f.inputs.name as string, Number(mockId(f.type, f.name))]));
+    expect(Object.values(firewalls).every((f) => f.applyTos === undefined)).toBe(true);
+    for (const s of byType(run, SERVER)) {
+      const want = s.name.includes("manager") ? [ids["staging-base"], ids["staging-edge"]] : [ids["staging-base"]];
+      expect([s.name, s.inputs.firewallIds]).toEqual([s.name, want]);
+    }
+  });
+
+  test("SSH keys as code: authorized_keys on every node follows sshPublicKeys; a key change replaces no server", async () => {
+    const cfg = deployableConfig("staging");
+    const run = await runProgram("staging", cfg);
+    const keySteps = byType(run, COMMAND).filter((c) => c.name.endsWith("-ssh-keys"));
+    expect(keySteps).toHaveLength(5);
+    const deployKey = TEST_SSH_KEY.public.split(" ").slice(0, 2).join(" ");
+    for (const step of keySteps) {
+      expect(step.inputs.create).toContain("authorized-keys.sh");
+      expect(step.inputs.create).toContain(`DEPLOY_KEY='${deployKey}'`);
+      expect(step.inputs.stdin).toBe((cfg["mbio-cloud:sshPublicKeys"] as string[]).join("\n"));
+    }
+    // The private key reaches no command line.
+    expect(JSON.stringify(byType(run, COMMAND).map((c) => c.inputs.create))).not.toContain("PRIVATE KEY");
+    const rotated = await runProgram("staging", { ...cfg, "mbio-cloud:sshPublicKeys": ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIRotatedOpsKey000000000000000000000000000 ops-2026"] });
+    const before = new Map(run.resources.map((r) => [`${r.type}/${r.name}`, JSON.stringify(r.inputs)]));
+    const changed = rotated.resources.filter((r) => before.get(`${r.type}/${r.name}`) !== JSON.stringify(r.inputs)).map((r) => r.name);
+    // Only the keys themselves and the per-node key steps change; servers ignore sshKeys after creation.
+    expect(changed.every((n) => n.endsWith("-ssh-keys") || n.includes("ssh-key-"))).toBe(true);
   });
 
   test("production servers and network have delete and rebuild protection", async () => {
@@ -60,6 +85,7 @@ describe("SwarmCluster on Hetzner", () => {
     const commands = byType(run, COMMAND);
     const names = commands.map((c) => c.name);
     for (const node of ["staging-manager-1", "staging-manager-2", "staging-manager-3", "staging-worker-1", "staging-worker-2"]) {
+      expect(names).toContain(`staging-swarm-${node}-first-boot`);
       expect(names).toContain(`staging-swarm-${node}-harden`);
       expect(names).toContain(`staging-swarm-${node}-docker`);
       expect(names).toContain(`staging-swarm-${node}-membership`);
@@ -77,7 +103,13 @@ describe("SwarmCluster on Hetzner", () => {
     expect(membership.inputs.create).toContain("mbio.environment=staging mbio.role=worker mbio.name=staging-worker-2");
     expect(membership.inputs.delete).toContain("node-remove.sh");
     const network = commands.find((c) => c.name === "staging-swarm-network")!;
-    expect(network.inputs.create).toContain("ENCRYPTED='true' NETWORK='staging-platform'");
+    expect(network.inputs.create).toContain("ENCRYPTED='true' MTU='1350' NETWORK='staging-platform'");
+    // Every manager logs in to the private registry, the password on stdin (never on the command line).
+    const logins = commands.filter((c) => c.name.endsWith("-registry-login"));
+    expect(logins.map((c) => c.name).sort()).toEqual(["staging-swarm-staging-manager-1-registry-login", "staging-swarm-staging-manager-2-registry-login", "staging-swarm-staging-manager-3-registry-login"]);
+    expect(logins[0].inputs.create).toContain("REGISTRY='registry.gitlab.com' REGISTRY_USER='mbio-cloud-deploy'");
+    expect(String(logins[0].inputs.create)).not.toContain("unit-test-registry-password");
+    expect(asSecret(logins[0].inputs.stdin)).toEqual({ secret: true, value: "unit-test-registry-password" });
   });
 
   test("scale out 2 → 4 workers adds only the new machines and their joins; nothing existing changes", async () => {
@@ -136,7 +168,7 @@ describe("SwarmCluster on existing hosts", () => {
     const after = await runProgram("staging", existing(1));
     const b = new Map(before.resources.map((r) => [r.name, JSON.stringify(r.inputs)]));
     const added = after.resources.filter((r) => !b.has(r.name)).map((r) => r.name);
-    expect(added.sort()).toEqual(["staging-swarm-onprem-4-docker", "staging-swarm-onprem-4-harden", "staging-swarm-onprem-4-join", "staging-swarm-onprem-4-membership"]);
+    expect(added.sort()).toEqual(["staging-swarm-onprem-4-docker", "staging-swarm-onprem-4-first-boot", "staging-swarm-onprem-4-harden", "staging-swarm-onprem-4-join", "staging-swarm-onprem-4-membership", "staging-swarm-onprem-4-ssh-keys"]);
     for (const r of after.resources.filter((x) => b.has(x.name))) expect(JSON.stringify(r.inputs)).toBe(b.get(r.name));
     expect(byType(after, COMMAND).find((c) => c.name === "staging-swarm-onprem-4-join")!.inputs.create).toContain("JOIN_TOKEN='SWMTKN-1-worker'");
   });

@@ -12,7 +12,8 @@ trap 'rm -rf "$work"' EXIT
 cat >"$work/stack.json"
 
 echo "deploying stack $STACK" >&2
-docker stack deploy --prune --resolve-image never --compose-file "$work/stack.json" "$STACK" >&2
+# --with-registry-auth: the manager's registry login (registry-login.sh) travels to the nodes that pull.
+docker stack deploy --prune --with-registry-auth --resolve-image never --compose-file "$work/stack.json" "$STACK" >&2
 
 deadline=$(( $(date +%s) + TIMEOUT ))
 while :; do

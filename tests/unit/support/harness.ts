@@ -2,6 +2,7 @@
 // module registry so the program is imported after setMocks and with its own config.
 import * as fs from "fs";
 import * as path from "path";
+import { utils } from "ssh2";
 import { parse } from "yaml";
 
 export const REPO = path.resolve(__dirname, "../../..");
@@ -32,19 +33,36 @@ export function stackFileConfig(stack: string): Record<string, unknown> {
  * files; until it has run, staging and production stop at validation. Tests stand in for that step with a
  * value that is visibly a test digest.
  */
-export const PIPELINE_IMAGES = { "backup-agent": `registry.gitlab.com/mbio/mbio-cloud/backup-agent:1.0.0@sha256:${"0123456789abcdef".repeat(4)}` };
+export const PIPELINE_IMAGES = {
+  "backup-agent": `registry.gitlab.com/mbio/mbio-cloud/backup-agent:1.0.0@sha256:${"0123456789abcdef".repeat(4)}`,
+  // No citable upstream digest of gitlab/gitlab-runner yet: the stack files leave it out (docs/ci.md).
+  "gitlab-runner": `gitlab/gitlab-runner:v0.0.0-test@sha256:${"fedcba9876543210".repeat(4)}`,
+};
+/** The GitLab group the operator puts into each stack file (gitlab.groupId); a test value. */
+export const TEST_GITLAB_GROUP_ID = 4242;
 
 /** A stack file as it is once the image pipeline has pinned the platform's own images. */
 export function deployableConfig(stack: string): Record<string, unknown> {
   const config = stackFileConfig(stack);
-  return { ...config, "mbio-cloud:images": { ...(config["mbio-cloud:images"] as object), ...PIPELINE_IMAGES } };
+  const gitlab = config["mbio-cloud:gitlab"] as object | undefined;
+  return {
+    ...config,
+    "mbio-cloud:images": { ...(config["mbio-cloud:images"] as object), ...PIPELINE_IMAGES },
+    ...(gitlab ? { "mbio-cloud:gitlab": { ...gitlab, groupId: TEST_GITLAB_GROUP_ID } } : {}),
+  };
 }
 
+/** A throwaway OpenSSH key pair for the mocks, made once per test process. */
+export const TEST_SSH_KEY = utils.generateKeyPairSync("ed25519");
+
 export const TEST_SECRETS = {
-  "mbio-cloud:sshPrivateKey": "-----BEGIN OPENSSH PRIVATE KEY-----\nunit-test-key\n-----END OPENSSH PRIVATE KEY-----",
+  // A real (throwaway) key: the program derives its public half for authorized_keys.
+  "mbio-cloud:sshPrivateKey": TEST_SSH_KEY.private,
   "mbio-cloud:backupS3AccessKeyId": "unit-test-access-key",
   "mbio-cloud:backupS3SecretAccessKey": "unit-test-secret-key",
   "mbio-cloud:resticPassword": "unit-test-restic-password",
+  "mbio-cloud:registryPassword": "unit-test-registry-password",
+  "mbio-cloud:gitlabToken": "glpat-unit-test-admin-token-0000",
 };
 
 /** A deterministic fake public address per server name, so two runs of a program compare equal. */
@@ -64,9 +82,19 @@ function mockState(type: string, name: string, inputs: Record<string, unknown>):
       if (create.includes("swarm-join.sh")) return { ...inputs, stdout: `node-${name}`, stderr: "" };
       return { ...inputs, stdout: "", stderr: "" };
     }
+    case "pulumi-nodejs:dynamic/gitlab:RunnerRegistration":
+      return { ...inputs, runnerId: 9171, token: "glrt-mock-runner-token", tokenExpiresAt: null };
     default:
       return { ...inputs };
   }
+}
+
+/** Hetzner ids are numbers (the program converts them with Number); others are named after the resource. */
+export function mockId(type: string, name: string): string {
+  if (!type.startsWith("hcloud:")) return `${name}-id`;
+  let h = 7;
+  for (const c of name) h = (h * 31 + c.charCodeAt(0)) % 1_000_000_007;
+  return String(h);
 }
 
 /** Resources that depend on outputs register late: resolves once `count()` has been stable for 100 ms. */
@@ -110,7 +138,7 @@ export async function runProgram(stack: string, config: Record<string, unknown>,
         {
           newResource: (args) => {
             resources.push({ type: args.type, name: args.name, inputs: args.inputs });
-            return { id: `${args.name}-id`, state: mockState(args.type, args.name, args.inputs) };
+            return { id: mockId(args.type, args.name), state: mockState(args.type, args.name, args.inputs) };
           },
           call: (args) => args.inputs,
         },
