@@ -13,6 +13,10 @@ export const SECRET_KEYS = {
   backupS3SecretAccessKey: "the S3 secret access key of the backup bucket",
   resticPassword: "the password that encrypts the restic backup repository",
   registryPassword: "the password (GitLab deploy token) of the private registry in mbio-cloud:registry",
+  influxdbAdminPassword: "the password of InfluxDB's admin user (monitoring stack)",
+  influxdbWriterPassword: "the password of InfluxDB's writer user (Telegraf, backup agents)",
+  influxdbReaderPassword: "the password of InfluxDB's reader user (Grafana's datasource)",
+  grafanaAdminPassword: "the password of Grafana's admin user",
 } as const;
 export type SecretKey = keyof typeof SECRET_KEYS;
 
@@ -111,6 +115,10 @@ export function validateConfig(stack: string, raw: Record<string, unknown>, secr
     requireSecret("backupS3AccessKeyId", "backup.enabled is true");
     requireSecret("backupS3SecretAccessKey", "backup.enabled is true");
     requireSecret("resticPassword", "backup.enabled is true");
+  }
+  const monitoringEnabled = parsed.success ? parsed.data.monitoring.enabled : (values.monitoring as { enabled?: unknown } | undefined)?.enabled !== false;
+  if (monitoringEnabled) {
+    for (const k of ["influxdbAdminPassword", "influxdbWriterPassword", "influxdbReaderPassword", "grafanaAdminPassword"] as const) requireSecret(k, "monitoring.enabled is true");
   }
   const registrySet = parsed.success ? parsed.data.registry !== undefined : values.registry !== undefined;
   if (registrySet) requireSecret("registryPassword", "mbio-cloud:registry is set");

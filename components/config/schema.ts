@@ -2,6 +2,7 @@
 // reads when it fails, so messages say what is allowed, not what zod expected.
 import { z } from "zod";
 import { backupSchema, storageSchema } from "./data";
+import { MONITORING_IMAGES, monitoringSchema } from "./monitoring";
 
 export const ENVIRONMENTS = ["development", "staging", "production", "local"] as const;
 export type EnvironmentName = (typeof ENVIRONMENTS)[number];
@@ -86,6 +87,7 @@ export const platformSchema = z
     registry: registrySchema.optional(),
     storage: storageSchema,
     backup: backupSchema,
+    monitoring: monitoringSchema,
   })
   .superRefine((c, ctx) => {
     const need = (key: string, why: string) => ctx.addIssue({ code: "custom", path: [key], message: why });
@@ -123,6 +125,11 @@ export const platformSchema = z
         path: ["images", "backup-agent"],
         message: "required when backup.enabled is true: the image built from images/backup-agent (GitLab image pipeline, or the sandbox registry), pinned as name:version@sha256:<digest>",
       });
+    }
+    if (c.monitoring.enabled) {
+      for (const key of MONITORING_IMAGES.filter((k) => !c.images[k] && (k !== "grafana" || c.monitoring.grafana))) {
+        ctx.addIssue({ code: "custom", path: ["images", key], message: `required when monitoring.enabled is true: the pinned ${key} image (name:version@sha256:<digest>; see docs/monitoring.md)` });
+      }
     }
     if (c.storage.driver === "hetzner-csi" && c.machineSource !== "hetzner") {
       ctx.addIssue({ code: "custom", path: ["storage", "driver"], message: "hetzner-csi needs machineSource hetzner; use local or storidge on existing servers" });
