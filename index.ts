@@ -31,6 +31,10 @@ const environment = new Environment(config.environment, {
     backupS3SecretAccessKey: optionalSecret("backupS3SecretAccessKey"),
     registryPassword: optionalSecret("registryPassword"),
     hcloudToken,
+    influxdbAdminPassword: optionalSecret("influxdbAdminPassword"),
+    influxdbWriterPassword: optionalSecret("influxdbWriterPassword"),
+    influxdbReaderPassword: optionalSecret("influxdbReaderPassword"),
+    grafanaAdminPassword: optionalSecret("grafanaAdminPassword"),
   },
 }, { providers });
 
@@ -41,3 +45,4 @@ export const managerSshAddress = environment.cluster.managerSshAddress;
 export const dockerHost = environment.cluster.dockerHost;
 export const networkName = environment.cluster.networkName;
 export const joinTokens = environment.cluster.joinTokens;
+export const grafanaUrl = environment.monitoring.grafanaUrl;

@@ -4,7 +4,7 @@ import { SECRET_KEYS, validateConfig } from "../../components/config/load";
 import { platformSchema } from "../../components/config/schema";
 import { deployableConfig, stackFileConfig } from "./support/harness";
 
-const secrets = { sshPrivateKey: "secret" as const, backupS3AccessKeyId: "secret" as const, backupS3SecretAccessKey: "secret" as const, resticPassword: "secret" as const, registryPassword: "secret" as const };
+const secrets = { sshPrivateKey: "secret" as const, backupS3AccessKeyId: "secret" as const, backupS3SecretAccessKey: "secret" as const, resticPassword: "secret" as const, registryPassword: "secret" as const, influxdbAdminPassword: "secret" as const, influxdbWriterPassword: "secret" as const, influxdbReaderPassword: "secret" as const, grafanaAdminPassword: "secret" as const };
 
 const unprefixed = (config: Record<string, unknown>) => Object.fromEntries(Object.entries(config).map(([k, v]) => [k.replace(/^mbio-cloud:/, ""), v]));
 const valid = () => unprefixed(deployableConfig("staging"));
@@ -25,13 +25,16 @@ describe("config validation", () => {
     expect(cfg.stackFile).toBe(`Pulumi.${stack}.yaml`);
   });
 
-  test("development has no backups and needs no platform image; it is valid exactly as committed", () => {
-    expect(validateConfig("development", unprefixed(stackFileConfig("development")), { sshPrivateKey: "secret", registryPassword: "secret" }).backup.enabled).toBe(false);
+  test("development has no backups; as committed it stops only at the monitoring images it needs pinned", () => {
+    expect(problemsFor("development", unprefixed(stackFileConfig("development")))).toEqual(
+      ["influxdb", "telegraf", "grafana"].map((k) => expect.stringMatching(new RegExp(`^Pulumi\\.development\\.yaml: mbio-cloud:images\\.${k} is missing — required when monitoring\\.enabled is true`))),
+    );
   });
 
-  test.each(["staging", "production"])("Pulumi.%s.yaml as committed stops at the one missing image, saying how to get it", (stack) => {
+  test.each(["staging", "production"])("Pulumi.%s.yaml as committed stops at the missing images, saying how to get them", (stack) => {
     expect(problemsFor(stack, unprefixed(stackFileConfig(stack)))).toEqual([
       expect.stringMatching(new RegExp(`^Pulumi\\.${stack}\\.yaml: mbio-cloud:images\\.backup-agent is missing — required when backup\\.enabled is true: the image built from images/backup-agent`)),
+      ...["influxdb", "telegraf", "grafana"].map((k) => expect.stringMatching(new RegExp(`mbio-cloud:images\\.${k} is missing — required when monitoring\\.enabled is true`))),
     ]);
   });
 

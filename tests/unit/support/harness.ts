@@ -33,7 +33,13 @@ export function stackFileConfig(stack: string): Record<string, unknown> {
  * files; until it has run, staging and production stop at validation. Tests stand in for that step with a
  * value that is visibly a test digest.
  */
-export const PIPELINE_IMAGES = { "backup-agent": `registry.gitlab.com/mbio/mbio-cloud/backup-agent:1.0.0@sha256:${"0123456789abcdef".repeat(4)}` };
+export const PIPELINE_IMAGES = {
+  "backup-agent": `registry.gitlab.com/mbio/mbio-cloud/backup-agent:1.0.0@sha256:${"0123456789abcdef".repeat(4)}`,
+  // Upstream images with no citable digest yet (docs/monitoring.md): visibly fake test digests.
+  influxdb: `influxdb:1.11.8@sha256:${"0123456789abcdef".repeat(4)}`,
+  telegraf: `telegraf:1.39.3@sha256:${"0123456789abcdef".repeat(4)}`,
+  grafana: `grafana/grafana:12.3.1@sha256:${"0123456789abcdef".repeat(4)}`,
+};
 
 /** A stack file as it is once the image pipeline has pinned the platform's own images. */
 export function deployableConfig(stack: string): Record<string, unknown> {
@@ -51,6 +57,10 @@ export const TEST_SECRETS = {
   "mbio-cloud:backupS3SecretAccessKey": "unit-test-secret-key",
   "mbio-cloud:resticPassword": "unit-test-restic-password",
   "mbio-cloud:registryPassword": "unit-test-registry-password",
+  "mbio-cloud:influxdbAdminPassword": "unit-test-influxdb-admin",
+  "mbio-cloud:influxdbWriterPassword": "unit-test-influxdb-writer",
+  "mbio-cloud:influxdbReaderPassword": "unit-test-influxdb-reader",
+  "mbio-cloud:grafanaAdminPassword": "unit-test-grafana-admin",
 };
 
 /** A deterministic fake public address per server name, so two runs of a program compare equal. */
