@@ -59,7 +59,6 @@ export function telegrafConfig(o: TelegrafOptions): string {
     `[[inputs.docker]]
   endpoint = "unix:///var/run/docker.sock"
   gather_services = ${o.role === "cluster"}
-  perdevice = false
   perdevice_include = []
   total_include = ["cpu", "blkio", "network"]
   docker_label_include = ["com.docker.swarm.service.name", "com.docker.stack.namespace"]
