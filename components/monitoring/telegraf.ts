@@ -23,6 +23,8 @@ export interface TelegrafOptions {
   prometheusUrls?: string[];
   /** https://host:443 sources whose certificates are watched (cluster role). */
   certificateSources?: string[];
+  /** Seconds between certificate checks (default 60: a TLS handshake per edge host and minute). */
+  certificateIntervalSeconds?: number;
 }
 
 const str = (s: string) => JSON.stringify(s);
@@ -89,7 +91,7 @@ export function telegrafConfig(o: TelegrafOptions): string {
       parts.push(`[[inputs.x509_cert]]
   sources = ${list(o.certificateSources ?? [])}
   timeout = "5s"
-  interval = "5m"`);
+  interval = "${o.certificateIntervalSeconds ?? 60}s"`);
     }
   }
   return `${parts.join("\n\n")}\n`;

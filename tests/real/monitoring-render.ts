@@ -22,7 +22,7 @@ for (const f of Object.values(files)) {
   fs.writeFileSync(target, f.content);
 }
 const test = (role: "node" | "cluster") =>
-  telegrafConfig({ role, influxUrl, database: monitoring.influxdb.database, retentionPolicy: monitoring.influxdb.retentionPolicy.name, writerUser: INFLUX_USERS.writer, intervalSeconds: 2, prometheusUrls: prometheusUrl ? [prometheusUrl] : [], certificateSources: [certSource] });
+  telegrafConfig({ role, influxUrl, database: monitoring.influxdb.database, retentionPolicy: monitoring.influxdb.retentionPolicy.name, writerUser: INFLUX_USERS.writer, intervalSeconds: 2, prometheusUrls: prometheusUrl ? [prometheusUrl] : [], certificateSources: [certSource], certificateIntervalSeconds: 2 });
 fs.writeFileSync(path.join(out, "telegraf-test-node.conf"), test("node"));
 fs.writeFileSync(path.join(out, "telegraf-test-cluster.conf"), test("cluster"));
 

@@ -18,7 +18,8 @@ bad() { failed=$((failed + 1)); printf '  FAIL  %s\n' "$*"; }
 check() { local what="$1"; shift; if "$@" >/dev/null 2>&1; then ok "$what"; else bad "$what"; fi; }
 work="$(mktemp -d /tmp/mbio-monitoring-test.XXXXXX)"
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$work"; }
+container=""
+cleanup() { [ -z "$container" ] || docker rm -f "$container" >/dev/null 2>&1; [ -z "${MONITORING_KEEP:-}" ] || { echo "kept $work; influx port $influx_port"; sleep "$MONITORING_KEEP"; }; for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
@@ -82,9 +83,11 @@ check "InfluxDB entrypoint: first start creates database, retention policy and u
 kill "$influx_pid"; wait "$influx_pid" 2>/dev/null
 check "InfluxDB entrypoint: second start on the same data is ready again (idempotent)" start_influx
 check "auth on: a query without credentials is refused" bash -c "! influx -host 127.0.0.1 -port $influx_port -execute 'SHOW DATABASES' 2>&1 | grep -q '\"mbio\"\\|mbio'"
-check "retention policy platform (30d = 720h0m0s) is the default" bash -c "$(declare -f iq); work=$work influx_port=$influx_port; iq admin 'SHOW RETENTION POLICIES ON mbio' | grep -q '\"platform\",\"720h0m0s\",\"24h0m0s\",1,true'"
+rp_default() { local r; r="$(iq admin 'SHOW RETENTION POLICIES ON mbio')"; grep -q '"platform","720h0m0s","24h0m0s",1,true' <<<"$r"; }
+writer_cannot_read() { local r; r="$(iq writer 'SHOW MEASUREMENTS' 2>&1)"; grep -q 'not authorized' <<<"$r"; }
+check "retention policy platform (30d = 720h0m0s) is the default" rp_default
 check "the reader cannot write" bash -c "! curl -fsS -u reader:\$(cat $work/reader.pw) -XPOST 'http://127.0.0.1:$influx_port/write?db=mbio' --data-binary 'x v=1'"
-check "the writer cannot read" bash -c "$(declare -f iq); work=$work influx_port=$influx_port; iq writer 'SHOW MEASUREMENTS' 2>&1 | grep -qi 'not authorized'"
+check "the writer cannot read" writer_cannot_read
 
 # ---- 3. data: Traefik with real traffic, Telegraf, the backup agent's metric() --------------------------
 if [ -n "$traefik" ]; then
@@ -113,6 +116,12 @@ EOF
   # Bounded traffic on loopback: 40 good requests and 10 that the backend answers 500.
   for i in $(seq 1 40); do curl -s -o /dev/null "http://127.0.0.1:$web_port/ok/$i"; done
   for i in $(seq 1 10); do curl -s -o /dev/null "http://127.0.0.1:$web_port/fail/$i"; done
+fi
+# A container of our own for the Docker input to see (the host may run none); removed at exit.
+base="mbio-sandbox/debian:bookworm"
+if docker image inspect "$base" >/dev/null 2>&1; then
+  container="mbio-monitoring-test-$$"
+  docker run -d --rm --name "$container" --label mbio.test=monitoring "$base" sleep 300 >/dev/null || container=""
 fi
 for role in node cluster; do
   sed "s/127.0.0.1:8888/127.0.0.1:$(free_port)/" "$out/telegraf-test-$role.conf" >"$work/telegraf-$role.conf"
