@@ -15,7 +15,7 @@ source "$root/scripts/lib/env.sh"
 passed=0 failed=0 skipped=0
 ok() { passed=$((passed + 1)); printf '  ok    %s\n' "$*"; }
 bad() { failed=$((failed + 1)); printf '  FAIL  %s\n' "$*"; }
-check() { local what="$1"; shift; if "$@" >/dev/null 2>&1; then ok "$what"; else bad "$what"; fi; }
+check() { local what="$1" o; shift; if o="$("$@" 2>&1)"; then ok "$what"; else bad "$what: $(head -c 400 <<<"$o")"; fi; }
 work="$(mktemp -d /tmp/mbio-monitoring-test.XXXXXX)"
 pids=()
 container=""
@@ -79,12 +79,14 @@ start_influx() {
 iq() { # user query → JSON (credentials from the environment, never the command line)
   INFLUX_USERNAME="$1" INFLUX_PASSWORD="$(cat "$work/$1.pw")" influx -host 127.0.0.1 -port "$influx_port" -database mbio -format json -execute "$2"
 }
-check "InfluxDB entrypoint: first start creates database, retention policy and users, then reports ready" start_influx
+# Not through check(): start_influx records the process in this shell.
+if start_influx; then ok "InfluxDB entrypoint: first start creates database, retention policy and users, then reports ready"; else bad "InfluxDB first start: $(tail -5 "$work/influx.log")"; fi
 kill "$influx_pid"; wait "$influx_pid" 2>/dev/null
-check "InfluxDB entrypoint: second start on the same data is ready again (idempotent)" start_influx
+rm -f "$work/influx.ready"
+if start_influx; then ok "InfluxDB entrypoint: second start on the same data is ready again (idempotent)"; else bad "InfluxDB second start: $(tail -5 "$work/influx.log")"; fi
 check "auth on: a query without credentials is refused" bash -c "! influx -host 127.0.0.1 -port $influx_port -execute 'SHOW DATABASES' 2>&1 | grep -q '\"mbio\"\\|mbio'"
-rp_default() { local r; r="$(iq admin 'SHOW RETENTION POLICIES ON mbio')"; grep -q '"platform","720h0m0s","24h0m0s",1,true' <<<"$r"; }
-writer_cannot_read() { local r; r="$(iq writer 'SHOW MEASUREMENTS' 2>&1)"; grep -q 'not authorized' <<<"$r"; }
+rp_default() { local r; r="$(iq admin 'SHOW RETENTION POLICIES ON mbio')"; echo "$r"; grep -q '"platform","720h0m0s","24h0m0s",1,true' <<<"$r"; }
+writer_cannot_read() { local r; r="$(iq writer 'SHOW MEASUREMENTS' 2>&1)"; echo "$r"; grep -q 'not authorized' <<<"$r"; }
 check "retention policy platform (30d = 720h0m0s) is the default" rp_default
 check "the reader cannot write" bash -c "! curl -fsS -u reader:\$(cat $work/reader.pw) -XPOST 'http://127.0.0.1:$influx_port/write?db=mbio' --data-binary 'x v=1'"
 check "the writer cannot read" writer_cannot_read
