@@ -79,7 +79,10 @@ export function alertRules(opts: { backupSchedule: string }): alerting.RuleBuild
     },
   );
   return [
-    rule({ uid: "node-down", title: "Node down", query: Q.nodeSamples, range: 300, reducer: "max", op: "lt", threshold: 1, for: "2m", severity: "critical", summary: "{{ $labels.host }} sent no metrics for 5 minutes", noData: "Alerting" }),
+    // The last minute's count is 0 for a silent host (fill(0)); the current minute is partial, so a lone 0
+    // early in a minute lasts one evaluation and `for` filters it out. A host silent for longer than the
+    // 6 h range drops out of the result (then the rule resolves: remove or fix the node).
+    rule({ uid: "node-down", title: "Node down", query: Q.nodeSamplesPerMinute, range: 6 * 3600, reducer: "last", op: "lt", threshold: 1, for: "2m", severity: "critical", summary: "{{ $labels.host }} sends no metrics", noData: "Alerting" }),
     rule({ uid: "service-below-desired", title: "Service below desired replicas", query: Q.serviceMissingTasks, range: 300, reducer: "last", op: "gt", threshold: 0, for: "5m", severity: "critical", summary: "{{ $labels.service_name }} runs fewer tasks than desired" }),
     rule({ uid: "disk-full", title: `Disk above ${DISK_PERCENT} %`, query: Q.diskUsedNow, range: 300, reducer: "last", op: "gt", threshold: DISK_PERCENT, for: "10m", severity: "warning", summary: `{{ $labels.path }} on {{ $labels.host }} is more than ${DISK_PERCENT} % full` }),
     rule({ uid: "memory-high", title: `Memory above ${MEMORY_PERCENT} %`, query: Q.memUsedNow, range: 300, reducer: "last", op: "gt", threshold: MEMORY_PERCENT, for: "10m", severity: "warning", summary: `{{ $labels.host }} uses more than ${MEMORY_PERCENT} % of its memory` }),

@@ -11,6 +11,9 @@ import { DATASOURCE, influxql } from "./influxql";
 /** The Swarm's own measurements, shared with the alert rules so both read the same thing. */
 export const Q = {
   nodeSamples: `SELECT count("uptime") FROM "system" WHERE $timeFilter GROUP BY time($__interval), "host" fill(0)`,
+  // Samples per host and minute; fill(0) keeps a silent host's series alive with trailing zeros for as
+  // long as it has any sample in the range, which is what lets the node-down rule see it.
+  nodeSamplesPerMinute: `SELECT count("uptime") AS "samples" FROM "system" WHERE $timeFilter GROUP BY time(1m), "host" fill(0)`,
   servicesDesiredRunning: `SELECT last("tasks_desired") AS "desired", last("tasks_running") AS "running" FROM "docker_swarm" WHERE $timeFilter GROUP BY "service_name"`,
   serviceMissingTasks: `SELECT last("tasks_desired") - last("tasks_running") AS "missing" FROM "docker_swarm" WHERE $timeFilter GROUP BY "service_name"`,
   // Swarm replaces a failed task with a new container: distinct containers per service = tasks started.

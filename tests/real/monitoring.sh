@@ -130,6 +130,7 @@ for role in node cluster; do
   NODE_HOSTNAME="$(hostname)" ENVIRONMENT=local INFLUX_PASSWORD_FILE="$work/writer.pw" TELEGRAF_CONFIG="$work/telegraf-$role.conf" \
     PATH="$(dirname "$telegraf"):$PATH" sh "$out/deployed/opt/mbio-monitoring/telegraf.sh" >"$work/telegraf-$role.log" 2>&1 &
   pids+=($!)
+  [ "$role" != node ] || node_telegraf=$!
 done
 # The backup agent's own metric() (components/files/backup/lib.sh) with the environment S3Backup gives it.
 (
@@ -166,6 +167,13 @@ while IFS=$'\t' read -r where range query; do
     bad "$where | ${range}s | no series: $(head -c 300 <<<"$result")"
   fi
 done <"$out/queries.tsv"
+
+# Node down: a host that stops reporting keeps its series with trailing 0 buckets (fill(0)), which the
+# node-down rule reads. Stop the node Telegraf and look at 5 s buckets of the rule's query.
+kill "$node_telegraf" 2>/dev/null; sleep 12
+down_query="$(awk -F'\t' '$1 ~ /^rule node-down/ {print $3}' "$out/queries.tsv" | sed 's/time(1m)/time(5s)/')"
+last_bucket() { iq reader "$down_query" | jq -e '.results[0].series[0].values | .[-1][1] == 0 and (map(.[1]) | max) > 0'; }
+check "node down: a silent host's series ends in 0 buckets (what the node-down rule alerts on)" last_bucket
 
 # The alert threshold on that data: the 10-day certificate is inside the 14-day window.
 expiry="$(iq reader 'SELECT min("expiry") FROM "x509_cert"' | jq -r '.results[0].series[0].values[0][1]')"
