@@ -121,6 +121,8 @@ export function monitoringCompose(a: {
   const cfg = (...keys: string[]) => keys.map((k) => ({ source: k, target: a.files[k].target, mode: k.endsWith("_sh") ? 0o555 : 0o444 }));
   const sec = (...keys: SecretKey[]) => keys.map((k) => ({ source: k, target: k, mode: 0o400 }));
   const telegrafUser = `telegraf:${m.dockerGid}`;
+  // Secrets are root-owned 0400 by default: Telegraf runs as telegraf:<docker gid>, so its group reads it.
+  const telegrafSecret = [{ source: "influxdb_writer_password", target: "influxdb_writer_password", uid: "0", gid: String(m.dockerGid), mode: 0o440 }];
   const telegrafHealth = {
     // Telegraf's health output answers 200 while its outputs write; bash's /dev/tcp needs no curl in the image.
     test: ["CMD", "bash", "-c", `exec 3<>/dev/tcp/127.0.0.1/${TELEGRAF_HEALTH_PORT} && printf 'GET / HTTP/1.0\\r\\n\\r\\n' >&3 && head -n1 <&3 | grep -q ' 200 '`],
@@ -173,7 +175,7 @@ export function monitoringCompose(a: {
       hostname: "{{.Node.Hostname}}",
       environment: telegrafEnv("/etc/telegraf/node.conf"),
       configs: cfg("telegraf_sh", "telegraf_node"),
-      secrets: sec("influxdb_writer_password"),
+      secrets: telegrafSecret,
       volumes: [
         { type: "bind", source: "/proc", target: "/hostfs/proc", read_only: true },
         { type: "bind", source: "/sys", target: "/hostfs/sys", read_only: true },
@@ -191,7 +193,7 @@ export function monitoringCompose(a: {
       user: telegrafUser,
       environment: telegrafEnv("/etc/telegraf/cluster.conf"),
       configs: cfg("telegraf_sh", "telegraf_cluster"),
-      secrets: sec("influxdb_writer_password"),
+      secrets: telegrafSecret,
       volumes: [dockerSocket],
       networks: ["platform"],
       healthcheck: telegrafHealth,

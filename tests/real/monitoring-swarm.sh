@@ -68,11 +68,12 @@ for i in $(seq 0 $((n - 1))); do
 done
 echo "  note  Grafana is not deployed: its image (AGPL, upstream only) cannot be had offline; monitoring.grafana=false"
 t1=$(date +%s)
-if jq '.compose' "$work/render.json" | mx env STACK=monitoring TIMEOUT=240 bash -c "$(cat "$root/components/files/swarm/stack-deploy.sh")" stack-deploy.sh >"$work/deploy.log" 2>&1; then
+if jq '.compose' "$work/render.json" | mx env STACK=monitoring TIMEOUT=150 bash -c "$(cat "$root/components/files/swarm/stack-deploy.sh")" stack-deploy.sh >"$work/deploy.log" 2>&1; then
   ok "monitoring stack converges on a Swarm in $(($(date +%s) - t1)) s: $(grep -c '^monitoring_' "$work/deploy.log") services healthy ($(grep '^monitoring_' "$work/deploy.log" | awk '{print $1 " " $2}' | paste -sd, -))"
 else
   bad "monitoring stack did not converge:"; tail -15 "$work/deploy.log"
-  mx docker service ps --no-trunc monitoring_influxdb monitoring_telegraf monitoring_telegraf-cluster 2>&1 | head -12
+  mx docker service ps --no-trunc monitoring_influxdb monitoring_telegraf monitoring_telegraf-cluster 2>&1 | head -6
+  for s in telegraf telegraf-cluster; do mx docker service logs --tail 5 "monitoring_$s" 2>&1; done
 fi
 if jq '.compose' "$work/render.json" | mx env STACK=monitoring TIMEOUT=120 bash -c "$(cat "$root/components/files/swarm/stack-deploy.sh")" stack-deploy.sh >"$work/deploy2.log" 2>&1 &&
   [ "$(mx docker service inspect -f '{{.Version.Index}}' monitoring_influxdb)" = "$(mx docker service inspect -f '{{.Version.Index}}' monitoring_influxdb)" ]; then
@@ -81,7 +82,7 @@ else bad "second deploy"; fi
 
 influx_task="$(mx docker ps -q --filter label=com.docker.swarm.service.name=monitoring_influxdb | head -n1)"
 reader_pw="$(jq -r '.passwords.influxdb_reader_password' <<<"$args")"
-iq() { mx docker exec -i -e INFLUX_USERNAME=reader -e INFLUX_PASSWORD="$reader_pw" "$influx_task" influx -database mbio -format json -execute "$1"; }
+iq() { docker exec "$M" docker exec -e INFLUX_USERNAME=reader -e INFLUX_PASSWORD="$reader_pw" "$influx_task" influx -database mbio -format json -execute "$1" </dev/null; }
 logs="$(mx docker service logs monitoring_influxdb 2>&1)"
 grep -q "database mbio (retention platform 30d) and users ready" <<<"$logs" && ok "InfluxDB init: database, retention policy and users before it reports healthy" || bad "InfluxDB init log: $(tail -3 <<<"$logs")"
 # Samples every 10 s: wait for two rounds.
@@ -93,6 +94,7 @@ while IFS=$'\t' read -r where range query; do
   if [ "${n:-0}" -gt 0 ] 2>/dev/null; then ok "on the Swarm: $where | ${range}s | $n series"; else bad "on the Swarm: $where | no series"; fi
 done <"$work/out/queries.tsv"
 missing="$(iq 'SELECT last("tasks_desired") - last("tasks_running") FROM "docker_swarm" WHERE time > now() - 1m GROUP BY "service_name"' | jq -c '[.results[0].series[]? | {(.tags.service_name): .values[0][1]}] | add')"
+iq 'SELECT * FROM "docker_swarm" WHERE time > now() - 1m' | jq -c '.results[0].series[0] | [.columns, .values[-3:]]' | head -c 1500; echo
 jq -e 'all(.[]; . == 0) and has("monitoring_influxdb") and has("monitoring_telegraf")' <<<"$missing" >/dev/null &&
   ok "service-below-desired reads 0 missing tasks for every service: $missing" || bad "missing tasks: $missing"
 check_user="$(mx docker service inspect -f '{{.Spec.TaskTemplate.ContainerSpec.User}}' monitoring_telegraf)"
