@@ -93,10 +93,11 @@ while IFS=$'\t' read -r where range query; do
   n="$(iq "$query" 2>/dev/null | jq -r '[.results[]?.series[]?] | length' 2>/dev/null || echo 0)"
   if [ "${n:-0}" -gt 0 ] 2>/dev/null; then ok "on the Swarm: $where | ${range}s | $n series"; else bad "on the Swarm: $where | no series"; fi
 done <"$work/out/queries.tsv"
-missing="$(iq 'SELECT last("tasks_desired") - last("tasks_running") FROM "docker_swarm" WHERE time > now() - 1m GROUP BY "service_name"' | jq -c '[.results[0].series[]? | {(.tags.service_name): .values[0][1]}] | add')"
-iq 'SELECT * FROM "docker_swarm" WHERE time > now() - 1m' | jq -c '.results[0].series[0] | [.columns, .values[-3:]]' | head -c 1500; echo
-jq -e 'all(.[]; . == 0) and has("monitoring_influxdb") and has("monitoring_telegraf")' <<<"$missing" >/dev/null &&
-  ok "service-below-desired reads 0 missing tasks for every service: $missing" || bad "missing tasks: $missing"
+rule_query="$(awk -F'\t' '$1 ~ /^rule service-below-desired/ {print $3}' "$work/out/queries.tsv")"
+raw="$(iq "$rule_query")"
+missing="$(jq -c '[.results[].series[]? | {key: .tags.service_name, value: (.values | map(.[1]) | last)}] | from_entries' <<<"$raw")"
+[ -n "$missing" ] && jq -e 'all(.[]; . == 0) and has("monitoring_influxdb") and has("monitoring_telegraf")' <<<"$missing" >/dev/null &&
+  ok "service-below-desired reads 0 missing tasks for every service: $missing" || bad "missing tasks: $missing (raw: $(head -c 600 <<<"$raw"))"
 check_user="$(mx docker service inspect -f '{{.Spec.TaskTemplate.ContainerSpec.User}}' monitoring_telegraf)"
 [ "$check_user" = "telegraf:$gid" ] && ok "Telegraf runs as telegraf:$gid (the docker group of the node) and reads the socket" || bad "telegraf user $check_user"
 
