@@ -5,7 +5,7 @@
 #   bash images/telegraf/prepare.sh            (version from images/telegraf/VERSION)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=../../scripts/lib/env.sh
+# shellcheck source=scripts/lib/env.sh
 source "$here/../../scripts/lib/env.sh"
 version="$(cut -d- -f1 "$here/VERSION")"
 out="$MBIO_CACHE/telegraf/$version"

@@ -8,7 +8,7 @@
 # Grafana is not deployed (no image offline) — said in the output. Everything is named mbio-monitoring-test*.
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-# shellcheck source=../../sandbox/lib.sh
+# shellcheck source=sandbox/lib.sh
 . "$root/sandbox/lib.sh"
 passed=0 failed=0
 ok() { passed=$((passed + 1)); printf '  ok    %s\n' "$*"; }
@@ -84,7 +84,7 @@ influx_task="$(mx docker ps -q --filter label=com.docker.swarm.service.name=moni
 reader_pw="$(jq -r '.passwords.influxdb_reader_password' <<<"$args")"
 iq() { docker exec "$M" docker exec -e INFLUX_USERNAME=reader -e INFLUX_PASSWORD="$reader_pw" "$influx_task" influx -database mbio -format json -execute "$1" </dev/null; }
 logs="$(mx docker service logs monitoring_influxdb 2>&1)"
-grep -q "database mbio (retention platform 30d) and users ready" <<<"$logs" && ok "InfluxDB init: database, retention policy and users before it reports healthy" || bad "InfluxDB init log: $(tail -3 <<<"$logs")"
+if grep -q "database mbio (retention platform 30d) and users ready" <<<"$logs"; then ok "InfluxDB init: database, retention policy and users before it reports healthy"; else bad "InfluxDB init log: $(tail -3 <<<"$logs")"; fi
 # Samples every 10 s: wait for two rounds.
 sleep 25
 (cd "$root" && NODE_PATH="$root/node_modules" node "$work/js/tests/real/monitoring-render.js" "$work/out" http://unused "" file:///dev/null) >/dev/null
@@ -96,10 +96,10 @@ done <"$work/out/queries.tsv"
 rule_query="$(awk -F'\t' '$1 ~ /^rule service-below-desired/ {print $3}' "$work/out/queries.tsv")"
 raw="$(iq "$rule_query")"
 missing="$(jq -c '[.results[].series[]? | {key: .tags.service_name, value: (.values | map(.[1]) | last)}] | from_entries' <<<"$raw")"
-[ -n "$missing" ] && jq -e 'all(.[]; . == 0) and has("monitoring_influxdb") and has("monitoring_telegraf")' <<<"$missing" >/dev/null &&
-  ok "service-below-desired reads 0 missing tasks for every service: $missing" || bad "missing tasks: $missing (raw: $(head -c 600 <<<"$raw"))"
+if [ -n "$missing" ] && jq -e 'all(.[]; . == 0) and has("monitoring_influxdb") and has("monitoring_telegraf")' <<<"$missing" >/dev/null; then
+  ok "service-below-desired reads 0 missing tasks for every service: $missing"; else bad "missing tasks: $missing (raw: $(head -c 600 <<<"$raw"))"; fi
 check_user="$(mx docker service inspect -f '{{.Spec.TaskTemplate.ContainerSpec.User}}' monitoring_telegraf)"
-[ "$check_user" = "telegraf:$gid" ] && ok "Telegraf runs as telegraf:$gid (the docker group of the node) and reads the socket" || bad "telegraf user $check_user"
+if [ "$check_user" = "telegraf:$gid" ]; then ok "Telegraf runs as telegraf:$gid (the docker group of the node)"; else bad "telegraf user $check_user"; fi
 
 echo "monitoring-swarm: took $(($(date +%s) - t0)) s"
 echo "monitoring-swarm: $passed passed, $failed failed"

@@ -8,9 +8,11 @@
 #      alert rule query runs against it and returns series (listed)
 #   4. the Grafana provisioning files have the structure Grafana documents
 #   5. bad input: an unknown contact point type is a config error naming the key
+# jq programs in single quotes use jq's own $variables:
+# shellcheck disable=SC2016
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-# shellcheck source=../../scripts/lib/env.sh
+# shellcheck source=scripts/lib/env.sh
 source "$root/scripts/lib/env.sh"
 passed=0 failed=0 skipped=0
 ok() { passed=$((passed + 1)); printf '  ok    %s\n' "$*"; }
@@ -33,7 +35,8 @@ if [ ! -x "$influx_root/usr/bin/influxd" ]; then
 fi
 [ -x "$influx_root/usr/bin/influxd" ] || { echo "monitoring: 0 passed, 1 failed (influxdb package)"; exit 1; }
 export PATH="$influx_root/usr/bin:$PATH"
-traefik="$(ls "$MBIO_CACHE"/go-bin/traefik-v3*/traefik 2>/dev/null | tail -n1 || true)"
+# The Traefik the edge's images/traefik builds (cached by version); without it the edge queries are skipped.
+traefik="$(find "$MBIO_CACHE/go-bin" -path '*/traefik-v3*/traefik' -type f 2>/dev/null | sort | tail -n1)"
 echo "telegraf $("$telegraf" --version | awk '{print $2}') ($(du -m "$telegraf" | cut -f1) MB), influxd $(influxd version 2>/dev/null | awk '{print $2}'), traefik ${traefik:+$("$traefik" version | awk '/^Version/ {print $2}')}"
 
 # ---- render everything from the deployed code -------------------------------------------------------
@@ -134,9 +137,10 @@ for role in node cluster; do
 done
 # The backup agent's own metric() (components/files/backup/lib.sh) with the environment S3Backup gives it.
 (
-  # shellcheck source=../../components/files/backup/lib.sh
+  # shellcheck source=components/files/backup/lib.sh
   source "$root/components/files/backup/lib.sh"
-  export ENVIRONMENT=local NODE_NAME="$(hostname)" INFLUX_URL="http://127.0.0.1:$influx_port" INFLUX_DB=mbio INFLUX_RP=platform INFLUX_USER=writer INFLUX_PASSWORD_FILE="$work/writer.pw"
+  NODE_NAME="$(hostname)"
+  export ENVIRONMENT=local NODE_NAME INFLUX_URL="http://127.0.0.1:$influx_port" INFLUX_DB=mbio INFLUX_RP=platform INFLUX_USER=writer INFLUX_PASSWORD_FILE="$work/writer.pw"
   metric "kind=volume,target=demo_data" "success=1i,errors=0i,duration_seconds=1.5,bytes_added=2048i,bytes_processed=4096i,files_new=1i,files_changed=0i,last_success=$(date +%s)i"
   metric "kind=run,target=all" "success=1i,errors=0i,items=1i,duration_seconds=2"
 ) 2>"$work/metric.err"
@@ -179,7 +183,7 @@ check "node down: a silent host's series ends in 0 buckets (what the node-down r
 expiry="$(iq reader 'SELECT min("expiry") FROM "x509_cert"' | jq -r '.results[0].series[0].values[0][1]')"
 check "certificate expiry seen by Telegraf (${expiry}s) is below the alert's 14 days" test "${expiry%.*}" -lt $((14 * 86400))
 
-# ---- 4. Grafana provisioning structure -----------------------------------------------------------------
+# ---- 4. Grafana provisioning structure (jq programs: $ is jq's, not the shell's) ------------------ -----------------------------------------------------------------
 p="$out/provisioning"
 rules="$p/alerting/rules.json"
 check "rules file: apiVersion 1, groups with orgId, name, folder, interval" jq -e '.apiVersion == 1 and (.groups | length > 0) and all(.groups[]; .orgId and .name and .folder and .interval)' "$rules"
