@@ -47,12 +47,12 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj 
   -days 10 -keyout "$work/cert.key" -out "$work/cert.pem" >/dev/null 2>&1
 NODE_PATH="$root/node_modules" node "$work/js/tests/real/monitoring-render.js" "$work/out" "http://127.0.0.1:$influx_port" \
   "${traefik:+http://127.0.0.1:$metrics_port/metrics}" "file://$work/cert.pem" || bad "render provisioning and configs"
-out="$work/out"
+rendered="$work/out"
 
 # ---- 1. telegraf --test with the deployed configs --------------------------------------------------
 for role in node cluster; do
   # Runs every input once and prints what it gathered; a plugin missing from the build is a config error.
-  if NODE_HOSTNAME=test ENVIRONMENT=local INFLUX_PASSWORD=x "$telegraf" --config "$out/deployed/etc/telegraf/$role.conf" --test >"$work/test-$role.out" 2>&1; then
+  if NODE_HOSTNAME=test ENVIRONMENT=local INFLUX_PASSWORD=x "$telegraf" --config "$rendered/deployed/etc/telegraf/$role.conf" --test >"$work/test-$role.out" 2>&1; then
     ok "telegraf --test accepts the deployed $role config ($(grep -c '^> ' "$work/test-$role.out") metrics gathered)"
   elif grep -q "undefined but requested\|unknown\|Error loading config" "$work/test-$role.out"; then
     bad "telegraf --test rejects the deployed $role config:"; sed 's/^/        /' "$work/test-$role.out" | head -20
@@ -72,7 +72,7 @@ start_influx() {
     INFLUXDB_META_DIR="$work/influx/meta" INFLUXDB_DATA_DIR="$work/influx/data" INFLUXDB_DATA_WAL_DIR="$work/influx/wal" \
     INFLUXDB_DB=mbio INFLUXDB_RP=platform INFLUXDB_RP_DURATION=30d INFLUXDB_ADMIN_USER=admin INFLUXDB_WRITER_USER=writer INFLUXDB_READER_USER=reader \
     INFLUXDB_ADMIN_PASSWORD_FILE="$work/admin.pw" INFLUXDB_WRITER_PASSWORD_FILE="$work/writer.pw" INFLUXDB_READER_PASSWORD_FILE="$work/reader.pw" \
-    READY_FILE="$work/influx.ready" sh "$out/deployed/opt/mbio-monitoring/influxdb.sh" >>"$work/influx.log" 2>&1 &
+    READY_FILE="$work/influx.ready" sh "$rendered/deployed/opt/mbio-monitoring/influxdb.sh" >>"$work/influx.log" 2>&1 &
   influx_pid=$!
   pids+=("$influx_pid")
   local i=0
@@ -129,9 +129,9 @@ if docker image inspect "$base" >/dev/null 2>&1; then
   docker run -d --rm --name "$container" --label mbio.test=monitoring "$base" sleep 300 >/dev/null || container=""
 fi
 for role in node cluster; do
-  sed "s/127.0.0.1:8888/127.0.0.1:$(free_port)/" "$out/telegraf-test-$role.conf" >"$work/telegraf-$role.conf"
+  sed "s/127.0.0.1:8888/127.0.0.1:$(free_port)/" "$rendered/telegraf-test-$role.conf" >"$work/telegraf-$role.conf"
   NODE_HOSTNAME="$(hostname)" ENVIRONMENT=local INFLUX_PASSWORD_FILE="$work/writer.pw" TELEGRAF_CONFIG="$work/telegraf-$role.conf" \
-    PATH="$(dirname "$telegraf"):$PATH" sh "$out/deployed/opt/mbio-monitoring/telegraf.sh" >"$work/telegraf-$role.log" 2>&1 &
+    PATH="$(dirname "$telegraf"):$PATH" sh "$rendered/deployed/opt/mbio-monitoring/telegraf.sh" >"$work/telegraf-$role.log" 2>&1 &
   pids+=($!)
   [ "$role" != node ] || node_telegraf=$!
 done
@@ -170,12 +170,12 @@ while IFS=$'\t' read -r where range query; do
   else
     bad "$where | ${range}s | no series: $(head -c 300 <<<"$result")"
   fi
-done <"$out/queries.tsv"
+done <"$rendered/queries.tsv"
 
 # Node down: a host that stops reporting keeps its series with trailing 0 buckets (fill(0)), which the
 # node-down rule reads. Stop the node Telegraf and look at 5 s buckets of the rule's query.
 kill "$node_telegraf" 2>/dev/null; sleep 12
-down_query="$(awk -F'\t' '$1 ~ /^rule node-down/ {print $3}' "$out/queries.tsv" | sed 's/time(1m)/time(5s)/')"
+down_query="$(awk -F'\t' '$1 ~ /^rule node-down/ {print $3}' "$rendered/queries.tsv" | sed 's/time(1m)/time(5s)/')"
 last_bucket() { iq reader "$down_query" | jq -e '.results[0].series[0].values | .[-1][1] == 0 and (map(.[1]) | max) > 0'; }
 check "node down: a silent host's series ends in 0 buckets (what the node-down rule alerts on)" last_bucket
 
@@ -184,7 +184,7 @@ expiry="$(iq reader 'SELECT min("expiry") FROM "x509_cert"' | jq -r '.results[0]
 check "certificate expiry seen by Telegraf (${expiry}s) is below the alert's 14 days" test "${expiry%.*}" -lt $((14 * 86400))
 
 # ---- 4. Grafana provisioning structure (jq programs: $ is jq's, not the shell's) ------------------ -----------------------------------------------------------------
-p="$out/provisioning"
+p="$rendered/provisioning"
 rules="$p/alerting/rules.json"
 check "rules file: apiVersion 1, groups with orgId, name, folder, interval" jq -e '.apiVersion == 1 and (.groups | length > 0) and all(.groups[]; .orgId and .name and .folder and .interval)' "$rules"
 check "rules: intervals are multiples of 10 s" jq -e 'all(.groups[]; (.interval | test("^[0-9]+s$")) and ((.interval | rtrimstr("s") | tonumber) % 10 == 0))' "$rules"
