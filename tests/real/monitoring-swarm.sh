@@ -75,10 +75,12 @@ else
   mx docker service ps --no-trunc monitoring_influxdb monitoring_telegraf monitoring_telegraf-cluster 2>&1 | head -6
   for s in telegraf telegraf-cluster; do mx docker service logs --tail 5 "monitoring_$s" 2>&1; done
 fi
+versions() { mx docker service inspect -f '{{.Spec.Name}}={{.Version.Index}}' monitoring_influxdb monitoring_telegraf monitoring_telegraf-cluster </dev/null | paste -sd' ' -; }
+before="$(versions)"
 if jq '.compose' "$work/render.json" | mx env STACK=monitoring TIMEOUT=120 bash -c "$(cat "$root/components/files/swarm/stack-deploy.sh")" stack-deploy.sh >"$work/deploy2.log" 2>&1 &&
-  [ "$(mx docker service inspect -f '{{.Version.Index}}' monitoring_influxdb)" = "$(mx docker service inspect -f '{{.Version.Index}}' monitoring_influxdb)" ]; then
-  ok "deploying the same document again converges with no change"
-else bad "second deploy"; fi
+  [ "$before" = "$(versions)" ]; then
+  ok "deploying the same document again changes no service ($before)"
+else bad "second deploy: $before → $(versions)"; fi
 
 influx_task="$(mx docker ps -q --filter label=com.docker.swarm.service.name=monitoring_influxdb | head -n1)"
 reader_pw="$(jq -r '.passwords.influxdb_reader_password' <<<"$args")"
