@@ -3,6 +3,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, loadConfig, optionalSecret, secret } from "./components/config/load";
 import { Environment } from "./components/environment";
+import { ADMIN_TOKEN_ENV } from "./components/config/gitlab";
 import { hcloudProvider } from "./components/providers";
 
 function load() {
@@ -35,6 +36,7 @@ const environment = new Environment(config.environment, {
     influxdbWriterPassword: optionalSecret("influxdbWriterPassword"),
     influxdbReaderPassword: optionalSecret("influxdbReaderPassword"),
     grafanaAdminPassword: optionalSecret("grafanaAdminPassword"),
+    gitlabToken: optionalSecret("gitlabToken") ?? (process.env[ADMIN_TOKEN_ENV] ? pulumi.secret(process.env[ADMIN_TOKEN_ENV]) : undefined),
   },
 }, { providers });
 
@@ -46,3 +48,5 @@ export const dockerHost = environment.cluster.dockerHost;
 export const networkName = environment.cluster.networkName;
 export const joinTokens = environment.cluster.joinTokens;
 export const grafanaUrl = environment.monitoring.grafanaUrl;
+export const gitlabRunnerId = environment.runner.runnerId;
+export const gitlabRunnerTags = environment.runner.tags;

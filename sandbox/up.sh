@@ -480,10 +480,10 @@ images_job() {
     read -r name version dir <<<"$entry"
     tag="mbio-sandbox/$name:$version"
     t0=$(date +%s)
-    # An image may build its program on the host first (cached by version), e.g. images/telegraf.
     if [ -f "$dir/prepare.sh" ]; then logged "$LOG_DIR/image-$name-prepare.log" bash "$dir/prepare.sh"; fi
-    logged "$LOG_DIR/image-$name.log" docker build --build-arg "BASE_IMAGE=$BASE_IMAGE" \
-      --label "$IMAGE_LABEL=service" -t "$tag" "$dir"
+    # The image pipeline's own build (scripts/build-image.sh): the sandbox deploys what CI publishes.
+    logged "$LOG_DIR/image-$name.log" env BASE_IMAGE="$BASE_IMAGE" bash "$MBIO_ROOT/scripts/build-image.sh" "$name" "$tag" \
+      --label "$IMAGE_LABEL=service"
     note "built $tag in $(($(date +%s) - t0))s"
   done
   local waited=0
@@ -678,4 +678,5 @@ main() {
   } >&2
 }
 
-main
+# Sourced (scripts/build-image.sh, templates test): the functions only.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then main; fi

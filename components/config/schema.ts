@@ -3,6 +3,7 @@
 import { z } from "zod";
 import { backupSchema, storageSchema } from "./data";
 import { MONITORING_IMAGES, monitoringSchema } from "./monitoring";
+import { gitlabSchema } from "./gitlab";
 
 export const ENVIRONMENTS = ["development", "staging", "production", "local"] as const;
 export type EnvironmentName = (typeof ENVIRONMENTS)[number];
@@ -88,6 +89,7 @@ export const platformSchema = z
     storage: storageSchema,
     backup: backupSchema,
     monitoring: monitoringSchema,
+    gitlab: gitlabSchema,
   })
   .superRefine((c, ctx) => {
     const need = (key: string, why: string) => ctx.addIssue({ code: "custom", path: [key], message: why });
@@ -130,6 +132,12 @@ export const platformSchema = z
       for (const key of MONITORING_IMAGES.filter((k) => !c.images[k] && (k !== "grafana" || c.monitoring.grafana))) {
         ctx.addIssue({ code: "custom", path: ["images", key], message: `required when monitoring.enabled is true: the pinned ${key} image (name:version@sha256:<digest>; see docs/monitoring.md)` });
       }
+    }
+    if (c.gitlab.enabled && !c.images["gitlab-runner"]) {
+      ctx.addIssue({ code: "custom", path: ["images", "gitlab-runner"], message: "required when gitlab.enabled is true: the gitlab/gitlab-runner image, pinned as gitlab/gitlab-runner:vX.Y.Z@sha256:<digest> (docs/ci.md)" });
+    }
+    if (c.gitlab.docker.defaultImage !== undefined && !PINNED_IMAGE.test(c.gitlab.docker.defaultImage)) {
+      ctx.addIssue({ code: "custom", path: ["gitlab", "docker", "defaultImage"], message: "must be pinned as name:version@sha256:<64 hex digits>, never latest" });
     }
     if (c.storage.driver === "hetzner-csi" && c.machineSource !== "hetzner") {
       ctx.addIssue({ code: "custom", path: ["storage", "driver"], message: "hetzner-csi needs machineSource hetzner; use local or storidge on existing servers" });

@@ -53,6 +53,7 @@ if cat "$work/plan/"*.json 2>/dev/null | grep -q '"cloudflare:'; then
   done
   if bash scripts/toolchain.sh --check --with-cloudflare; then CLOUDFLARE=real; else CLOUDFLARE=skipped; fi
 fi
+echo "cloudflare plugin: $CLOUDFLARE"
 
 # Dummy credentials of the right shape (the real hcloud provider wants exactly 64 characters; the program
 # derives the public half of the SSH key, so it is a real throwaway key).
@@ -84,6 +85,10 @@ init_stack() { # stack token
     for ref in influxdb=influxdb:1.11.8 telegraf=telegraf:1.39.3 grafana=grafana/grafana:12.3.1; do
       pulumi config set --path "mbio-cloud:images.${ref%%=*}" "${ref#*=}@sha256:$TEST_DIGEST" >/dev/null
     done
+    # The GitLab runner: the operator's group id, the admin token and the runner image pin (test values).
+    pulumi config set --path 'mbio-cloud:images.gitlab-runner' "gitlab/gitlab-runner:v0.0.0-test@sha256:$TEST_DIGEST" >/dev/null
+    pulumi config set --path 'mbio-cloud:gitlab.groupId' 4242 >/dev/null
+    printf 'glpat-dummy-admin-token-000000' | pulumi config set --secret mbio-cloud:gitlabToken >/dev/null
   )
 }
 

@@ -4,7 +4,14 @@ import { SECRET_KEYS, validateConfig } from "../../components/config/load";
 import { platformSchema } from "../../components/config/schema";
 import { deployableConfig, stackFileConfig } from "./support/harness";
 
-const secrets = { sshPrivateKey: "secret" as const, backupS3AccessKeyId: "secret" as const, backupS3SecretAccessKey: "secret" as const, resticPassword: "secret" as const, registryPassword: "secret" as const, influxdbAdminPassword: "secret" as const, influxdbWriterPassword: "secret" as const, influxdbReaderPassword: "secret" as const, grafanaAdminPassword: "secret" as const };
+const secrets = { sshPrivateKey: "secret" as const, backupS3AccessKeyId: "secret" as const, backupS3SecretAccessKey: "secret" as const, resticPassword: "secret" as const, registryPassword: "secret" as const, gitlabToken: "secret" as const, influxdbAdminPassword: "secret" as const, influxdbWriterPassword: "secret" as const, influxdbReaderPassword: "secret" as const, grafanaAdminPassword: "secret" as const };
+const monitoringImageProblems = (stack: string) =>
+  ["influxdb", "telegraf", "grafana"].map((k) => expect.stringMatching(new RegExp(`^Pulumi\\.${stack}\\.yaml: mbio-cloud:images\\.${k} is missing — required when monitoring\\.enabled is true`)));
+// What every committed stack file still needs from its operator for the GitLab runner (docs/ci.md).
+const runnerProblems = (stack: string) => [
+  expect.stringMatching(new RegExp(`^Pulumi\\.${stack}\\.yaml: mbio-cloud:gitlab\\.groupId is missing — required when gitlab\\.enabled is true`)),
+  expect.stringMatching(new RegExp(`^Pulumi\\.${stack}\\.yaml: mbio-cloud:images\\.gitlab-runner is missing — required when gitlab\\.enabled is true`)),
+];
 
 const unprefixed = (config: Record<string, unknown>) => Object.fromEntries(Object.entries(config).map(([k, v]) => [k.replace(/^mbio-cloud:/, ""), v]));
 const valid = () => unprefixed(deployableConfig("staging"));
@@ -25,17 +32,20 @@ describe("config validation", () => {
     expect(cfg.stackFile).toBe(`Pulumi.${stack}.yaml`);
   });
 
-  test("development has no backups; as committed it stops only at the monitoring images it needs pinned", () => {
-    expect(problemsFor("development", unprefixed(stackFileConfig("development")))).toEqual(
-      ["influxdb", "telegraf", "grafana"].map((k) => expect.stringMatching(new RegExp(`^Pulumi\\.development\\.yaml: mbio-cloud:images\\.${k} is missing — required when monitoring\\.enabled is true`))),
-    );
+  test("development has no backups; as committed it stops only at the runner's group and image and the monitoring images", () => {
+    const problems = problemsFor("development", unprefixed(stackFileConfig("development")), { ...secrets, backupS3AccessKeyId: undefined, backupS3SecretAccessKey: undefined, resticPassword: undefined });
+    expect(problems).toHaveLength(5);
+    expect(problems).toEqual(expect.arrayContaining([...runnerProblems("development"), ...monitoringImageProblems("development")]));
   });
 
-  test.each(["staging", "production"])("Pulumi.%s.yaml as committed stops at the missing images, saying how to get them", (stack) => {
-    expect(problemsFor(stack, unprefixed(stackFileConfig(stack)))).toEqual([
+  test.each(["staging", "production"])("Pulumi.%s.yaml as committed stops at the one missing image, saying how to get it", (stack) => {
+    const problems = problemsFor(stack, unprefixed(stackFileConfig(stack)));
+    expect(problems).toHaveLength(6);
+    expect(problems).toEqual(expect.arrayContaining([
+      ...monitoringImageProblems(stack),
       expect.stringMatching(new RegExp(`^Pulumi\\.${stack}\\.yaml: mbio-cloud:images\\.backup-agent is missing — required when backup\\.enabled is true: the image built from images/backup-agent`)),
-      ...["influxdb", "telegraf", "grafana"].map((k) => expect.stringMatching(new RegExp(`mbio-cloud:images\\.${k} is missing — required when monitoring\\.enabled is true`))),
-    ]);
+      ...runnerProblems(stack),
+    ]));
   });
 
   const cases: [string, (r: Record<string, unknown>) => void, RegExp][] = [
