@@ -13,6 +13,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import type { MonitoringConfig } from "./config/monitoring";
+import { edgeHosts } from "./edge";
 import { remoteScript, scriptFile } from "./files";
 import { alertRulesFile, contactPointsFile } from "./monitoring/alerts";
 import { dashboardFiles } from "./monitoring/dashboards";
@@ -65,7 +66,7 @@ export function monitoringFiles(a: { environment: string; dnsNamespace: string; 
       writerUser: INFLUX_USERS.writer,
       prometheusUrls: [EDGE_METRICS_URL],
       // The edge hosts whose certificates Traefik obtains (docs/edge.md).
-      certificateSources: ["monitoring", "portainer", "traefik"].map((h) => `https://${h}.${a.dnsNamespace}:443`),
+      certificateSources: Object.values(edgeHosts(a.dnsNamespace)).map((h) => `https://${h}:443`),
     });
   const datasource = {
     apiVersion: 1,

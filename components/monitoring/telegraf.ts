@@ -7,9 +7,11 @@
 // Secrets stay out of the text: the writer password comes from a Swarm secret file through Telegraf's
 // environment substitution (${INFLUX_PASSWORD}, set by the entrypoint from the file).
 
+import { EDGE_METRICS_PORT, EDGE_SERVICE, EDGE_STACK } from "../service-conventions";
+
 export const TELEGRAF_HEALTH_PORT = 8888;
 /** The Prometheus endpoint of Traefik on the platform network (docs/edge.md). */
-export const EDGE_METRICS_URL = "http://tasks.edge_traefik:8082/metrics";
+export const EDGE_METRICS_URL = `http://tasks.${EDGE_STACK}_${EDGE_SERVICE}:${EDGE_METRICS_PORT}/metrics`;
 
 export interface TelegrafOptions {
   role: "node" | "cluster";
