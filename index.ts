@@ -32,6 +32,10 @@ const environment = new Environment(config.environment, {
     backupS3SecretAccessKey: optionalSecret("backupS3SecretAccessKey"),
     registryPassword: optionalSecret("registryPassword"),
     hcloudToken,
+    influxdbAdminPassword: optionalSecret("influxdbAdminPassword"),
+    influxdbWriterPassword: optionalSecret("influxdbWriterPassword"),
+    influxdbReaderPassword: optionalSecret("influxdbReaderPassword"),
+    grafanaAdminPassword: optionalSecret("grafanaAdminPassword"),
     gitlabToken: optionalSecret("gitlabToken") ?? (process.env[ADMIN_TOKEN_ENV] ? pulumi.secret(process.env[ADMIN_TOKEN_ENV]) : undefined),
     adminPassword: optionalSecret("adminPassword"),
     cloudflareApiToken: optionalSecret("cloudflareApiToken"),
@@ -44,6 +48,7 @@ export const nodes = environment.nodes;
 export const managerSshAddress = environment.cluster.managerSshAddress;
 export const dockerHost = environment.cluster.dockerHost;
 export const networkName = environment.cluster.networkName;
+export const grafanaUrl = environment.monitoring.grafanaUrl;
 export const gitlabRunnerId = environment.runner.runnerId;
 export const gitlabRunnerTags = environment.runner.tags;
 export const edgeDashboardUrl = environment.edge.dashboardUrl;

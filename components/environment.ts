@@ -12,6 +12,7 @@ import { NodeInfo } from "./machines/types";
 import { S3Backup } from "./s3-backup";
 import { StoridgeStorage } from "./storidge-storage";
 import { SwarmCluster } from "./swarm-cluster";
+import { INFLUX_USERS, TigMonitoring } from "./tig-monitoring";
 
 export interface EnvironmentArgs {
   config: ValidatedConfig;
@@ -25,6 +26,11 @@ export interface EnvironmentArgs {
     registryPassword?: pulumi.Input<string>;
     /** Needed for storage.driver hetzner-csi (HCLOUD_TOKEN or hcloud:token). */
     hcloudToken?: pulumi.Input<string>;
+    /** Needed when monitoring.enabled. */
+    influxdbAdminPassword?: pulumi.Input<string>;
+    influxdbWriterPassword?: pulumi.Input<string>;
+    influxdbReaderPassword?: pulumi.Input<string>;
+    grafanaAdminPassword?: pulumi.Input<string>;
     /** Needed when gitlab.enabled: creates the runner (mbio-cloud:gitlabToken or GITLAB_TOKEN). */
     gitlabToken?: pulumi.Input<string>;
     /** Edge dashboard and Portainer admin password (validated present). */
@@ -43,6 +49,7 @@ export class Environment extends pulumi.ComponentResource {
   readonly cluster: SwarmCluster;
   readonly storage: StoridgeStorage;
   readonly backup: S3Backup;
+  readonly monitoring: TigMonitoring;
   readonly runner: GitlabRunner;
   readonly nodes: pulumi.Output<NodeInfo[]>;
   readonly dnsNamespace: string;
@@ -74,6 +81,28 @@ export class Environment extends pulumi.ComponentResource {
 
     // Validation guarantees the secrets exist when backups are enabled; S3Backup creates nothing otherwise.
     const need = (v: pulumi.Input<string> | undefined) => v ?? pulumi.secret("");
+    // Same for monitoring: validation requires its passwords when monitoring.enabled.
+    this.monitoring = new TigMonitoring(
+      `${name}-monitoring`,
+      {
+        environment: env,
+        dnsNamespace: this.dnsNamespace,
+        monitoring: cfg.monitoring,
+        images: cfg.images,
+        managerConnection: this.cluster.managerConnection,
+        networkName: this.cluster.networkName,
+        backupSchedule: cfg.backup.schedule,
+        endpointMode: cfg.swarm.endpointMode,
+        secrets: {
+          influxdbAdminPassword: need(args.secrets.influxdbAdminPassword),
+          influxdbWriterPassword: need(args.secrets.influxdbWriterPassword),
+          influxdbReaderPassword: need(args.secrets.influxdbReaderPassword),
+          grafanaAdminPassword: need(args.secrets.grafanaAdminPassword),
+        },
+      },
+      { parent: this, dependsOn: [...this.cluster.ready, this.storage] },
+    );
+    const monitoringDb = cfg.monitoring.influxdb;
     this.backup = new S3Backup(
       `${name}-backup`,
       {
@@ -86,6 +115,10 @@ export class Environment extends pulumi.ComponentResource {
         resticPassword: need(args.secrets.resticPassword),
         s3AccessKeyId: need(args.secrets.backupS3AccessKeyId),
         s3SecretAccessKey: need(args.secrets.backupS3SecretAccessKey),
+        // The agents write their metrics to the monitoring stack's InfluxDB (dashboards, stale-backup alert).
+        metrics: this.monitoring.enabled && !cfg.backup.influx
+          ? { url: this.monitoring.influxUrl, database: monitoringDb.database, retentionPolicy: monitoringDb.retentionPolicy.name, user: INFLUX_USERS.writer, password: need(args.secrets.influxdbWriterPassword) }
+          : undefined,
       },
       { parent: this, dependsOn: [...this.cluster.ready, this.storage] },
     );

@@ -46,8 +46,19 @@ export interface S3BackupArgs {
   s3AccessKeyId: pulumi.Input<string>;
   s3SecretAccessKey: pulumi.Input<string>;
   influxToken?: pulumi.Input<string>;
+  /** InfluxDB 1.x of the monitoring stack (TigMonitoring): where the agents write their metrics. */
+  metrics?: BackupMetricsTarget;
   /** The stack's swarm.endpointMode (dnsrr where the kernel has no IPVS). */
   endpointMode?: "vip" | "dnsrr";
+}
+
+/** An InfluxDB 1.x write target: database, retention policy and a user allowed to write (password as a secret). */
+export interface BackupMetricsTarget {
+  url: string;
+  database: string;
+  retentionPolicy: string;
+  user: string;
+  password: pulumi.Input<string>;
 }
 
 /** Labels a service puts on a named volume so that S3Backup backs it up. */
@@ -80,6 +91,7 @@ export function backupCompose(args: {
   networkName?: string;
   configNames: Record<string, string>;
   secretNames: Record<string, string>;
+  metrics?: Omit<BackupMetricsTarget, "password">;
 }): ComposeFile {
   const { backup, environment } = args;
   const secretFile = (k: string) => `/run/secrets/${k}`;
@@ -102,6 +114,9 @@ export function backupCompose(args: {
     NODE_NAME: "{{.Node.Hostname}}",
     ...(backup.influx ? { INFLUX_URL: backup.influx.url, INFLUX_ORG: backup.influx.org, INFLUX_BUCKET: backup.influx.bucket } : {}),
     ...(args.secretNames.influx_token ? { INFLUX_TOKEN_FILE: secretFile("influx_token") } : {}),
+    ...(args.metrics
+      ? { INFLUX_URL: args.metrics.url, INFLUX_DB: args.metrics.database, INFLUX_RP: args.metrics.retentionPolicy, INFLUX_USER: args.metrics.user, INFLUX_PASSWORD_FILE: secretFile("influx_password") }
+      : {}),
   };
   const configs = Object.keys(args.configNames).map((file) => ({ source: file.replace(/\W/g, "_"), target: `${SCRIPTS_DIR}/${file}`, mode: 0o555 }));
   const secrets = Object.keys(args.secretNames).map((k) => ({ source: k, target: k, mode: 0o400 }));
@@ -172,6 +187,7 @@ export class S3Backup extends pulumi.ComponentResource {
     }
     const image = args.images["backup-agent"];
     if (!image) throw new Error(`images.backup-agent is required when backup.enabled is true (the pinned backup-agent image)`);
+    if (args.metrics && args.backup.influx) throw new Error("backup.influx and the monitoring stack's InfluxDB are both configured; remove backup.influx (the agents write to the monitoring stack)");
     if (args.influxToken && !args.backup.influx) throw new Error("an InfluxDB token was given but backup.influx is not configured");
 
     // One Swarm object per script and per secret, named by content hash; creating it is idempotent.
@@ -203,6 +219,7 @@ export class S3Backup extends pulumi.ComponentResource {
       s3_access_key_id: args.s3AccessKeyId,
       s3_secret_access_key: args.s3SecretAccessKey,
       influx_token: args.influxToken,
+      influx_password: args.metrics?.password,
     };
     const secretNameOutputs: Record<string, pulumi.Output<string>> = {};
     for (const [k, value] of Object.entries(secretInputs)) {
@@ -214,7 +231,7 @@ export class S3Backup extends pulumi.ComponentResource {
     }
 
     const compose = pulumi.all([pulumi.all(secretNameOutputs), pulumi.output(args.networkName)]).apply(([secretNames, networkName]) =>
-      backupCompose({ environment: args.environment, backup: args.backup, image, networkName, configNames, secretNames }),
+      backupCompose({ environment: args.environment, backup: args.backup, image, networkName, configNames, secretNames, metrics: args.metrics && { url: args.metrics.url, database: args.metrics.database, retentionPolicy: args.metrics.retentionPolicy, user: args.metrics.user } }),
     );
     const stack = new SwarmStack(`${name}-stack`, { connection: args.managerConnection, stackName: BACKUP_STACK, compose, convergeTimeoutSeconds: 300, endpointMode: args.endpointMode }, { parent: this, dependsOn: objects });
     this.stackDigest = stack.digest;

@@ -16,6 +16,10 @@ export const SECRET_KEYS = {
   adminPassword: "the password of the admin UIs: the edge dashboard (user edge.dashboardUser) and Portainer (user admin)",
   cloudflareApiToken: "a Cloudflare API token with Zone.DNS edit on the zone (DNS records and the ACME DNS challenge)",
   registryPassword: "the password (GitLab deploy token) of the private registry in mbio-cloud:registry",
+  influxdbAdminPassword: "the password of InfluxDB's admin user (monitoring stack)",
+  influxdbWriterPassword: "the password of InfluxDB's writer user (Telegraf, backup agents)",
+  influxdbReaderPassword: "the password of InfluxDB's reader user (Grafana's datasource)",
+  grafanaAdminPassword: "the password of Grafana's admin user",
   gitlabToken: "a GitLab access token (glpat-…, scope create_runner, Owner/Maintainer of gitlab.groupId/projectId) that creates the runner; or export GITLAB_TOKEN",
 } as const;
 export type SecretKey = keyof typeof SECRET_KEYS;
@@ -121,6 +125,10 @@ export function validateConfig(
     requireSecret("backupS3AccessKeyId", "backup.enabled is true");
     requireSecret("backupS3SecretAccessKey", "backup.enabled is true");
     requireSecret("resticPassword", "backup.enabled is true");
+  }
+  const monitoringEnabled = parsed.success ? parsed.data.monitoring.enabled : (values.monitoring as { enabled?: unknown } | undefined)?.enabled !== false;
+  if (monitoringEnabled) {
+    for (const k of ["influxdbAdminPassword", "influxdbWriterPassword", "influxdbReaderPassword", "grafanaAdminPassword"] as const) requireSecret(k, "monitoring.enabled is true");
   }
   requireSecret("adminPassword", "the edge dashboard and Portainer are behind it");
   const section = (k: string) => (parsed.success ? (parsed.data as unknown as Record<string, Record<string, unknown>>)[k] : (values[k] as Record<string, unknown> | undefined)) ?? {};

@@ -2,6 +2,7 @@
 // reads when it fails, so messages say what is allowed, not what zod expected.
 import { z } from "zod";
 import { backupSchema, storageSchema } from "./data";
+import { MONITORING_IMAGES, monitoringSchema } from "./monitoring";
 import { gitlabSchema } from "./gitlab";
 import { CONTROL_PLANE_IMAGES, controlPlaneSchema, DEMO_IMAGES, demoSchema, dnsSchema, EDGE_IMAGES, edgeSchema } from "./edge";
 
@@ -88,6 +89,7 @@ export const platformSchema = z
     registry: registrySchema.optional(),
     storage: storageSchema,
     backup: backupSchema,
+    monitoring: monitoringSchema,
     gitlab: gitlabSchema,
     edge: edgeSchema,
     dns: dnsSchema,
@@ -130,6 +132,11 @@ export const platformSchema = z
         path: ["images", "backup-agent"],
         message: "required when backup.enabled is true: the image built from images/backup-agent (GitLab image pipeline, or the sandbox registry), pinned as name:version@sha256:<digest>",
       });
+    }
+    if (c.monitoring.enabled) {
+      for (const key of MONITORING_IMAGES.filter((k) => !c.images[k] && (k !== "grafana" || c.monitoring.grafana))) {
+        ctx.addIssue({ code: "custom", path: ["images", key], message: `required when monitoring.enabled is true: the pinned ${key} image (name:version@sha256:<digest>; see docs/monitoring.md)` });
+      }
     }
     if (c.gitlab.enabled && !c.images["gitlab-runner"]) {
       ctx.addIssue({ code: "custom", path: ["images", "gitlab-runner"], message: "required when gitlab.enabled is true: the gitlab/gitlab-runner image, pinned as gitlab/gitlab-runner:vX.Y.Z@sha256:<digest> (docs/ci.md)" });

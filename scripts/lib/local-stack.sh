@@ -41,6 +41,11 @@ local_stack_prepare() {
   [ -f "$STATE_DIR/admin-password" ] || (umask 077 && head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' >"$STATE_DIR/admin-password")
   pulumi_local config set --secret mbio-cloud:adminPassword <"$STATE_DIR/admin-password" >/dev/null
   local key value
+  # Monitoring passwords: made once per sandbox, kept in its state directory (mode 600).
+  for key in influxdbAdminPassword influxdbWriterPassword influxdbReaderPassword grafanaAdminPassword; do
+    [ -f "$STATE_DIR/$key" ] || (umask 077 && head -c 32 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' >"$STATE_DIR/$key")
+    pulumi_local config set --secret "mbio-cloud:$key" <"$STATE_DIR/$key" >/dev/null
+  done
   while IFS='=' read -r key value; do
     case "$key" in
       S3_ACCESS_KEY_ID) printf '%s' "$value" | pulumi_local config set --secret mbio-cloud:backupS3AccessKeyId >/dev/null ;;

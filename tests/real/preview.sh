@@ -84,10 +84,13 @@ init_stack() { # stack token
     pulumi --non-interactive stack init "$stack" >/dev/null 2>&1 || pulumi --non-interactive stack select "$stack" >/dev/null
     printf '%s' "$token" | pulumi config set --secret hcloud:token >/dev/null
     pulumi config set --secret mbio-cloud:sshPrivateKey <"$work/id_ed25519" >/dev/null
-    for k in backupS3AccessKeyId backupS3SecretAccessKey resticPassword registryPassword; do
+    for k in backupS3AccessKeyId backupS3SecretAccessKey resticPassword registryPassword influxdbAdminPassword influxdbWriterPassword influxdbReaderPassword grafanaAdminPassword; do
       printf 'dummy-%s' "$k" | pulumi config set --secret "mbio-cloud:$k" >/dev/null
     done
     pulumi config set --path 'mbio-cloud:images.backup-agent' "registry.gitlab.com/mbio/mbio-cloud/backup-agent:1.0.0@sha256:$TEST_DIGEST" >/dev/null
+    for ref in influxdb=influxdb:1.11.8 telegraf=telegraf:1.39.3 grafana=grafana/grafana:12.3.1; do
+      pulumi config set --path "mbio-cloud:images.${ref%%=*}" "${ref#*=}@sha256:$TEST_DIGEST" >/dev/null
+    done
     # The GitLab runner: the operator's group id, the admin token and the runner image pin (test values).
     pulumi config set --path 'mbio-cloud:images.gitlab-runner' "gitlab/gitlab-runner:v0.0.0-test@sha256:$TEST_DIGEST" >/dev/null
     pulumi config set --path 'mbio-cloud:gitlab.groupId' 4242 >/dev/null

@@ -4,7 +4,9 @@ import { SECRET_KEYS, validateConfig } from "../../components/config/load";
 import { platformSchema } from "../../components/config/schema";
 import { deployableConfig, stackFileConfig } from "./support/harness";
 
-const secrets = { sshPrivateKey: "secret" as const, backupS3AccessKeyId: "secret" as const, backupS3SecretAccessKey: "secret" as const, resticPassword: "secret" as const, registryPassword: "secret" as const, gitlabToken: "secret" as const, adminPassword: "secret" as const, cloudflareApiToken: "secret" as const };
+const secrets = { sshPrivateKey: "secret" as const, backupS3AccessKeyId: "secret" as const, backupS3SecretAccessKey: "secret" as const, resticPassword: "secret" as const, registryPassword: "secret" as const, gitlabToken: "secret" as const, adminPassword: "secret" as const, cloudflareApiToken: "secret" as const, influxdbAdminPassword: "secret" as const, influxdbWriterPassword: "secret" as const, influxdbReaderPassword: "secret" as const, grafanaAdminPassword: "secret" as const };
+const monitoringImageProblems = (stack: string) =>
+  ["influxdb", "telegraf", "grafana"].map((k) => expect.stringMatching(new RegExp(`^Pulumi\\.${stack}\\.yaml: mbio-cloud:images\\.${k} is missing — required when monitoring\\.enabled is true`)));
 // What every committed stack file still needs from its operator for the GitLab runner (docs/ci.md).
 const runnerProblems = (stack: string) => [
   expect.stringMatching(new RegExp(`^Pulumi\\.${stack}\\.yaml: mbio-cloud:gitlab\\.groupId is missing — required when gitlab\\.enabled is true`)),
@@ -37,10 +39,10 @@ describe("config validation", () => {
     expect.stringMatching(new RegExp(`^Pulumi\\.${stack}\\.yaml: mbio-cloud:images\\.portainer-agent is missing — required when controlPlane\\.enabled is true`)),
   ];
 
-  test("development has no backups and needs no platform image; as committed it stops only at the operator's keys and the runner's group and image", () => {
+  test("development has no backups and needs no platform image; as committed it stops only at the operator's keys, the runner's group and image and the monitoring images", () => {
     const problems = problemsFor("development", unprefixed(stackFileConfig("development")));
-    expect(problems).toEqual(expect.arrayContaining([...operatorKeys("development"), ...runnerProblems("development")]));
-    expect(problems).toHaveLength(5);
+    expect(problems).toEqual(expect.arrayContaining([...operatorKeys("development"), ...runnerProblems("development"), ...monitoringImageProblems("development")]));
+    expect(problems).toHaveLength(8);
   });
 
   test.each(["staging", "production"])("Pulumi.%s.yaml as committed stops at the missing images and zone id, saying how to get them", (stack) => {
@@ -50,9 +52,10 @@ describe("config validation", () => {
         expect.stringMatching(new RegExp(`^Pulumi\\.${stack}\\.yaml: mbio-cloud:images\\.backup-agent is missing — required when backup\\.enabled is true: the image built from images/backup-agent`)),
         ...operatorKeys(stack),
         ...runnerProblems(stack),
+        ...monitoringImageProblems(stack),
       ]),
     );
-    expect(problems).toHaveLength(6);
+    expect(problems).toHaveLength(9);
   });
 
   const cases: [string, (r: Record<string, unknown>) => void, RegExp][] = [

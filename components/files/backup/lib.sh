@@ -11,6 +11,8 @@
 #   NODE_NAME                restic --host of snapshots (default: hostname)
 #   ENVIRONMENT              environment name, a metrics tag
 #   INFLUX_URL, INFLUX_BUCKET, INFLUX_ORG, INFLUX_TOKEN[_FILE]   InfluxDB 2 write API (optional)
+#   INFLUX_URL, INFLUX_DB, INFLUX_RP, INFLUX_USER, INFLUX_PASSWORD[_FILE]   InfluxDB 1.x write API (optional;
+#                            used when INFLUX_DB is set: the monitoring stack's InfluxDB)
 #   METRICS_FILE             also append line protocol here (optional)
 # shellcheck shell=bash
 
@@ -116,7 +118,14 @@ metric() {
   local tags="$1" fields="$2" line
   line="mbio_backup,environment=${ENVIRONMENT},node=${NODE_NAME},${tags} ${fields} $(date +%s)"
   if [ -n "${METRICS_FILE:-}" ]; then printf '%s\n' "$line" >>"$METRICS_FILE"; fi
-  if [ -n "${INFLUX_URL:-}" ]; then
+  if [ -n "${INFLUX_URL:-}" ] && [ -n "${INFLUX_DB:-}" ]; then
+    local password="${INFLUX_PASSWORD:-}"
+    if [ -n "${INFLUX_PASSWORD_FILE:-}" ] && [ -r "$INFLUX_PASSWORD_FILE" ]; then password="$(cat "$INFLUX_PASSWORD_FILE")"; fi
+    # The credentials reach curl through a config on a file descriptor, never its command line.
+    curl -fsS --max-time 10 -XPOST -K <(printf 'user = "%s:%s"\n' "${INFLUX_USER:-}" "$password") \
+      "${INFLUX_URL%/}/write?db=${INFLUX_DB}&rp=${INFLUX_RP:-}&precision=s" --data-binary "$line" >/dev/null \
+      || info "warning: could not write metrics to $INFLUX_URL (the backup itself is unaffected)"
+  elif [ -n "${INFLUX_URL:-}" ]; then
     local token="${INFLUX_TOKEN:-}"
     if [ -n "${INFLUX_TOKEN_FILE:-}" ] && [ -r "$INFLUX_TOKEN_FILE" ]; then token="$(cat "$INFLUX_TOKEN_FILE")"; fi
     curl -fsS --max-time 10 -XPOST \

@@ -36,6 +36,10 @@ export function stackFileConfig(stack: string): Record<string, unknown> {
  */
 export const PIPELINE_IMAGES = {
   "backup-agent": `registry.gitlab.com/mbio/mbio-cloud/backup-agent:1.0.0@sha256:${"0123456789abcdef".repeat(4)}`,
+  // Upstream images with no citable digest yet (docs/monitoring.md): visibly fake test digests.
+  influxdb: `influxdb:1.11.8@sha256:${"0123456789abcdef".repeat(4)}`,
+  telegraf: `telegraf:1.39.3@sha256:${"0123456789abcdef".repeat(4)}`,
+  grafana: `grafana/grafana:12.3.1@sha256:${"0123456789abcdef".repeat(4)}`,
   // No citable upstream digest of gitlab/gitlab-runner yet: the stack files leave it out (docs/ci.md).
   "gitlab-runner": `gitlab/gitlab-runner:v0.0.0-test@sha256:${"fedcba9876543210".repeat(4)}`,
 };
@@ -86,6 +90,10 @@ export const TEST_SECRETS = {
   "mbio-cloud:adminPassword": "unit-test-admin-password",
   "mbio-cloud:cloudflareApiToken": "unit-test-cloudflare-token",
   "mbio-cloud:registryPassword": "unit-test-registry-password",
+  "mbio-cloud:influxdbAdminPassword": "unit-test-influxdb-admin",
+  "mbio-cloud:influxdbWriterPassword": "unit-test-influxdb-writer",
+  "mbio-cloud:influxdbReaderPassword": "unit-test-influxdb-reader",
+  "mbio-cloud:grafanaAdminPassword": "unit-test-grafana-admin",
   "mbio-cloud:gitlabToken": "glpat-unit-test-admin-token-0000",
 };
 
