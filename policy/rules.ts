@@ -126,6 +126,20 @@ export function withSecretCredentials(props: unknown): unknown {
 /** The stack of a URN: urn:pulumi:<stack>::<project>::<type>::<name>. */
 export const stackOf = (urn: string): string => urn.split(":")[2] ?? "";
 
+/**
+ * A property value, or undefined while it is unknown (a preview): the SDK's proxy throws on unknowns and
+ * would skip the whole stack policy; one unknown input must not hide the known ones.
+ */
+export function known<T>(read: () => T): T | undefined {
+  try {
+    const v = read();
+    return typeof v === "string" ? (String(v) as T) : v;
+  } catch {
+    return undefined;
+  }
+}
+const createOf = (r: StackResource): string => known(() => String(r.props.create ?? "")) ?? "";
+
 interface StackResource {
   type: string;
   urn: string;
@@ -133,12 +147,12 @@ interface StackResource {
 }
 /** Swarm managers of a stack: nodes labelled mbio.role=manager by swarm/node-labels.sh, or Hetzner manager servers. */
 export function managerCount(resources: StackResource[]): number {
-  const labelled = resources.filter((r) => r.type === COMMAND && /LABELS='[^']*mbio\.role=manager/.test(String(r.props.create ?? ""))).length;
-  const servers = resources.filter((r) => r.type === SERVER && (r.props.labels as Props | undefined)?.role === "manager").length;
+  const labelled = resources.filter((r) => r.type === COMMAND && /LABELS='[^']*mbio\.role=manager/.test(createOf(r))).length;
+  const servers = resources.filter((r) => r.type === SERVER && known(() => (r.props.labels as Props | undefined)?.role) === "manager").length;
   return Math.max(labelled, servers);
 }
 export const deploysStack = (resources: StackResource[], stack: string): boolean =>
-  resources.some((r) => r.type === COMMAND && String(r.props.create ?? "").includes(`STACK='${stack}'`) && String(r.props.create ?? "").includes("stack-deploy"));
+  resources.some((r) => r.type === COMMAND && createOf(r).includes(`STACK='${stack}'`) && createOf(r).includes("stack-deploy"));
 
 /** Problems of a production stack: fewer than 3 managers, no backup stack. */
 export function productionProblems(resources: StackResource[]): string[] {
@@ -154,8 +168,8 @@ export function productionProblems(resources: StackResource[]): string[] {
 export function overlayProblems(resources: StackResource[]): string[] {
   if (!resources.some((r) => r.type === SERVER)) return [];
   return resources
-    .filter((r) => r.type === COMMAND && /swarm\/network\.sh|NETWORK=/.test(String(r.props.create ?? "")) && /ENCRYPTED='/.test(String(r.props.create ?? "")))
-    .filter((r) => !String(r.props.create).includes("ENCRYPTED='true'"))
+    .filter((r) => r.type === COMMAND && /ENCRYPTED='/.test(createOf(r)))
+    .filter((r) => !createOf(r).includes("ENCRYPTED='true'"))
     .map((r) => `overlay network of ${r.urn.split("::").pop()} is not encrypted (mbio-cloud:swarm.overlayEncrypted must be true on Hetzner)`);
 }
 
