@@ -4,7 +4,8 @@
 # local backend with dummy credentials of the right shape and a test digest for the platform's own images.
 # No network is needed: the providers validate every input offline (Check) and plan creates.
 #   - each preview succeeds and its plan is exactly the plan the mock tests assert on (tests/unit/plan.test.ts);
-#   - an input only the real provider catches fails: an hcloud token of the wrong length.
+#   - an input only the real provider catches fails: an hcloud token of the wrong length;
+#   - every preview runs the policy pack (policy/, docs/security.md): a violation fails the preview.
 set -uo pipefail
 # shellcheck source=scripts/lib/pulumi-env.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib/pulumi-env.sh"
@@ -25,7 +26,7 @@ mkdir -p "$work/state"
 # The project as committed, in a copy: `stack init` writes an encryption salt into the stack file.
 project="$work/project"
 mkdir -p "$project"
-cp -r index.ts components package.json tsconfig.json Pulumi.yaml "$project/"
+cp -r index.ts components policy package.json tsconfig.json Pulumi.yaml "$project/"
 ln -s "$MBIO_ROOT/node_modules" "$project/node_modules"
 
 echo "mock plans (tests/unit/plan.test.ts)"
@@ -87,7 +88,7 @@ init_stack() { # stack token
 for stack in development staging production; do
   init_stack "$stack" "$HCLOUD_DUMMY"
   start=$SECONDS
-  if (cd "$project" && pulumi --non-interactive preview --stack "$stack" --json >"$work/$stack.json" 2>"$work/$stack.err"); then
+  if (cd "$project" && pulumi --non-interactive preview --stack "$stack" --policy-pack policy --json >"$work/$stack.json" 2>"$work/$stack.err"); then
     n="$(created "$work/$stack.json" | wc -l)"
     ok "$stack: real preview succeeded in $((SECONDS - start))s, $n resources to create"
     if diff <(created "$work/$stack.json") <(jq -r '.[]' "$work/plan/$stack.json" | sort) >"$work/$stack.diff"; then
