@@ -2,7 +2,8 @@
 // module registry so the program is imported after setMocks and with its own config.
 import * as fs from "fs";
 import * as path from "path";
-import { utils } from "ssh2";
+import { execFileSync } from "child_process";
+import * as os from "os";
 import { parse } from "yaml";
 
 export const REPO = path.resolve(__dirname, "../../..");
@@ -33,16 +34,38 @@ export function stackFileConfig(stack: string): Record<string, unknown> {
  * files; until it has run, staging and production stop at validation. Tests stand in for that step with a
  * value that is visibly a test digest.
  */
-export const PIPELINE_IMAGES = { "backup-agent": `registry.gitlab.com/mbio/mbio-cloud/backup-agent:1.0.0@sha256:${"0123456789abcdef".repeat(4)}` };
+export const PIPELINE_IMAGES = {
+  "backup-agent": `registry.gitlab.com/mbio/mbio-cloud/backup-agent:1.0.0@sha256:${"0123456789abcdef".repeat(4)}`,
+  // No citable upstream digest of gitlab/gitlab-runner yet: the stack files leave it out (docs/ci.md).
+  "gitlab-runner": `gitlab/gitlab-runner:v0.0.0-test@sha256:${"fedcba9876543210".repeat(4)}`,
+};
+/** The GitLab group the operator puts into each stack file (gitlab.groupId); a test value. */
+export const TEST_GITLAB_GROUP_ID = 4242;
 
 /** A stack file as it is once the image pipeline has pinned the platform's own images. */
 export function deployableConfig(stack: string): Record<string, unknown> {
   const config = stackFileConfig(stack);
-  return { ...config, "mbio-cloud:images": { ...(config["mbio-cloud:images"] as object), ...PIPELINE_IMAGES } };
+  const gitlab = config["mbio-cloud:gitlab"] as object | undefined;
+  return {
+    ...config,
+    "mbio-cloud:images": { ...(config["mbio-cloud:images"] as object), ...PIPELINE_IMAGES },
+    ...(gitlab ? { "mbio-cloud:gitlab": { ...gitlab, groupId: TEST_GITLAB_GROUP_ID } } : {}),
+  };
 }
 
-/** A throwaway OpenSSH key pair for the mocks, made once per test process. */
-export const TEST_SSH_KEY = utils.generateKeyPairSync("ed25519");
+/**
+ * A throwaway OpenSSH key pair for the mocks, made once per test process by ssh-keygen, as operators make
+ * theirs (ssh2's own generator writes about 1 in 400 ed25519 keys that its parser then rejects).
+ */
+export const TEST_SSH_KEY = (() => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mbio-test-key-"));
+  try {
+    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "unit-test", "-f", path.join(dir, "key")]);
+    return { private: fs.readFileSync(path.join(dir, "key"), "utf8"), public: fs.readFileSync(path.join(dir, "key.pub"), "utf8").trim() };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+})();
 
 export const TEST_SECRETS = {
   // A real (throwaway) key: the program derives its public half for authorized_keys.
@@ -51,6 +74,7 @@ export const TEST_SECRETS = {
   "mbio-cloud:backupS3SecretAccessKey": "unit-test-secret-key",
   "mbio-cloud:resticPassword": "unit-test-restic-password",
   "mbio-cloud:registryPassword": "unit-test-registry-password",
+  "mbio-cloud:gitlabToken": "glpat-unit-test-admin-token-0000",
 };
 
 /** A deterministic fake public address per server name, so two runs of a program compare equal. */
@@ -70,6 +94,8 @@ function mockState(type: string, name: string, inputs: Record<string, unknown>):
       if (create.includes("swarm-join.sh")) return { ...inputs, stdout: `node-${name}`, stderr: "" };
       return { ...inputs, stdout: "", stderr: "" };
     }
+    case "pulumi-nodejs:dynamic/gitlab:RunnerRegistration":
+      return { ...inputs, runnerId: 9171, token: "glrt-mock-runner-token", tokenExpiresAt: null };
     default:
       return { ...inputs };
   }
