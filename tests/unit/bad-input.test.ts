@@ -29,8 +29,8 @@ const rows: [string, string, unknown, RegExp][] = [
   ["workers as a word", "workers", "two", /must be a whole number from 0 to 50/],
   ["overlayEncrypted as a string", "swarm.overlayEncrypted", "yes", /must be true or false/],
   ["backup.enabled as a string", "backup.enabled", "true", /must be true or false/],
-  ["adminCidrs as one string", "adminCidrs", "203.0.113.0/24", /expected array|must/i],
-  ["sshPublicKeys as one string", "sshPublicKeys", SSH_KEY, /expected array|must/i],
+  ["adminCidrs as one string", "adminCidrs", "203.0.113.0/24", /must be a list of IPv4 CIDRs/],
+  ["sshPublicKeys as one string", "sshPublicKeys", SSH_KEY, /must be a list of OpenSSH public key lines/],
   ["volumeSizeGb with a unit", "storage.storidge.volumeSizeGb", "100GB", /must be a whole number of GB from 10 to 10240/],
   // ranges
   ["even manager count", "managers", 4, /a Swarm needs an odd number of managers \(1, 3 or 5\)/],
