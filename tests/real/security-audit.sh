@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Real-tool audit of the node hardening: two machines of the sandbox's machine image (systemd, sshd, Debian
+# Real-tool audit of the node hardening (the Hetzner cloud-init path on the second machine too): two machines of the sandbox's machine image (systemd, sshd, Debian
 # 12, as a Hetzner server looks to the bootstrap) on a network of their own, so the sandbox singleton and its
 # lock are not needed. harden.sh and firewall.sh run twice over SSH exactly as the bootstrap runs them (the
 # second run must change nothing), then:
@@ -80,6 +80,15 @@ on() { local ip="$1"; shift; "${SSH[@]}" "root@$ip" "$@"; }
 for _ in $(seq 1 30); do on "$M1" true 2>/dev/null && break; sleep 1; done
 echo "security-audit: machines $M1 $M2 from $image up ($((SECONDS - start))s)"
 
+# The Hetzner path on the second machine, meanwhile: the rendered user-data (render.sh) through cloud-init's
+# NoCloud source, as a new server boots it; harden.sh then runs over SSH as the bootstrap's next step.
+bash "$FILES/cloud-init/render.sh" >"$out/user-data"
+docker exec "$PREFIX-2" mkdir -p /var/lib/cloud/seed/nocloud
+docker cp -q "$out/user-data" "$PREFIX-2:/var/lib/cloud/seed/nocloud/user-data"
+printf '%s\n' "instance-id: $PREFIX-2-$$" "local-hostname: $PREFIX-2" "public-keys:" "  - $(cat "$out/key.pub")" |
+  docker exec -i "$PREFIX-2" tee /var/lib/cloud/seed/nocloud/meta-data >/dev/null
+cloud_init_background "$PREFIX-2"
+
 # As the bootstrap runs them: environment assignments, then the script on bash's stdin.
 FW_ENV="PRIVATE_CIDR=$SUBNET_PREFIX.0/24 ADMIN_CIDRS='$GW/32' MANAGER=true EDGE=false"
 for pass in 1 2; do
@@ -96,6 +105,13 @@ check "firewall.sh: first run succeeds" grep -q "firewall rc=0" "$out/firewall-1
 check "firewall.sh: second run changes nothing" grep -q "done, 0 change(s)" "$out/firewall-2.out"
 grep -q "harden rc=0" "$out/harden-1.out" || tail -20 "$out/harden-1.out"
 grep -q "done, 0 change(s)" "$out/harden-2.out" || grep changed "$out/harden-2.out"
+
+echo "security-audit: cloud-init path on $M2"
+docker exec "$PREFIX-2" bash -c 'for _ in $(seq 1 300); do [ -e /etc/cloud/cloud-init.disabled ] && exit 0; sleep 1; done; exit 1'
+check "cloud-init: the rendered user-data ran harden.sh to the end" docker exec "$PREFIX-2" grep -q "harden: done" /var/log/mbio-sandbox-cloud-init.log /var/log/cloud-init-output.log
+on "$M2" "bash -s" <"$HARDEN_SCRIPT" >"$out/harden-m2.out" 2>&1
+check "cloud-init: harden.sh over SSH afterwards changes nothing" grep -q "done, 0 change(s)" "$out/harden-m2.out"
+grep -q "done, 0 change(s)" "$out/harden-m2.out" || grep -E "changed|error" "$out/harden-m2.out" | head
 
 echo "security-audit: ssh-audit $M1"
 ssh-audit --no-colors --timeout=10 "$M1" >"$out/ssh-audit.txt" 2>&1
