@@ -3,8 +3,9 @@
 // (tests/unit/policy.test.ts); policy/index.ts packs them for `pulumi preview --policy-pack policy`.
 //
 // Where a Compose document is found (the stable contract with components/swarm-stack.ts): a resource
-// input named `compose` (an object or its JSON text) or, for the `command:remote:Command` that runs
-// `docker stack deploy`, its `stdin` when that is a JSON document with `services`. Values unknown during
+// input named `compose` or `document` (an object or its JSON text; `document` is the Swarm provider's
+// SwarmStackDeployment) or, for the `command:remote:Command` that runs `docker stack deploy`, its `stdin`
+// when that is a JSON document with `services`. Values unknown during
 // a preview are skipped; they are checked on `pulumi up`.
 import type { ResourceValidationPolicy, StackValidationPolicy, ResourceValidationArgs, StackValidationArgs, ReportViolation } from "@pulumi/policy";
 import { Secret } from "@pulumi/policy";
@@ -39,7 +40,7 @@ export function composeOf(type: string, props: Props): ComposeDocument | undefin
     if (doc !== null && typeof doc === "object" && typeof (doc as Props).services === "object") return doc as ComposeDocument;
     return undefined;
   };
-  return parse(props.compose) ?? (type === COMMAND ? parse(props.stdin) : undefined);
+  return parse(props.compose) ?? parse(props.document) ?? (type === COMMAND ? parse(props.stdin) : undefined);
 }
 
 /** One message per service that breaks a Compose rule; `rule` picks which. */
@@ -104,23 +105,43 @@ export const CREDENTIAL_KEY = /(password|passphrase|privatekey|secretaccesskey|a
  * as `Secret` instances, as the policy SDK does in remediation (deserialize with secrets proxied).
  */
 export function plainCredentials(props: unknown, at = ""): string[] {
-  if (props instanceof Secret || props === null || typeof props !== "object") return [];
+  const v = unwrap(props);
+  if (v instanceof Secret || v === null || typeof v !== "object") return [];
   const found: string[] = [];
-  for (const [k, v] of Object.entries(props as Props)) {
+  for (const k of Object.keys(v as Props)) {
+    const x = unwrap((v as Props)[k]);
     const path = at ? `${at}.${k}` : k;
-    if (CREDENTIAL_KEY.test(k) && typeof v === "string" && v !== "") found.push(path);
-    else found.push(...plainCredentials(v, path));
+    if (CREDENTIAL_KEY.test(k) && typeof x === "string" && x !== "") found.push(path);
+    else found.push(...plainCredentials(x, path));
   }
   return found;
 }
 
 /** The same object with every plain credential-like value wrapped as a secret. */
 export function withSecretCredentials(props: unknown): unknown {
-  if (props instanceof Secret || props === null || typeof props !== "object") return props;
-  if (Array.isArray(props)) return props.map(withSecretCredentials);
-  return Object.fromEntries(
-    Object.entries(props as Props).map(([k, v]) => [k, CREDENTIAL_KEY.test(k) && typeof v === "string" && v !== "" ? new Secret(v) : withSecretCredentials(v)]),
-  );
+  const v = unwrap(props);
+  if (v instanceof Secret || v === null || typeof v !== "object") return v;
+  if (Array.isArray(v)) {
+    const out: unknown[] = [];
+    for (let i = 0; i < v.length; i++) out.push(withSecretCredentials(v[i]));
+    return out;
+  }
+  const out: Props = {};
+  for (const k of Object.keys(v as Props)) {
+    const x = unwrap((v as Props)[k]);
+    out[k] = CREDENTIAL_KEY.test(k) && typeof x === "string" && x !== "" ? new Secret(x) : withSecretCredentials(x);
+  }
+  return out;
+}
+
+/** The object behind one of the policy SDK's proxies (they hide Secret wrappers and unknowns), else the value. */
+function unwrap(v: unknown): unknown {
+  if (v === null || typeof v !== "object") return v;
+  try {
+    return (v as Record<string, unknown>)[getSpecialProxyTarget] ?? v;
+  } catch {
+    return v;
+  }
 }
 
 /** The stack of a URN: urn:pulumi:<stack>::<project>::<type>::<name>. */
@@ -145,14 +166,21 @@ interface StackResource {
   urn: string;
   props: Props;
 }
-/** Swarm managers of a stack: nodes labelled mbio.role=manager by swarm/node-labels.sh, or Hetzner manager servers. */
+/**
+ * Swarm managers of a stack: nodes labelled mbio.role=manager (by swarm/node-labels.sh, or a Swarm node
+ * resource with `role` and `labels`), or Hetzner manager servers.
+ */
 export function managerCount(resources: StackResource[]): number {
-  const labelled = resources.filter((r) => r.type === COMMAND && /LABELS='[^']*mbio\.role=manager/.test(createOf(r))).length;
+  const labelled = resources.filter(
+    (r) => (r.type === COMMAND && /LABELS='[^']*mbio\.role=manager/.test(createOf(r))) || (r.type !== SERVER && known(() => r.props.role) === "manager" && known(() => (r.props.labels as Props | undefined)?.["mbio.role"]) === "manager"),
+  ).length;
   const servers = resources.filter((r) => r.type === SERVER && known(() => (r.props.labels as Props | undefined)?.role) === "manager").length;
   return Math.max(labelled, servers);
 }
 export const deploysStack = (resources: StackResource[], stack: string): boolean =>
-  resources.some((r) => r.type === COMMAND && createOf(r).includes(`STACK='${stack}'`) && createOf(r).includes("stack-deploy"));
+  resources.some(
+    (r) => (r.type === COMMAND && createOf(r).includes(`STACK='${stack}'`) && createOf(r).includes("stack-deploy")) || (known(() => r.props.stackName) === stack && known(() => r.props.document) !== undefined),
+  );
 
 /** Problems of a production stack: fewer than 3 managers, no backup stack. */
 export function productionProblems(resources: StackResource[]): string[] {
@@ -167,9 +195,10 @@ export function productionProblems(resources: StackResource[]): string[] {
 /** Problems of a Hetzner stack: an overlay network created without IPsec encryption. */
 export function overlayProblems(resources: StackResource[]): string[] {
   if (!resources.some((r) => r.type === SERVER)) return [];
+  // swarm/network.sh as a command (ENCRYPTED='…'), or a Swarm network resource with an `encrypted` input.
   return resources
-    .filter((r) => r.type === COMMAND && /ENCRYPTED='/.test(createOf(r)))
-    .filter((r) => !createOf(r).includes("ENCRYPTED='true'"))
+    .filter((r) => (r.type === COMMAND && /ENCRYPTED='/.test(createOf(r))) || (r.type !== COMMAND && typeof known(() => r.props.encrypted) === "boolean" && known(() => r.props.mtu) !== undefined))
+    .filter((r) => !createOf(r).includes("ENCRYPTED='true'") && known(() => r.props.encrypted) !== true)
     .map((r) => `overlay network of ${r.urn.split("::").pop()} is not encrypted (mbio-cloud:swarm.overlayEncrypted must be true on Hetzner)`);
 }
 
@@ -202,8 +231,10 @@ export const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = [
     enforcementLevel: "remediate",
     remediateResource: (args) => {
       // The SDK hands remediations a proxy that hides Secret wrappers; its target keeps them.
-      const target = (args.props as Record<string, unknown>)[getSpecialProxyTarget] ?? args.props;
-      return plainCredentials(target).length > 0 ? (withSecretCredentials(target) as Props) : undefined;
+      const plain = plainCredentials(args.props);
+      if (plain.length === 0) return undefined;
+      console.log(`credential-inputs-are-secret: ${args.urn}: made secret: ${plain.join(", ")}`);
+      return withSecretCredentials(args.props) as Props;
     },
   },
   stackRule("production-has-3-managers-and-backups", "Production runs at least 3 Swarm managers and deploys the backup stack.", productionProblems),

@@ -122,5 +122,17 @@ else
   fail "staging with a 50-character hcloud token: failed, but not with the provider's token message"
 fi
 
+# What only the policy pack knows (docs/security.md): production with one manager is valid config, but the
+# mandatory policy production-has-3-managers-and-backups stops the preview before anything is created.
+(cd "$project" && pulumi --non-interactive config set --stack production mbio-cloud:managers 1 >/dev/null)
+if (cd "$project" && pulumi --non-interactive preview --stack production --policy-pack policy >"$work/one-manager.out" 2>&1); then
+  fail "production with one manager: the preview succeeded; the policy pack should refuse it"
+elif grep -q "production has 1 Swarm manager" "$work/one-manager.out"; then
+  ok "production with one manager: refused by the policy pack (production-has-3-managers-and-backups)"
+else
+  tail -n 15 "$work/one-manager.out" | sed 's/^/      /'
+  fail "production with one manager: failed, but not with the policy's message"
+fi
+
 echo "preview: $passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -73,7 +73,18 @@ const deploy = (stack: string, service: Record<string, unknown>, how: "stdin" | 
   return { type: "command:remote:Command", name: "bad-deploy", urn: urn(stack, "command:remote:Command", "bad-deploy"), props: how === "stdin" ? { create: "STACK='web' bash -c stack-deploy", stdin: JSON.stringify(doc) } : { compose: doc } };
 };
 
+/** The same deploy as the Swarm provider's dynamic resource (drift work): the document as `document`. */
+const dynamicDeploy = (stack: string, service: Record<string, unknown>): Res => ({
+  type: "pulumi-nodejs:dynamic:Resource",
+  name: "bad-deploy",
+  urn: urn(stack, "pulumi-nodejs:dynamic:Resource", "bad-deploy"),
+  props: { stackName: "web", document: JSON.stringify({ version: "3.9", services: { web: service } }) },
+});
+const dyn = (stack: string, props: Record<string, unknown>): Res => ({ type: "pulumi-nodejs:dynamic:Resource", name: "dyn", urn: urn(stack, "pulumi-nodejs:dynamic:Resource", "dyn"), props });
+
 const bad: [string, () => Res[], RegExp][] = [
+  ["images-pinned-by-digest", () => [dynamicDeploy("staging", { ...goodService, image: "traefik" })], /image "traefik" is not pinned/],
+  ["hetzner-overlays-encrypted", () => [...realStacks.staging, dyn("staging", { name: "staging-platform", encrypted: false, mtu: "1350" })], /is not encrypted/],
   ["images-pinned-by-digest", () => [deploy("staging", { ...goodService, image: "traefik:latest" })], /service web: image "traefik:latest" is not pinned/],
   ["images-pinned-by-digest", () => [deploy("staging", { ...goodService, image: "traefik:v3.3.4" }, "compose")], /not pinned/],
   ["services-have-healthcheck-and-limits", () => [deploy("staging", { ...goodService, healthcheck: undefined })], /service web: no healthcheck/],
@@ -112,5 +123,14 @@ describe("policy pack", () => {
     expect(prod.some((r) => r.type === "hcloud:index/firewall:Firewall")).toBe(true);
     expect(managerCount(prod)).toBe(3);
     expect(deploysStack(prod, "backup")).toBe(true);
+  });
+
+  test("the Swarm provider's dynamic resources count: manager nodes, stack deployments, encrypted networks", async () => {
+    const { managerCount, deploysStack, overlayProblems } = await import("../../policy/rules");
+    const nodes = [1, 2, 3].map((i) => dyn("production", { role: "manager", labels: { "mbio.role": "manager", "mbio.name": `m${i}` } }));
+    expect(managerCount(nodes)).toBe(3);
+    expect(deploysStack([dyn("production", { stackName: "backup", document: "{}" })], "backup")).toBe(true);
+    const server = { type: "hcloud:index/server:Server", name: "s", urn: urn("staging", "hcloud:index/server:Server", "s"), props: {} };
+    expect(overlayProblems([server, dyn("staging", { name: "n", encrypted: true, mtu: "1350" })])).toEqual([]);
   });
 });
