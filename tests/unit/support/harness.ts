@@ -43,13 +43,23 @@ export const PIPELINE_IMAGES = {
 export const TEST_GITLAB_GROUP_ID = 4242;
 
 /** A stack file as it is once the image pipeline has pinned the platform's own images. */
+/** Upstream images the stack files cannot pin yet (no citable digest): visibly fake test digests. */
+export const UNPINNED_UPSTREAM_IMAGES = {
+  portainer: `portainer/portainer-ce:2.33.6@sha256:${"fedcba9876543210".repeat(4)}`,
+  "portainer-agent": `portainer/agent:2.33.6@sha256:${"fedcba9876543210".repeat(4)}`,
+};
+/** Stands in for the operator's Cloudflare zone id (stack files leave dns.zoneId to be set). */
+export const TEST_ZONE_ID = "0123456789abcdef0123456789abcdef";
+
 export function deployableConfig(stack: string): Record<string, unknown> {
   const config = stackFileConfig(stack);
   const gitlab = config["mbio-cloud:gitlab"] as object | undefined;
+  const dns = config["mbio-cloud:dns"] as Record<string, unknown> | undefined;
   return {
     ...config,
-    "mbio-cloud:images": { ...(config["mbio-cloud:images"] as object), ...PIPELINE_IMAGES },
+    "mbio-cloud:images": { ...(config["mbio-cloud:images"] as object), ...PIPELINE_IMAGES, ...UNPINNED_UPSTREAM_IMAGES },
     ...(gitlab ? { "mbio-cloud:gitlab": { ...gitlab, groupId: TEST_GITLAB_GROUP_ID } } : {}),
+    ...(dns?.provider === "cloudflare" && !dns.zoneId ? { "mbio-cloud:dns": { ...dns, zoneId: TEST_ZONE_ID } } : {}),
   };
 }
 
@@ -73,6 +83,8 @@ export const TEST_SECRETS = {
   "mbio-cloud:backupS3AccessKeyId": "unit-test-access-key",
   "mbio-cloud:backupS3SecretAccessKey": "unit-test-secret-key",
   "mbio-cloud:resticPassword": "unit-test-restic-password",
+  "mbio-cloud:adminPassword": "unit-test-admin-password",
+  "mbio-cloud:cloudflareApiToken": "unit-test-cloudflare-token",
   "mbio-cloud:registryPassword": "unit-test-registry-password",
   "mbio-cloud:gitlabToken": "glpat-unit-test-admin-token-0000",
 };
