@@ -21,8 +21,8 @@ export interface ComposeDocument {
 const FIREWALL = "hcloud:index/firewall:Firewall";
 const SERVER = "hcloud:index/server:Server";
 const COMMAND = "command:remote:Command";
-/** Bind mounts a platform agent may hold: the engine it drives (backup agent, Traefik's swarm provider). */
-export const ENGINE_BIND_SOURCES = ["/var/run/docker.sock", "/var/lib/docker/swarm"];
+/** Bind mounts a platform agent may hold: the engine it drives (backup agent, Traefik's swarm provider, the control plane's agent). */
+export const ENGINE_BIND_SOURCES = ["/var/run/docker.sock", "/var/lib/docker/swarm", "/var/lib/docker/volumes"];
 const PINNED = /^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)*:(?!latest@)[A-Za-z0-9._-]+@sha256:[a-f0-9]{64}$/;
 
 /** The Compose document a resource deploys, or undefined when it deploys none (or it is not known yet). */
