@@ -231,6 +231,9 @@ export const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = [
     enforcementLevel: "remediate",
     remediateResource: (args) => {
       // The SDK hands remediations a proxy that hides Secret wrappers; its target keeps them.
+      // Provider resources reach policies with their configuration unmarked (the engine keeps config
+      // secrets secret itself); remediating them would only churn the provider.
+      if (args.type.startsWith("pulumi:providers:")) return undefined;
       const plain = plainCredentials(args.props);
       if (plain.length === 0) return undefined;
       console.log(`credential-inputs-are-secret: ${args.urn}: made secret: ${plain.join(", ")}`);
