@@ -142,7 +142,7 @@ export function backupCompose(args: {
         deploy: {
           mode: "global",
           restart_policy: { condition: "any", delay: "10s" },
-          resources: { limits: { memory: "1G" }, reservations: { memory: "64M" } },
+          resources: { limits: { cpus: "1", memory: "1G" }, reservations: { memory: "64M" } },
           labels: { "mbio.component": "backup" },
         },
       },
@@ -158,7 +158,7 @@ export function backupCompose(args: {
           replicas: 1,
           placement: { constraints: ["node.role == manager"] },
           restart_policy: { condition: "any", delay: "10s" },
-          resources: { limits: { memory: "1G" }, reservations: { memory: "64M" } },
+          resources: { limits: { cpus: "1", memory: "1G" }, reservations: { memory: "64M" } },
           labels: { "mbio.component": "backup" },
         },
       },

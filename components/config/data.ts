@@ -2,7 +2,26 @@
 // Secrets (S3 keys, restic password) are not here: they are Pulumi secrets read by the loader.
 import { z } from "zod";
 
-const CRON = /^(\S+\s+){4}\S+$/;
+// Five cron fields, each *, N, N-M, */S or N-M/S (lists of those with commas), within the field's range:
+// minute 0-59, hour 0-23, day 1-31, month 1-12, weekday 0-7. A typo such as "15 25 * * *" stops here
+// instead of in a container's crontab at 2 a.m.
+const CRON_RANGES: [number, number][] = [[0, 59], [0, 23], [1, 31], [1, 12], [0, 7]];
+export function isCron(expr: string): boolean {
+  const fields = expr.trim().split(/\s+/);
+  if (fields.length !== 5) return false;
+  return fields.every((field, i) => {
+    const [lo, hi] = CRON_RANGES[i];
+    const inRange = (n: string) => /^\d+$/.test(n) && Number(n) >= lo && Number(n) <= hi;
+    return field.split(",").every((part) => {
+      const m = /^(\*|\d+|\d+-\d+)(\/(\d+))?$/.exec(part);
+      if (!m) return false;
+      if (m[3] !== undefined && !(Number(m[3]) >= 1 && Number(m[3]) <= hi)) return false;
+      if (m[1] === "*") return true;
+      const [a, b] = m[1].split("-");
+      return inRange(a) && (b === undefined || (inRange(b) && Number(a) <= Number(b)));
+    });
+  });
+}
 
 export const storageSchema = z
   .strictObject({
@@ -13,8 +32,17 @@ export const storageSchema = z
       .strictObject({
         version: z.string().regex(/^v?\d+\.\d+\.\d+-\d+$/, { message: "must be a pinned Storidge release such as v1.0.0-3448" }),
         volumesPerNode: z.literal(3, { message: "Storidge needs exactly 3 raw block devices per node" }).default(3),
-        volumeSizeGb: z.number().int().min(10, { message: "must be at least 10 (GB, Hetzner's minimum volume size)" }).max(10240),
-        profiles: z.record(z.string(), z.strictObject({ capacityGb: z.number().int().min(1), replicas: z.union([z.literal(2), z.literal(3)]), type: z.enum(["ssd", "hdd"]).default("ssd") })).default({}),
+        volumeSizeGb: z.number({ message: "must be a whole number of GB from 10 to 10240" }).int({ message: "must be a whole number of GB from 10 to 10240" }).min(10, { message: "must be at least 10 (GB, Hetzner's minimum volume size)" }).max(10240, { message: "must be at most 10240 (GB, Hetzner's largest volume)" }),
+        profiles: z
+          .record(
+            z.string(),
+            z.strictObject({
+              capacityGb: z.number({ message: "must be a whole number of GB, at least 1" }).int({ message: "must be a whole number of GB, at least 1" }).min(1, { message: "must be a whole number of GB, at least 1" }),
+              replicas: z.union([z.literal(2), z.literal(3)], { message: "must be 2 or 3 (copies of each volume on different nodes)" }),
+              type: z.enum(["ssd", "hdd"], { message: "must be ssd or hdd" }).default("ssd"),
+            }),
+          )
+          .default({}),
       })
       .optional(),
     hetznerCsi: z
@@ -30,8 +58,8 @@ export const storageSchema = z
 export const backupSchema = z
   .strictObject({
     enabled: z.boolean({ message: "must be true or false" }),
-    schedule: z.string().regex(CRON, { message: "must be a five-field cron expression such as '15 2 * * *'" }).default("15 2 * * *"),
-    checkSchedule: z.string().regex(CRON, { message: "must be a five-field cron expression such as '45 4 * * 0'" }).default("45 4 * * 0"),
+    schedule: z.string().refine(isCron, { message: "must be a five-field cron expression such as '15 2 * * *'" }).default("15 2 * * *"),
+    checkSchedule: z.string().refine(isCron, { message: "must be a five-field cron expression such as '45 4 * * 0'" }).default("45 4 * * 0"),
     s3: z
       .strictObject({
         endpoint: z.string().regex(/^https?:\/\/[^\s/]+(:\d+)?\/?$/, { message: "must be an http(s) URL of an S3-compatible endpoint, e.g. https://fsn1.your-objectstorage.com" }),
@@ -40,7 +68,7 @@ export const backupSchema = z
       })
       .optional(),
     // forget + prune takes restic's exclusive lock: it runs apart from the nightly backups.
-    pruneSchedule: z.string().regex(CRON, { message: "must be a five-field cron expression such as '15 5 * * *'" }).default("15 5 * * *"),
+    pruneSchedule: z.string().refine(isCron, { message: "must be a five-field cron expression such as '15 5 * * *'" }).default("15 5 * * *"),
     // Share of pack files `restic check` downloads and verifies on each checkSchedule run.
     checkReadDataSubset: z.string().regex(/^([1-9]\d?(\.\d+)?%|100%)$/, { message: "must be a percentage such as 5% (100% reads everything)" }).default("5%"),
     retention: z

@@ -4,7 +4,8 @@
 # local backend with dummy credentials of the right shape and a test digest for the platform's own images.
 # No network is needed: the providers validate every input offline (Check) and plan creates.
 #   - each preview succeeds and its plan is exactly the plan the mock tests assert on (tests/unit/plan.test.ts);
-#   - an input only the real provider catches fails: an hcloud token of the wrong length.
+#   - an input only the real provider catches fails: an hcloud token of the wrong length;
+#   - every preview runs the policy pack (policy/, docs/security.md): a violation fails the preview.
 set -uo pipefail
 # shellcheck source=scripts/lib/pulumi-env.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib/pulumi-env.sh"
@@ -25,7 +26,7 @@ mkdir -p "$work/state"
 # The project as committed, in a copy: `stack init` writes an encryption salt into the stack file.
 project="$work/project"
 mkdir -p "$project"
-cp -r index.ts components package.json tsconfig.json Pulumi.yaml "$project/"
+cp -r index.ts components policy package.json tsconfig.json Pulumi.yaml "$project/"
 ln -s "$MBIO_ROOT/node_modules" "$project/node_modules"
 
 echo "mock plans (tests/unit/plan.test.ts)"
@@ -112,7 +113,7 @@ init_stack() { # stack token
 for stack in development staging production; do
   init_stack "$stack" "$HCLOUD_DUMMY"
   start=$SECONDS
-  if (cd "$project" && pulumi --non-interactive preview --stack "$stack" --json >"$work/$stack.json" 2>"$work/$stack.err"); then
+  if (cd "$project" && pulumi --non-interactive preview --stack "$stack" --policy-pack policy --json >"$work/$stack.json" 2>"$work/$stack.err"); then
     n="$(created "$work/$stack.json" | wc -l)"
     ok "$stack: real preview succeeded in $((SECONDS - start))s, $n resources to create"
     if diff <(created "$work/$stack.json") <(mock_plan "$stack") >"$work/$stack.diff"; then
@@ -139,6 +140,18 @@ elif grep -q "must be exactly 64 characters" "$work/bad.out"; then
 else
   tail -n 15 "$work/bad.out" | sed 's/^/      /'
   fail "staging with a 50-character hcloud token: failed, but not with the provider's token message"
+fi
+
+# What only the policy pack knows (docs/security.md): production with one manager is valid config, but the
+# mandatory policy production-has-3-managers-and-backups stops the preview before anything is created.
+(cd "$project" && pulumi --non-interactive config set --stack production mbio-cloud:managers 1 >/dev/null)
+if (cd "$project" && pulumi --non-interactive preview --stack production --policy-pack policy >"$work/one-manager.out" 2>&1); then
+  fail "production with one manager: the preview succeeded; the policy pack should refuse it"
+elif grep -q "production has 1 Swarm manager" "$work/one-manager.out"; then
+  ok "production with one manager: refused by the policy pack (production-has-3-managers-and-backups)"
+else
+  tail -n 15 "$work/one-manager.out" | sed 's/^/      /'
+  fail "production with one manager: failed, but not with the policy's message"
 fi
 
 echo "preview: $passed passed, $failed failed"
