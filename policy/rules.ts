@@ -23,6 +23,8 @@ const SERVER = "hcloud:index/server:Server";
 const COMMAND = "command:remote:Command";
 /** Bind mounts a platform agent may hold: the engine it drives (backup agent, Traefik's swarm provider, the control plane's agent). */
 export const ENGINE_BIND_SOURCES = ["/var/run/docker.sock", "/var/lib/docker/swarm", "/var/lib/docker/volumes"];
+/** Read-only views of the host that host metrics need (Telegraf's HOST_PROC, HOST_SYS, HOST_MOUNT_PREFIX). */
+export const HOST_VIEW_SOURCES = ["/proc", "/sys", "/"];
 const PINNED = /^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)*:(?!latest@)[A-Za-z0-9._-]+@sha256:[a-f0-9]{64}$/;
 
 /** The Compose document a resource deploys, or undefined when it deploys none (or it is not known yet). */
@@ -62,7 +64,9 @@ export function composeProblems(doc: ComposeDocument, rule: "pinned-images" | "h
       for (const v of (svc.volumes ?? []) as unknown[]) {
         const source = typeof v === "string" ? v.split(":")[0] : String((v as Props).source ?? "");
         const type = typeof v === "string" ? (/^[./~]/.test(source) ? "bind" : "volume") : String((v as Props).type ?? "volume");
-        if (type === "bind" && !ENGINE_BIND_SOURCES.includes(source)) problems.push(`service ${name}: bind mount ${source} (only named volumes; engine paths ${ENGINE_BIND_SOURCES.join(", ")} excepted)`);
+        const readOnly = typeof v === "string" ? /:ro$/.test(v) : (v as Props).read_only === true;
+        const allowed = ENGINE_BIND_SOURCES.includes(source) || (readOnly && HOST_VIEW_SOURCES.includes(source));
+        if (type === "bind" && !allowed) problems.push(`service ${name}: bind mount ${source} (only named volumes; engine paths ${ENGINE_BIND_SOURCES.join(", ")} and read-only host views ${HOST_VIEW_SOURCES.join(", ")} excepted)`);
       }
     }
   }
