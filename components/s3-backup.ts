@@ -33,7 +33,7 @@ import { ComposeFile, Connection, SwarmStack } from "./swarm-stack";
 export const BACKUP_LABEL = "mbio.backup";
 export const BACKUP_DATABASE_LABEL = "mbio.backup.database";
 export const BACKUP_STACK = "backup";
-export const BACKUP_SCRIPTS = ["lib.sh", "agent.sh", "backup.sh", "maintain.sh", "restore.sh"] as const;
+export const BACKUP_SCRIPTS = ["lib.sh", "node.sh", "agent.sh", "backup.sh", "maintain.sh", "restore.sh"] as const;
 const SCRIPTS_DIR = "/opt/mbio-backup";
 
 export interface S3BackupArgs {

@@ -145,15 +145,25 @@ case "$cmd" in
       info "leaving the current Swarm of $(hostname) (--replace-swarm)"
       docker swarm leave --force >/dev/null
     fi
+    # The archive's node listens on the old machine's address; on a new machine that bind fails and the
+    # manager never starts, so the addresses are rewritten before the engine reads them.
+    old_addr="$(tar -xzOf "$work/swarm.tar.gz" swarm/docker-state.json | jq -r '.AdvertiseAddr | sub(":[0-9]+$"; "")')"
+    if [ -z "$advertise" ]; then
+      ip -o addr show | awk '{ sub("/.*", "", $4); print $4 }' | grep -qxF "$old_addr" \
+        || fail "the raft archive's manager advertised $old_addr, which is not an address of $(hostname): pass --advertise-addr <this machine's private IP>; nothing was changed"
+      advertise="$old_addr"
+    fi
     stop_engine
     [ ! -d "$root/swarm" ] || mv "$root/swarm" "$root/swarm.pre-restore-$(date -u +%Y%m%d%H%M%S)"
     tar -C "$root" -xzf "$work/swarm.tar.gz"
-    printf '%s\n' "$id" >"$marker"
+    jq -c --arg a "$advertise" '.RemoteAddr = "" | .LocalAddr = "" | .AdvertiseAddr = ($a + ":2377") | .ListenAddr = ($a + ":2377")' \
+      "$root/swarm/docker-state.json" >"$work/state.json"
+    cat "$work/state.json" >"$root/swarm/docker-state.json"
     start_engine
     unlock_if_locked "$key"
-    init=(docker swarm init --force-new-cluster)
-    [ -z "$advertise" ] || init+=(--advertise-addr "$advertise")
-    "${init[@]}" >/dev/null || fail "docker swarm init --force-new-cluster failed: journalctl -u docker"
+    docker swarm init --force-new-cluster --advertise-addr "$advertise" >/dev/null \
+      || fail "docker swarm init --force-new-cluster failed: journalctl -u docker"
+    printf '%s\n' "$id" >"$marker"
     info "Swarm restored from ${id:0:8} in $((SECONDS - t0)) s: $(docker node ls -q | wc -l) nodes, $(docker service ls -q | wc -l) services, $(docker config ls -q | wc -l) configs, $(docker secret ls -q | wc -l) secrets"
     info "next: join new managers and workers (docker swarm join-token manager|worker) and remove the old nodes that stay Down (docker node rm)"
     ;;
