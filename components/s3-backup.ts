@@ -133,11 +133,9 @@ export function backupCompose(args: {
       },
       maintenance: {
         ...common,
-        environment: { ...env, AGENT_ROLE: "maintenance", SWARM_DIR: "/host/swarm" },
-        volumes: [
-          { type: "bind", source: "/var/run/docker.sock", target: "/var/run/docker.sock" },
-          { type: "bind", source: "/var/lib/docker/swarm", target: "/host/swarm", read_only: true },
-        ],
+        environment: { ...env, AGENT_ROLE: "maintenance" },
+        // No /var/lib/docker/swarm here: the raft backup stops the engine, so it runs over SSH (swarm-raft.sh).
+        volumes: [{ type: "bind", source: "/var/run/docker.sock", target: "/var/run/docker.sock" }],
         deploy: {
           mode: "replicated",
           replicas: 1,
