@@ -108,6 +108,9 @@ check "SSH login refused" fails_with "cannot log in to" tool --stack local --ssh
 check "not a manager (raft backup on the worker)" fails_with "is not a Swarm manager" tool --stack local --ssh "root@$(machine_ip $W)" swarm-backup
 check "the leader is refused for the raft backup" fails_with "is the leader" tool --stack local --ssh "root@$(machine_ip "$L")" swarm-backup
 on "$L" "docker service update -q --detach=false --constraint-add node.role==manager backup_agent" >/dev/null 2>&1
+agent_gone() { [ -z "$(agent_image $W)" ]; }
+for _ in $(seq 1 40); do agent_gone && break; sleep 2; done
+check "the agent task left the worker (placement constraint)" agent_gone
 check "no agent on a worker" fails_with "no backup agent task runs on mbio-sandbox-$W, and a worker" tool --stack local --ssh "root@$(machine_ip $W)" snapshots
 on "$L" "docker service update -q --detach=false --constraint-rm node.role==manager backup_agent" >/dev/null 2>&1
 
