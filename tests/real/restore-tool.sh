@@ -82,7 +82,7 @@ R=1
 echo "    leader mbio-sandbox-$L, raft backups from mbio-sandbox-$R"
 
 printf '\n[restore-tool] volume: data, backup by the deployed agent, destroy, restore from the workstation\n'
-must "data written into the labelled volume rt_data on the worker" on $W "docker volume create --label mbio.backup=true rt_data >/dev/null && docker run --rm -v rt_data:/d --entrypoint bash $IMAGE -c 'mkdir -p /d/deep/er && head -c 8000000 /dev/urandom >/d/big.bin && for i in \$(seq 1 50); do head -c \$((i * 997)) /dev/urandom >/d/deep/f\$i; done && echo hello >/d/deep/er/x.txt && ln -s big.bin /d/link'"
+must "data written into the labelled volume rt_data on the worker" on $W "docker volume rm -f rt_data >/dev/null; docker volume create --label mbio.backup=true rt_data >/dev/null && docker run --rm -v rt_data:/d --entrypoint bash $IMAGE -c 'mkdir -p /d/deep/er && head -c 8000000 /dev/urandom >/d/big.bin && for i in \$(seq 1 50); do head -c \$((i * 997)) /dev/urandom >/d/deep/f\$i; done && echo hello >/d/deep/er/x.txt && ln -s big.bin /d/link'"
 volume_sums $W rt_data >"$work/before"
 echo "    $(wc -l <"$work/before") entries"
 must "backup through the deployed agent (docker exec backup_agent … agent.sh run backup)" on $W "docker exec \$(docker ps -q --filter label=com.docker.swarm.service.name=backup_agent | head -n1) bash /opt/mbio-backup/agent.sh run backup"
