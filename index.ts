@@ -3,6 +3,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, loadConfig, optionalSecret, secret } from "./components/config/load";
 import { Environment } from "./components/environment";
+import { ADMIN_TOKEN_ENV } from "./components/config/gitlab";
 import { hcloudProvider } from "./components/providers";
 
 function load() {
@@ -31,6 +32,7 @@ const environment = new Environment(config.environment, {
     backupS3SecretAccessKey: optionalSecret("backupS3SecretAccessKey"),
     registryPassword: optionalSecret("registryPassword"),
     hcloudToken,
+    gitlabToken: optionalSecret("gitlabToken") ?? (process.env[ADMIN_TOKEN_ENV] ? pulumi.secret(process.env[ADMIN_TOKEN_ENV]) : undefined),
   },
 }, { providers });
 
@@ -41,3 +43,5 @@ export const managerSshAddress = environment.cluster.managerSshAddress;
 export const dockerHost = environment.cluster.dockerHost;
 export const networkName = environment.cluster.networkName;
 export const joinTokens = environment.cluster.joinTokens;
+export const gitlabRunnerId = environment.runner.runnerId;
+export const gitlabRunnerTags = environment.runner.tags;

@@ -2,6 +2,7 @@
 // exactly this, from its validated config, so the environments cannot drift apart in shape.
 import * as pulumi from "@pulumi/pulumi";
 import { ValidatedConfig } from "./config/load";
+import { GitlabRunner } from "./gitlab-runner";
 import { NodeInfo } from "./machines/types";
 import { S3Backup } from "./s3-backup";
 import { StoridgeStorage } from "./storidge-storage";
@@ -19,6 +20,8 @@ export interface EnvironmentArgs {
     registryPassword?: pulumi.Input<string>;
     /** Needed for storage.driver hetzner-csi (HCLOUD_TOKEN or hcloud:token). */
     hcloudToken?: pulumi.Input<string>;
+    /** Needed when gitlab.enabled: creates the runner (mbio-cloud:gitlabToken or GITLAB_TOKEN). */
+    gitlabToken?: pulumi.Input<string>;
   };
 }
 
@@ -31,6 +34,7 @@ export class Environment extends pulumi.ComponentResource {
   readonly cluster: SwarmCluster;
   readonly storage: StoridgeStorage;
   readonly backup: S3Backup;
+  readonly runner: GitlabRunner;
   readonly nodes: pulumi.Output<NodeInfo[]>;
   readonly dnsNamespace: string;
 
@@ -71,6 +75,18 @@ export class Environment extends pulumi.ComponentResource {
         s3SecretAccessKey: need(args.secrets.backupS3SecretAccessKey),
       },
       { parent: this, dependsOn: [...this.cluster.ready, this.storage] },
+    );
+    this.runner = new GitlabRunner(
+      `${name}-gitlab-runner`,
+      {
+        environment: env,
+        gitlab: cfg.gitlab,
+        images: cfg.images,
+        managerConnection: this.cluster.managerConnection,
+        adminToken: need(args.secrets.gitlabToken),
+        endpointMode: cfg.swarm.endpointMode,
+      },
+      { parent: this, dependsOn: this.cluster.ready },
     );
     this.registerOutputs({ nodes: this.nodes, dnsNamespace: this.dnsNamespace });
   }

@@ -5,7 +5,7 @@
 //
 //   node sandbox/stack-config.mjs GENERATED.yaml Pulumi.local.yaml
 import { createRequire } from "node:module";
-import { mkdirSync, readFileSync, existsSync, writeFileSync, renameSync } from "node:fs";
+import { mkdirSync, readFileSync, readdirSync, existsSync, writeFileSync, renameSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -53,7 +53,7 @@ if (existsSync(targetPath)) {
 // Validate with the program's validator: transpile the config modules next to the repo's node_modules.
 const out = path.join(root, "sandbox", ".state", "config-check");
 mkdirSync(out, { recursive: true });
-for (const f of ["schema", "data", "load"]) {
+for (const f of readdirSync(path.join(root, "components", "config")).filter((n) => n.endsWith(".ts")).map((n) => n.slice(0, -3))) {
   const src = readFileSync(path.join(root, "components", "config", `${f}.ts`), "utf8");
   const js = ts.transpileModule(src, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true } });
   writeFileSync(path.join(out, `${f}.js`), js.outputText);

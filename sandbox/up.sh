@@ -480,8 +480,9 @@ images_job() {
     read -r name version dir <<<"$entry"
     tag="mbio-sandbox/$name:$version"
     t0=$(date +%s)
-    logged "$LOG_DIR/image-$name.log" docker build --build-arg "BASE_IMAGE=$BASE_IMAGE" \
-      --label "$IMAGE_LABEL=service" -t "$tag" "$dir"
+    # The image pipeline's own build (scripts/build-image.sh): the sandbox deploys what CI publishes.
+    logged "$LOG_DIR/image-$name.log" env BASE_IMAGE="$BASE_IMAGE" bash "$MBIO_ROOT/scripts/build-image.sh" "$name" "$tag" \
+      --label "$IMAGE_LABEL=service"
     note "built $tag in $(($(date +%s) - t0))s"
   done
   local waited=0
@@ -672,4 +673,5 @@ main() {
   } >&2
 }
 
-main
+# Sourced (scripts/build-image.sh, templates test): the functions only.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then main; fi

@@ -2,6 +2,7 @@
 // problem at once in the operator's terms: stack file, key, value, what is allowed.
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
+import { ADMIN_TOKEN_ENV, ADMIN_TOKEN_SHAPE } from "./gitlab";
 import { ENVIRONMENTS, EnvironmentName, PlatformConfig, platformSchema } from "./schema";
 
 export const NAMESPACE = "mbio-cloud";
@@ -13,6 +14,7 @@ export const SECRET_KEYS = {
   backupS3SecretAccessKey: "the S3 secret access key of the backup bucket",
   resticPassword: "the password that encrypts the restic backup repository",
   registryPassword: "the password (GitLab deploy token) of the private registry in mbio-cloud:registry",
+  gitlabToken: "a GitLab access token (glpat-…, scope create_runner, Owner/Maintainer of gitlab.groupId/projectId) that creates the runner; or export GITLAB_TOKEN",
 } as const;
 export type SecretKey = keyof typeof SECRET_KEYS;
 
@@ -85,7 +87,13 @@ export function parseConfigValue(v: string): unknown {
  * Validates one stack's raw values (keys without the namespace). `secretState` says, for each secret key
  * that has a value, whether it was set as a secret or in plain text. Throws ConfigError listing every problem.
  */
-export function validateConfig(stack: string, raw: Record<string, unknown>, secretState: Partial<Record<SecretKey, "secret" | "plain">> = {}): ValidatedConfig {
+export function validateConfig(
+  stack: string,
+  raw: Record<string, unknown>,
+  secretState: Partial<Record<SecretKey, "secret" | "plain">> = {},
+  /** Secrets whose shape is checked (never echoed): gitlabToken from config or the GITLAB_TOKEN variable. */
+  secretValues: Partial<Record<SecretKey, string>> = {},
+): ValidatedConfig {
   const stackFile = `Pulumi.${stack}.yaml`;
   const problems: string[] = [];
   if (!(ENVIRONMENTS as readonly string[]).includes(stack)) {
@@ -114,6 +122,16 @@ export function validateConfig(stack: string, raw: Record<string, unknown>, secr
   }
   const registrySet = parsed.success ? parsed.data.registry !== undefined : values.registry !== undefined;
   if (registrySet) requireSecret("registryPassword", "mbio-cloud:registry is set");
+  const gitlabEnabled = parsed.success ? parsed.data.gitlab.enabled : (values.gitlab as { enabled?: unknown } | undefined)?.enabled === true;
+  if (gitlabEnabled) {
+    const token = secretValues.gitlabToken;
+    if (secretState.gitlabToken === undefined && token === undefined) {
+      requireSecret("gitlabToken", `gitlab.enabled is true (or export ${ADMIN_TOKEN_ENV})`);
+    } else if (token !== undefined && !ADMIN_TOKEN_SHAPE.test(token)) {
+      const source = secretState.gitlabToken === undefined ? `the environment variable ${ADMIN_TOKEN_ENV}` : `${NAMESPACE}:gitlabToken`;
+      problems.push(`${stackFile}: ${source} has the wrong shape — it must be a GitLab personal, group or project access token (glpat-…, scope create_runner); a runner token (glrt-…), registration token or job token cannot create runners`);
+    }
+  }
   if (problems.length > 0 || !parsed.success) throw new ConfigError(stackFile, problems);
   return { ...parsed.data, environment: stack as EnvironmentName, stackFile };
 }
@@ -137,7 +155,10 @@ export function loadConfig(): ValidatedConfig {
       raw[key] = parseConfigValue(value);
     }
   }
-  return validateConfig(stack, raw, secretState);
+  const secretValues: Partial<Record<SecretKey, string>> = {};
+  const token = all[`${NAMESPACE}:gitlabToken`] ?? process.env[ADMIN_TOKEN_ENV];
+  if (token !== undefined) secretValues.gitlabToken = token;
+  return validateConfig(stack, raw, secretState, secretValues);
 }
 
 /** The secrets as Pulumi secret outputs; only call after loadConfig() succeeded. */

@@ -2,6 +2,7 @@
 // reads when it fails, so messages say what is allowed, not what zod expected.
 import { z } from "zod";
 import { backupSchema, storageSchema } from "./data";
+import { gitlabSchema } from "./gitlab";
 
 export const ENVIRONMENTS = ["development", "staging", "production", "local"] as const;
 export type EnvironmentName = (typeof ENVIRONMENTS)[number];
@@ -86,6 +87,7 @@ export const platformSchema = z
     registry: registrySchema.optional(),
     storage: storageSchema,
     backup: backupSchema,
+    gitlab: gitlabSchema,
   })
   .superRefine((c, ctx) => {
     const need = (key: string, why: string) => ctx.addIssue({ code: "custom", path: [key], message: why });
@@ -123,6 +125,12 @@ export const platformSchema = z
         path: ["images", "backup-agent"],
         message: "required when backup.enabled is true: the image built from images/backup-agent (GitLab image pipeline, or the sandbox registry), pinned as name:version@sha256:<digest>",
       });
+    }
+    if (c.gitlab.enabled && !c.images["gitlab-runner"]) {
+      ctx.addIssue({ code: "custom", path: ["images", "gitlab-runner"], message: "required when gitlab.enabled is true: the gitlab/gitlab-runner image, pinned as gitlab/gitlab-runner:vX.Y.Z@sha256:<digest> (docs/ci.md)" });
+    }
+    if (c.gitlab.docker.defaultImage !== undefined && !PINNED_IMAGE.test(c.gitlab.docker.defaultImage)) {
+      ctx.addIssue({ code: "custom", path: ["gitlab", "docker", "defaultImage"], message: "must be pinned as name:version@sha256:<64 hex digits>, never latest" });
     }
     if (c.storage.driver === "hetzner-csi" && c.machineSource !== "hetzner") {
       ctx.addIssue({ code: "custom", path: ["storage", "driver"], message: "hetzner-csi needs machineSource hetzner; use local or storidge on existing servers" });

@@ -53,6 +53,7 @@ if cat "$work/plan/"*.json 2>/dev/null | grep -q '"cloudflare:'; then
   done
   if bash scripts/toolchain.sh --check --with-cloudflare; then CLOUDFLARE=real; else CLOUDFLARE=skipped; fi
 fi
+echo "cloudflare plugin: $CLOUDFLARE"
 
 # Dummy credentials of the right shape (the real hcloud provider wants exactly 64 characters; the program
 # derives the public half of the SSH key, so it is a real throwaway key).
@@ -81,6 +82,10 @@ init_stack() { # stack token
       printf 'dummy-%s' "$k" | pulumi config set --secret "mbio-cloud:$k" >/dev/null
     done
     pulumi config set --path 'mbio-cloud:images.backup-agent' "registry.gitlab.com/mbio/mbio-cloud/backup-agent:1.0.0@sha256:$TEST_DIGEST" >/dev/null
+    # The GitLab runner: the operator's group id, the admin token and the runner image pin (test values).
+    pulumi config set --path 'mbio-cloud:images.gitlab-runner' "gitlab/gitlab-runner:v0.0.0-test@sha256:$TEST_DIGEST" >/dev/null
+    pulumi config set --path 'mbio-cloud:gitlab.groupId' 4242 >/dev/null
+    printf 'glpat-dummy-admin-token-000000' | pulumi config set --secret mbio-cloud:gitlabToken >/dev/null
   )
 }
 

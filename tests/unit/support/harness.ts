@@ -33,12 +33,23 @@ export function stackFileConfig(stack: string): Record<string, unknown> {
  * files; until it has run, staging and production stop at validation. Tests stand in for that step with a
  * value that is visibly a test digest.
  */
-export const PIPELINE_IMAGES = { "backup-agent": `registry.gitlab.com/mbio/mbio-cloud/backup-agent:1.0.0@sha256:${"0123456789abcdef".repeat(4)}` };
+export const PIPELINE_IMAGES = {
+  "backup-agent": `registry.gitlab.com/mbio/mbio-cloud/backup-agent:1.0.0@sha256:${"0123456789abcdef".repeat(4)}`,
+  // No citable upstream digest of gitlab/gitlab-runner yet: the stack files leave it out (docs/ci.md).
+  "gitlab-runner": `gitlab/gitlab-runner:v0.0.0-test@sha256:${"fedcba9876543210".repeat(4)}`,
+};
+/** The GitLab group the operator puts into each stack file (gitlab.groupId); a test value. */
+export const TEST_GITLAB_GROUP_ID = 4242;
 
 /** A stack file as it is once the image pipeline has pinned the platform's own images. */
 export function deployableConfig(stack: string): Record<string, unknown> {
   const config = stackFileConfig(stack);
-  return { ...config, "mbio-cloud:images": { ...(config["mbio-cloud:images"] as object), ...PIPELINE_IMAGES } };
+  const gitlab = config["mbio-cloud:gitlab"] as object | undefined;
+  return {
+    ...config,
+    "mbio-cloud:images": { ...(config["mbio-cloud:images"] as object), ...PIPELINE_IMAGES },
+    ...(gitlab ? { "mbio-cloud:gitlab": { ...gitlab, groupId: TEST_GITLAB_GROUP_ID } } : {}),
+  };
 }
 
 /** A throwaway OpenSSH key pair for the mocks, made once per test process. */
@@ -51,6 +62,7 @@ export const TEST_SECRETS = {
   "mbio-cloud:backupS3SecretAccessKey": "unit-test-secret-key",
   "mbio-cloud:resticPassword": "unit-test-restic-password",
   "mbio-cloud:registryPassword": "unit-test-registry-password",
+  "mbio-cloud:gitlabToken": "glpat-unit-test-admin-token-0000",
 };
 
 /** A deterministic fake public address per server name, so two runs of a program compare equal. */
@@ -70,6 +82,8 @@ function mockState(type: string, name: string, inputs: Record<string, unknown>):
       if (create.includes("swarm-join.sh")) return { ...inputs, stdout: `node-${name}`, stderr: "" };
       return { ...inputs, stdout: "", stderr: "" };
     }
+    case "pulumi-nodejs:dynamic/gitlab:RunnerRegistration":
+      return { ...inputs, runnerId: 9171, token: "glrt-mock-runner-token", tokenExpiresAt: null };
     default:
       return { ...inputs };
   }
