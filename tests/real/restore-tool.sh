@@ -118,7 +118,7 @@ printf '\n[restore-tool] raft: backup as Docker documents it, restore on a fresh
 t=$SECONDS
 must "swarm-backup on the Reachable manager mbio-sandbox-$R" tool --stack local --ssh "root@$(machine_ip "$R")" swarm-backup
 raft_backup_s=$((SECONDS - t))
-managers_up() { [ "$(on "$L" "docker node ls --format '{{.ManagerStatus}}'" | grep -cE 'Leader|Reachable')" = 3 ]; }
+managers_up() { [ "$(on "$L" "docker node ls --format '{{.Status}} {{.ManagerStatus}}'" | grep -cE '^Ready (Leader|Reachable)$')" = 3 ]; }
 check "mbio-sandbox-$R is a Reachable manager again, quorum intact" managers_up
 must "second swarm-backup (idempotent)" tool --stack local --ssh "root@$(machine_ip "$R")" swarm-backup
 swarm_objects "$L" >"$work/objects-before"

@@ -94,11 +94,12 @@ case "$cmd" in
     info "engine down for ${outage} s; archive $(du -h "$work/swarm.tar.gz" | cut -f1)"
     unlock_if_locked "$key"
     deadline=$((SECONDS + 120))
-    until docker node ls --filter role=manager --format '{{.Self}} {{.ManagerStatus}}' 2>/dev/null | grep -Eq '^true (Leader|Reachable)$'; do
+    # Ready too: until its heartbeat arrives the node counts as unreachable for the next quorum check.
+    until docker node ls --filter role=manager --format '{{.Self}} {{.Status}} {{.ManagerStatus}}' 2>/dev/null | grep -Eq '^true Ready (Leader|Reachable)$'; do
       [ "$SECONDS" -lt "$deadline" ] || fail "$(hostname) did not rejoin the managers within 120 s after the engine start: docker node ls"
       sleep 2
     done
-    info "$(hostname) is a reachable manager again after $((SECONDS - t0)) s"
+    info "$(hostname) is Ready and a reachable manager again after $((SECONDS - t0)) s"
     # The key goes in a snapshot of its own, tagged with this archive's time, so a restore takes the pair.
     tag="raft=$(date -u +%Y%m%dT%H%M%SZ)"
     HELPER_STDIN=1 backup_item "kind=swarm-raft,target=$NODE_NAME" helper_run -- \
