@@ -33,6 +33,8 @@ const environment = new Environment(config.environment, {
     registryPassword: optionalSecret("registryPassword"),
     hcloudToken,
     gitlabToken: optionalSecret("gitlabToken") ?? (process.env[ADMIN_TOKEN_ENV] ? pulumi.secret(process.env[ADMIN_TOKEN_ENV]) : undefined),
+    adminPassword: optionalSecret("adminPassword"),
+    cloudflareApiToken: optionalSecret("cloudflareApiToken"),
   },
 }, { providers });
 
@@ -45,3 +47,8 @@ export const networkName = environment.cluster.networkName;
 export const joinTokens = environment.cluster.joinTokens;
 export const gitlabRunnerId = environment.runner.runnerId;
 export const gitlabRunnerTags = environment.runner.tags;
+export const edgeDashboardUrl = environment.edge.dashboardUrl;
+export const edgeMetricsUrl = environment.edge.metricsUrl;
+// Said plainly rather than left undefined (an undefined output is dropped with a warning).
+export const portainerUrl = environment.controlPlane?.url ?? "not deployed (controlPlane.enabled is false)";
+export const demoUrl = environment.demo?.url ?? "not deployed (demo.enabled is false)";

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Backup benchmark (not part of the default test run: it moves several GiB).
-# A 1 GiB volume (256 files of 4 MiB: half random, half text), on a real MinIO:
+# A 1 GiB volume (256 files of 4 MiB: half random, half text), on a real S3 server (versitygw, POSIX
+# backend, on loopback):
 #   restic via the shipped backup.sh/restore.sh: full backup, full restore, incremental after a 1 % change
 #   versus tar+gzip of the whole volume uploaded each time (what docker-volume-backup does)
 # Two kinds of 1 % change: whole files rewritten (3 of 256 files), and 64 KiB edited in place in 40 files.
@@ -22,7 +23,7 @@ VOL="$RUN-data"
 cleanup() {
   docker ps -aq --filter "label=mbio.bench=$RUN" | xargs -r docker rm -f >/dev/null 2>&1
   docker volume ls -q | grep "^$RUN-" | xargs -r docker volume rm -f >/dev/null 2>&1
-  bash "$ROOT/scripts/minio.sh" stop "$WORK/minio" 2>/dev/null
+  bash "$ROOT/scripts/versitygw.sh" stop "$WORK/s3" 2>/dev/null
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -31,11 +32,12 @@ ensure_docker
 docker image inspect "$BASE_IMAGE" >/dev/null 2>&1 || BASE_IMAGE="mbio/base:bookworm"
 docker image inspect "$BASE_IMAGE" >/dev/null 2>&1 || die "no base image: run tests/real/backup-drill.sh or sandbox/up.sh first"
 docker build -q --build-arg "BASE_IMAGE=$BASE_IMAGE" -t "$AGENT_IMAGE" "$ROOT/images/backup-agent" >/dev/null || die "image build failed"
-eval "$(bash "$ROOT/scripts/minio.sh" start "$WORK/minio")"
+eval "$(bash "$ROOT/scripts/versitygw.sh" start "$WORK/s3")"
 export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_DEFAULT_REGION=us-east-1 AGENT_IMAGE ENVIRONMENT=bench NODE_NAME=bench
 export RESTIC_REPOSITORY="s3:$S3_ENDPOINT/bench/restic" RESTIC_PASSWORD="bench-$RANDOM"
-s3() { curl -sS --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" "$@"; }
-s3 -X PUT "$S3_ENDPOINT/bench" >/dev/null
+# versitygw, like AWS, requires x-amz-content-sha256, which curl 7.88's --aws-sigv4 does not send itself.
+s3() { curl -sS --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" "$@"; }
+[ "$(s3 -o "$WORK/bucket.xml" -w '%{http_code}' -X PUT "$S3_ENDPOINT/bench")" = 200 ] || { cat "$WORK/bucket.xml"; die "could not create bucket bench"; }
 now() { date +%s.%N; }
 secs() { awk -v s="$1" -v e="$2" 'BEGIN { printf "%.1f", e - s }'; }
 mib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
@@ -53,10 +55,11 @@ restic_backup() { local s; s=$(now); agent backup.sh volumes >/dev/null 2>&1 || 
 targz_backup() {
   local s; s=$(now)
   in_vol "$VOL" 'tar -cf - . | gzip -6' >"$WORK/archive.tgz"
-  s3 -X PUT -T "$WORK/archive.tgz" "$S3_ENDPOINT/bench/tar/$1.tgz" >/dev/null
+  [ "$(s3 -o /dev/null -w '%{http_code}' -X PUT -T "$WORK/archive.tgz" "$S3_ENDPOINT/bench/tar/$1.tgz")" = 200 ] || die "tar upload $1 failed"
   T=$(secs "$s" "$(now)"); B=$(stat -c %s "$WORK/archive.tgz"); rm -f "$WORK/archive.tgz"
 }
 
+load_start="$(cut -d' ' -f1 /proc/loadavg)"
 log "writing 1 GiB into volume $VOL"
 docker volume create --label mbio.backup=true --label "mbio.bench=$RUN" "$VOL" >/dev/null
 # shellcheck disable=SC2016 # runs in the container
@@ -71,7 +74,7 @@ s=$(now); bash "$FILES/restore.sh" volume "$VOL" --into "$RUN-restored" >/dev/nu
 [ "$(in_vol "$VOL" 'find . -type f | sort | xargs sha256sum' | sha256sum)" = "$(in_vol "$RUN-restored" 'find . -type f | sort | xargs sha256sum' | sha256sum)" ] || die "restored volume differs"
 log "tar+gzip full restore"
 s=$(now); docker volume create "$RUN-untar" >/dev/null
-s3 "$S3_ENDPOINT/bench/tar/full.tgz" | docker run --rm -i --label "mbio.bench=$RUN" -v "$RUN-untar:/v" --entrypoint bash "$AGENT_IMAGE" -c 'gzip -dc | tar -xf - -C /v'
+s3 -f "$S3_ENDPOINT/bench/tar/full.tgz" | docker run --rm -i --label "mbio.bench=$RUN" -v "$RUN-untar:/v" --entrypoint bash "$AGENT_IMAGE" -c 'gzip -dc | tar -xf - -C /v'
 t_rest_t=$(secs "$s" "$(now)")
 
 log "change 1 %: 3 of 256 files rewritten (12 MiB)"
@@ -89,9 +92,12 @@ restic_backup; r_inc2_t=$T r_inc2_b=$B
 targz_backup inc2; t_inc2_t=$T t_inc2_b=$B
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a / b }'; }
-cpu="$(machine_description), restic $(docker run --rm --entrypoint restic "$AGENT_IMAGE" version | cut -d' ' -f2), MinIO on loopback"
+cpu="$(machine_description), restic $(docker run --rm --entrypoint restic "$AGENT_IMAGE" version | cut -d' ' -f2), versitygw $(bash "$ROOT/scripts/versitygw.sh" version) (POSIX backend) on loopback"
+# Other work on the machine slows every figure: say so when the load exceeded the cores.
+load_end="$(cut -d' ' -f1 /proc/loadavg)"
+shared="$(awk -v a="$load_start" -v b="$load_end" -v n="$(nproc)" 'BEGIN { if (a > n || b > n) printf " The CPU was shared with other work (load average %s at the start, %s at the end, %d cores): the figures are slower than on an idle machine.", a, b, n }')"
 table="$(cat <<EOF
-Measured $(date -u +%F) by \`bench/backup.sh\` on $cpu. Volume: $(mib "$size") MiB (256 files of 4 MiB, half random bytes, half base64 text).
+Measured $(date -u +%F) by \`bench/backup.sh\` on $cpu. Volume: $(mib "$size") MiB (256 files of 4 MiB, half random bytes, half base64 text).$shared
 
 | run | restic (backup.sh / restore.sh) | tar+gzip of the whole volume |
 |---|---|---|

@@ -3,6 +3,11 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ValidatedConfig } from "./config/load";
 import { GitlabRunner } from "./gitlab-runner";
+import { ControlPlane } from "./control-plane";
+import { DemoService } from "./demo-service";
+import { EdgeDns } from "./dns";
+import { Edge } from "./edge";
+import { EdgeLoadBalancer } from "./edge-load-balancer";
 import { NodeInfo } from "./machines/types";
 import { S3Backup } from "./s3-backup";
 import { StoridgeStorage } from "./storidge-storage";
@@ -22,6 +27,10 @@ export interface EnvironmentArgs {
     hcloudToken?: pulumi.Input<string>;
     /** Needed when gitlab.enabled: creates the runner (mbio-cloud:gitlabToken or GITLAB_TOKEN). */
     gitlabToken?: pulumi.Input<string>;
+    /** Edge dashboard and Portainer admin password (validated present). */
+    adminPassword?: pulumi.Input<string>;
+    /** Needed when dns.provider is cloudflare or edge.acme.challenge is dns-cloudflare. */
+    cloudflareApiToken?: pulumi.Input<string>;
   };
 }
 
@@ -37,6 +46,10 @@ export class Environment extends pulumi.ComponentResource {
   readonly runner: GitlabRunner;
   readonly nodes: pulumi.Output<NodeInfo[]>;
   readonly dnsNamespace: string;
+  readonly edge: Edge;
+  readonly dns: EdgeDns;
+  readonly controlPlane?: ControlPlane;
+  readonly demo?: DemoService;
 
   constructor(name: string, args: EnvironmentArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mbio-cloud:platform:Environment", name, {}, opts);
@@ -88,6 +101,48 @@ export class Environment extends pulumi.ComponentResource {
       },
       { parent: this, dependsOn: this.cluster.ready },
     );
-    this.registerOutputs({ nodes: this.nodes, dnsNamespace: this.dnsNamespace });
+
+    // Edge, DNS, control plane and the demo service (docs/edge.md).
+    const adminPassword = need(args.secrets.adminPassword);
+    this.edge = new Edge(
+      `${name}-edge`,
+      {
+        environment: env,
+        namespace: this.dnsNamespace,
+        edge: cfg.edge,
+        images: cfg.images,
+        publishMode: cfg.swarm.publishMode,
+        endpointMode: cfg.swarm.endpointMode,
+        managerConnection: this.cluster.managerConnection,
+        networkName: this.cluster.networkName,
+        adminPassword,
+        cloudflareApiToken: args.secrets.cloudflareApiToken,
+      },
+      { parent: this, dependsOn: this.cluster.ready },
+    );
+    const lb = cfg.dns.target === "load-balancer" ? new EdgeLoadBalancer(`${name}-edge-lb`, { environment: env, location: cfg.location ?? "" }, { parent: this }) : undefined;
+    this.dns = new EdgeDns(
+      `${name}-dns`,
+      {
+        environment: env,
+        namespace: this.dnsNamespace,
+        dns: cfg.dns,
+        targets: lb ? [{ id: "load-balancer", address: lb.ipv4 }] : this.cluster.machines.filter((m) => m.role === "manager").map((m) => ({ id: m.name, address: m.publicIp })),
+        cloudflareApiToken: args.secrets.cloudflareApiToken,
+      },
+      { parent: this },
+    );
+    const platform = { managerConnection: this.cluster.managerConnection, networkName: this.cluster.networkName, endpointMode: cfg.swarm.endpointMode };
+    if (cfg.controlPlane.enabled) {
+      this.controlPlane = new ControlPlane(
+        `${name}-control-plane`,
+        { environment: env, namespace: this.dnsNamespace, images: cfg.images, overlayEncrypted: cfg.swarm.overlayEncrypted, adminPassword, ...platform },
+        { parent: this, dependsOn: [this.edge] },
+      );
+    }
+    if (cfg.demo.enabled) {
+      this.demo = new DemoService(`${name}-demo`, { environment: env, namespace: this.dnsNamespace, image: cfg.images.demo, replicas: cfg.demo.replicas, ...platform }, { parent: this, dependsOn: [this.edge] });
+    }
+    this.registerOutputs({ nodes: this.nodes, dnsNamespace: this.dnsNamespace, edgeDashboardUrl: this.edge.dashboardUrl });
   }
 }

@@ -10,6 +10,15 @@ export const EDGE_ENTRYPOINT = "websecure";
 export const CERT_RESOLVER = "acme";
 /** Middleware with the security headers, defined on the Traefik service itself (swarm provider). */
 export const SECURITY_HEADERS_MIDDLEWARE = "security-headers@swarm";
+/**
+ * Middleware that retries a request on another task when the connection to one fails (a task that just
+ * went away between two polls of the Swarm API). For idempotent services; defined on the Traefik service.
+ */
+export const RETRY_MIDDLEWARE = "retry@swarm";
+/** The edge's stack and service (Telegraf scrapes http://tasks.edge_traefik:8082/metrics). */
+export const EDGE_STACK = "edge";
+export const EDGE_SERVICE = "traefik";
+export const EDGE_METRICS_PORT = 8082;
 
 export interface RouteOptions {
   /** Router and service name in Traefik, unique in the environment, e.g. `grafana`. */
@@ -20,6 +29,8 @@ export interface RouteOptions {
   port: number;
   /** Extra middlewares (`name@swarm`), applied after the security headers. */
   middlewares?: string[];
+  /** A Traefik internal service (e.g. `api@internal`) instead of the container's port. */
+  internalService?: string;
 }
 
 /** The deploy.labels that publish a service through Traefik over HTTPS. */
@@ -31,7 +42,7 @@ export function traefikRouteLabels(o: RouteOptions): Record<string, string> {
     [`${r}.entrypoints`]: EDGE_ENTRYPOINT,
     [`${r}.tls.certresolver`]: CERT_RESOLVER,
     [`${r}.middlewares`]: [SECURITY_HEADERS_MIDDLEWARE, ...(o.middlewares ?? [])].join(","),
-    [`${r}.service`]: o.name,
+    [`${r}.service`]: o.internalService ?? o.name,
     [`traefik.http.services.${o.name}.loadbalancer.server.port`]: String(o.port),
   };
 }
@@ -53,6 +64,11 @@ export interface DeployOptions {
   labels?: Record<string, string>;
   /** Seconds a new task must stay healthy before the update moves on (and before a rollback is decided). */
   monitorSeconds?: number;
+  /**
+   * start-first (default) keeps the old task until the new one is healthy. stop-first for single-writer
+   * volumes and for global services publishing host-mode ports (two tasks cannot bind one port).
+   */
+  order?: "start-first" | "stop-first";
 }
 
 /**
@@ -62,6 +78,7 @@ export interface DeployOptions {
  */
 export function serviceDeploy(o: DeployOptions): Record<string, unknown> {
   const monitor = `${o.monitorSeconds ?? 30}s`;
+  const order = o.order ?? "start-first";
   return {
     mode: o.mode ?? "replicated",
     ...(o.mode === "global" ? {} : { replicas: o.replicas ?? 1 }),
@@ -71,8 +88,8 @@ export function serviceDeploy(o: DeployOptions): Record<string, unknown> {
       reservations: { cpus: String(o.reservations.cpus), memory: o.reservations.memory },
     },
     restart_policy: { condition: "any", delay: "5s", window: "60s" },
-    update_config: { parallelism: 1, delay: "5s", order: "start-first", failure_action: "rollback", monitor },
-    rollback_config: { parallelism: 1, order: "start-first", monitor },
+    update_config: { parallelism: 1, delay: "5s", order, failure_action: "rollback", monitor },
+    rollback_config: { parallelism: 1, order, monitor },
     ...(o.labels ? { labels: o.labels } : {}),
   };
 }

@@ -53,6 +53,7 @@ if (existsSync(targetPath)) {
 // Validate with the program's validator: transpile the config modules next to the repo's node_modules.
 const out = path.join(root, "sandbox", ".state", "config-check");
 mkdirSync(out, { recursive: true });
+// Every module of components/config/ (the schema imports its siblings).
 for (const f of readdirSync(path.join(root, "components", "config")).filter((n) => n.endsWith(".ts")).map((n) => n.slice(0, -3))) {
   const src = readFileSync(path.join(root, "components", "config", `${f}.ts`), "utf8");
   const js = ts.transpileModule(src, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true } });

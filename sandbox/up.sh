@@ -587,6 +587,7 @@ EOF
     else
       echo "  mbio-cloud:backup: { enabled: false }"
     fi
+    write_edge_config
   } >"$gen"
   ensure_node
   [ -f "$MBIO_ROOT/node_modules/yaml/package.json" ] || ensure_node_modules
@@ -611,6 +612,57 @@ EOF
       "$(machine_name "$i")" "$(machine_ip "$i")" "$SSH_KEY"
   done >"$STATE_DIR/ssh_config"
   note "wrote sandbox/.state/machines.json and sandbox/.state/ssh_config"
+}
+
+# The edge's part of Pulumi.local.yaml: certificates from the sandbox's Pebble (sandbox/pebble.sh, http-01
+# against Traefik), no DNS provider (names resolve with curl --resolve or /etc/hosts), the demo service, and
+# Portainer only when its pinned images could be had (SANDBOX_PORTAINER_IMAGE / _AGENT_IMAGE: pulled by digest
+# on a machine with internet and pushed to the sandbox registry); otherwise it is skipped, said plainly.
+write_edge_config() {
+  cat <<EOF
+  # ---- edge: certificates from the sandbox's ACME server (Pebble), trusted through the sandbox CA ----
+  mbio-cloud:edge:
+    acme:
+      challenge: http
+      caServer: $(yaml_str "https://$(int2ip $(($(subnet_base) + 4))):14000/dir")
+      caCertificate: |
+$(sed 's/^/        /' "$TLS_DIR/ca.crt")
+  mbio-cloud:dns: { provider: none }
+EOF
+  if printf '%s\n' "${IMAGE_REFS[@]}" | grep -q '^demo='; then echo "  mbio-cloud:demo: { enabled: true, replicas: 2 }"; fi
+  if [ -n "${PORTAINER_REFS:-}" ]; then
+    echo "  mbio-cloud:controlPlane: { enabled: true }"
+  else
+    echo "  # Portainer's images cannot be pulled here: SANDBOX_PORTAINER_IMAGE=portainer/portainer-ce:<v>@sha256:…"
+    echo "  # SANDBOX_PORTAINER_AGENT_IMAGE=portainer/agent:<v>@sha256:… sandbox/up.sh (with internet) enables it."
+    echo "  mbio-cloud:controlPlane: { enabled: false }"
+  fi
+}
+
+# Portainer from its pinned upstream images, when they can be pulled (never another program in its place).
+ensure_portainer_images() {
+  PORTAINER_REFS=""
+  if [ -z "${SANDBOX_PORTAINER_IMAGE:-}" ] || [ -z "${SANDBOX_PORTAINER_AGENT_IMAGE:-}" ]; then
+    note "Portainer skipped: its images cannot be had offline (set SANDBOX_PORTAINER_IMAGE and SANDBOX_PORTAINER_AGENT_IMAGE, pinned by digest, on a machine with internet)"
+    return 0
+  fi
+  local role ref remote digest refs=()
+  for role in portainer portainer-agent; do
+    ref="$SANDBOX_PORTAINER_IMAGE"
+    [ "$role" = portainer ] || ref="$SANDBOX_PORTAINER_AGENT_IMAGE"
+    [[ "$ref" =~ ^[a-z0-9./-]+:[A-Za-z0-9._-]+@sha256:[a-f0-9]{64}$ ]] || die "the $role image '$ref' must be pinned as name:version@sha256:<digest>"
+    if ! docker pull -q "$ref" >/dev/null 2>&1; then
+      note "Portainer skipped: $ref cannot be pulled here (no registry reachable)"
+      return 0
+    fi
+    remote="$REGISTRY/upstream/${ref%%@*}"
+    docker tag "$ref" "$remote"
+    docker push "$remote" >"$LOG_DIR/push-$role.log" 2>&1 || die "pushing $remote failed ($LOG_DIR/push-$role.log)"
+    digest="$(sed -n 's/.*digest: \(sha256:[0-9a-f]\{64\}\).*/\1/p' "$LOG_DIR/push-$role.log" | tail -n1)"
+    refs+=("$role=$remote@$digest")
+  done
+  IMAGE_REFS+=("${refs[@]}")
+  PORTAINER_REFS=1
 }
 
 # Every machine reaches the registry over TLS with the CA it was given.
@@ -644,7 +696,7 @@ main() {
   flock -n 9 || die "another sandbox/up.sh or sandbox/down.sh is running (lock $MBIO_CACHE/sandbox.lock)"
   ensure_apt_packages iproute2 openssl openssh-client jq curl
 
-  STEP_TOTAL=13
+  STEP_TOTAL=14
   step "network $NETWORK" ensure_network
   step "base image $BASE_IMAGE (debootstrap minbase)" ensure_base_image
   step "images/*: start building (background)" start_images
@@ -656,6 +708,7 @@ main() {
   step "sshd on every machine" wait_for_ssh
   step "cloud-init" run_cloud_init
   step "images/*: built and pushed" wait_images
+  step "Portainer images (pinned upstream, when they can be pulled)" ensure_portainer_images
   step "Pulumi.local.yaml and sandbox/.state/machines.json" write_stack_config
   step "machines reach the registry" check_machines_reach_registry
 

@@ -30,6 +30,10 @@ if [ -z "${BASE_IMAGE:-}" ]; then
   ensure_base_image
 fi
 
+# An image may need files built on the host first (a Go binary built from the module proxy): its prepare.sh
+# puts them into the build context, cached by version.
+if [ -f "$dir/prepare.sh" ]; then bash "$dir/prepare.sh" >&2; fi
+
 labels=(--label "org.opencontainers.image.version=$version" --label "org.opencontainers.image.title=$name")
 [ -z "${CI_COMMIT_SHA:-}" ] || labels+=(--label "org.opencontainers.image.revision=$CI_COMMIT_SHA")
 docker build --build-arg "BASE_IMAGE=$BASE_IMAGE" "${labels[@]}" -t "$tag" "$@" "$dir" >&2

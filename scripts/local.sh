@@ -16,6 +16,7 @@ case "$action" in
     log "pulumi up --stack $LOCAL_STACK"
     pulumi_local up --yes --skip-preview
     print_placement
+    print_access
     log "done in $((SECONDS - start)) s. Next: 'source scripts/lib/pulumi-env.sh && pulumi stack output --stack local', 'bash scripts/local.sh down'"
     ;;
   down)

@@ -13,6 +13,8 @@ export const SECRET_KEYS = {
   backupS3AccessKeyId: "the S3 access key id of the backup bucket",
   backupS3SecretAccessKey: "the S3 secret access key of the backup bucket",
   resticPassword: "the password that encrypts the restic backup repository",
+  adminPassword: "the password of the admin UIs: the edge dashboard (user edge.dashboardUser) and Portainer (user admin)",
+  cloudflareApiToken: "a Cloudflare API token with Zone.DNS edit on the zone (DNS records and the ACME DNS challenge)",
   registryPassword: "the password (GitLab deploy token) of the private registry in mbio-cloud:registry",
   gitlabToken: "a GitLab access token (glpat-…, scope create_runner, Owner/Maintainer of gitlab.groupId/projectId) that creates the runner; or export GITLAB_TOKEN",
 } as const;
@@ -120,6 +122,10 @@ export function validateConfig(
     requireSecret("backupS3SecretAccessKey", "backup.enabled is true");
     requireSecret("resticPassword", "backup.enabled is true");
   }
+  requireSecret("adminPassword", "the edge dashboard and Portainer are behind it");
+  const section = (k: string) => (parsed.success ? (parsed.data as unknown as Record<string, Record<string, unknown>>)[k] : (values[k] as Record<string, unknown> | undefined)) ?? {};
+  if (section("dns").provider === "cloudflare") requireSecret("cloudflareApiToken", "dns.provider is cloudflare");
+  else if (((section("edge").acme as Record<string, unknown> | undefined)?.challenge ?? "dns-cloudflare") === "dns-cloudflare") requireSecret("cloudflareApiToken", "edge.acme.challenge is dns-cloudflare");
   const registrySet = parsed.success ? parsed.data.registry !== undefined : values.registry !== undefined;
   if (registrySet) requireSecret("registryPassword", "mbio-cloud:registry is set");
   const gitlabEnabled = parsed.success ? parsed.data.gitlab.enabled : (values.gitlab as { enabled?: unknown } | undefined)?.enabled === true;

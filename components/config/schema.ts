@@ -3,6 +3,7 @@
 import { z } from "zod";
 import { backupSchema, storageSchema } from "./data";
 import { gitlabSchema } from "./gitlab";
+import { CONTROL_PLANE_IMAGES, controlPlaneSchema, DEMO_IMAGES, demoSchema, dnsSchema, EDGE_IMAGES, edgeSchema } from "./edge";
 
 export const ENVIRONMENTS = ["development", "staging", "production", "local"] as const;
 export type EnvironmentName = (typeof ENVIRONMENTS)[number];
@@ -88,6 +89,10 @@ export const platformSchema = z
     storage: storageSchema,
     backup: backupSchema,
     gitlab: gitlabSchema,
+    edge: edgeSchema,
+    dns: dnsSchema,
+    controlPlane: controlPlaneSchema,
+    demo: demoSchema,
   })
   .superRefine((c, ctx) => {
     const need = (key: string, why: string) => ctx.addIssue({ code: "custom", path: [key], message: why });
@@ -131,6 +136,17 @@ export const platformSchema = z
     }
     if (c.gitlab.docker.defaultImage !== undefined && !PINNED_IMAGE.test(c.gitlab.docker.defaultImage)) {
       ctx.addIssue({ code: "custom", path: ["gitlab", "docker", "defaultImage"], message: "must be pinned as name:version@sha256:<64 hex digits>, never latest" });
+    }
+    const requireImages = (images: Record<string, string>, why: string) => {
+      for (const [role, what] of Object.entries(images)) {
+        if (!c.images[role]) ctx.addIssue({ code: "custom", path: ["images", role], message: `required ${why}: ${what}, pinned as name:version@sha256:<digest>` });
+      }
+    };
+    requireImages(EDGE_IMAGES, "(every stack runs the edge)");
+    if (c.controlPlane.enabled) requireImages(CONTROL_PLANE_IMAGES, "when controlPlane.enabled is true");
+    if (c.demo.enabled) requireImages(DEMO_IMAGES, "when demo.enabled is true");
+    if (c.dns.target === "load-balancer" && c.machineSource !== "hetzner") {
+      ctx.addIssue({ code: "custom", path: ["dns", "target"], message: "load-balancer needs machineSource hetzner (a Hetzner load balancer); use managers for existing servers" });
     }
     if (c.storage.driver === "hetzner-csi" && c.machineSource !== "hetzner") {
       ctx.addIssue({ code: "custom", path: ["storage", "driver"], message: "hetzner-csi needs machineSource hetzner; use local or storidge on existing servers" });

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The disaster drill, on real parts: Docker engine, MinIO (S3), PostgreSQL, restic in the backup-agent
-# image, and the very scripts the Swarm services run (components/files/backup/*.sh).
+# The disaster drill, on real parts: Docker engine, versitygw (S3, POSIX backend, on loopback), PostgreSQL,
+# restic in the backup-agent image, and the very scripts the Swarm services run (components/files/backup/*.sh).
 #   data → backup → change 1 % → backup (incremental) → destroy volumes and database → restore → identical
 # then bad input: wrong password, unreachable endpoint, missing bucket, unknown volume, corrupted pack.
 # Only loopback and containers/volumes it creates (all labelled mbio.drill=<run>) are touched; a trap removes them.
@@ -27,7 +27,7 @@ cleanup() {
   docker volume ls -q --filter "label=mbio.drill=$RUN" | xargs -r docker volume rm -f >/dev/null 2>&1
   # Volumes the restore tool creates carry no drill label; they carry the run's prefix.
   docker volume ls -q | grep "^$RUN-" | xargs -r docker volume rm -f >/dev/null 2>&1
-  bash "$ROOT/scripts/minio.sh" stop "$WORK/minio" 2>/dev/null
+  bash "$ROOT/scripts/versitygw.sh" stop "$WORK/s3" 2>/dev/null
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -42,7 +42,7 @@ finish() { printf '\nbackup-drill: %d passed, %d failed\n' "$passed" "$failed"; 
 abort() { bad "$*"; finish; }
 
 # --- prerequisites -------------------------------------------------------------------------------
-step "prerequisites: docker, images, MinIO"
+step "prerequisites: docker, images, versitygw"
 ensure_apt_packages jq curl restic debootstrap >/dev/null
 ensure_docker
 if ! docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
@@ -65,11 +65,12 @@ RUN printf '%s\n' '#!/bin/sh' 'set -e' 'mkdir -p "$PGDATA" /run/postgresql && ch
 CMD ["/entry.sh"]
 EOF
 docker build -q --build-arg "BASE_IMAGE=$BASE_IMAGE" -t "$PG_IMAGE" "$WORK/pg" >/dev/null || abort "build $PG_IMAGE"
-eval "$(bash "$ROOT/scripts/minio.sh" start "$WORK/minio")" || abort "start MinIO"
+eval "$(bash "$ROOT/scripts/versitygw.sh" start "$WORK/s3")" || abort "start versitygw"
 export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_DEFAULT_REGION=us-east-1
 BUCKET="drill-backups"
-s3() { curl -sS --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" "$@"; }
-s3 -X PUT "$S3_ENDPOINT/$BUCKET" >/dev/null || abort "create bucket"
+# versitygw, like AWS, requires x-amz-content-sha256, which curl 7.88's --aws-sigv4 does not send itself.
+s3() { curl -sS --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" "$@"; }
+[ "$(s3 -o "$WORK/bucket.xml" -w '%{http_code}' -X PUT "$S3_ENDPOINT/$BUCKET")" = 200 ] || { cat "$WORK/bucket.xml"; abort "create bucket"; }
 export RESTIC_REPOSITORY="s3:$S3_ENDPOINT/$BUCKET/development"
 export RESTIC_PASSWORD="drill-$RANDOM-$RANDOM"
 export AGENT_IMAGE ENVIRONMENT=development NODE_NAME="drill-node"

@@ -54,6 +54,12 @@ if cat "$work/plan/"*.json 2>/dev/null | grep -q '"cloudflare:'; then
   if bash scripts/toolchain.sh --check --with-cloudflare; then CLOUDFLARE=real; else CLOUDFLARE=skipped; fi
 fi
 echo "cloudflare plugin: $CLOUDFLARE"
+if [ "$CLOUDFLARE" = skipped ]; then
+  echo "NOTE: the cloudflare plugin is still compiling (first offline build, cold Go cache): this run previews the"
+  echo "NOTE: stacks with dns.provider none; the DNS records are covered by the mock tests only this time."
+fi
+# The mock plan to compare with: without the Cloudflare records when they are not previewed.
+mock_plan() { jq -r '.[]' "$work/plan/$1.json" | { if [ "$CLOUDFLARE" = skipped ]; then grep -v '^cloudflare:\|^pulumi:providers:cloudflare::' || true; else cat; fi; } | sort; }
 
 # Dummy credentials of the right shape (the real hcloud provider wants exactly 64 characters; the program
 # derives the public half of the SSH key, so it is a real throwaway key).
@@ -86,6 +92,17 @@ init_stack() { # stack token
     pulumi config set --path 'mbio-cloud:images.gitlab-runner' "gitlab/gitlab-runner:v0.0.0-test@sha256:$TEST_DIGEST" >/dev/null
     pulumi config set --path 'mbio-cloud:gitlab.groupId' 4242 >/dev/null
     printf 'glpat-dummy-admin-token-000000' | pulumi config set --secret mbio-cloud:gitlabToken >/dev/null
+    # The edge's secrets and what the stack files leave to the operator (tests/unit/support/harness.ts does the same).
+    printf 'dummy-adminPassword' | pulumi config set --secret mbio-cloud:adminPassword >/dev/null
+    printf '%s' "$(printf 'c%.0s' $(seq 1 40))" | pulumi config set --secret mbio-cloud:cloudflareApiToken >/dev/null
+    pulumi config set --path 'mbio-cloud:dns.zoneId' 0123456789abcdef0123456789abcdef >/dev/null
+    pulumi config set --path 'mbio-cloud:images.portainer' "portainer/portainer-ce:2.33.6@sha256:$TEST_DIGEST" >/dev/null
+    pulumi config set --path 'mbio-cloud:images.portainer-agent' "portainer/agent:2.33.6@sha256:$TEST_DIGEST" >/dev/null
+    if [ "$CLOUDFLARE" = skipped ]; then
+      pulumi config set --path 'mbio-cloud:dns.provider' none >/dev/null
+      pulumi config rm --path 'mbio-cloud:dns.zoneId' >/dev/null
+      pulumi config rm --path 'mbio-cloud:dns.proxied' >/dev/null 2>&1 || true
+    fi
   )
 }
 
@@ -95,7 +112,7 @@ for stack in development staging production; do
   if (cd "$project" && pulumi --non-interactive preview --stack "$stack" --json >"$work/$stack.json" 2>"$work/$stack.err"); then
     n="$(created "$work/$stack.json" | wc -l)"
     ok "$stack: real preview succeeded in $((SECONDS - start))s, $n resources to create"
-    if diff <(created "$work/$stack.json") <(jq -r '.[]' "$work/plan/$stack.json" | sort) >"$work/$stack.diff"; then
+    if diff <(created "$work/$stack.json") <(mock_plan "$stack") >"$work/$stack.diff"; then
       ok "$stack: the real plan is the mock plan ($n resources, same types and names)"
     else
       sed 's/^/      /' "$work/$stack.diff" | head -20

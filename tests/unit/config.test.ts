@@ -4,7 +4,7 @@ import { SECRET_KEYS, validateConfig } from "../../components/config/load";
 import { platformSchema } from "../../components/config/schema";
 import { deployableConfig, stackFileConfig } from "./support/harness";
 
-const secrets = { sshPrivateKey: "secret" as const, backupS3AccessKeyId: "secret" as const, backupS3SecretAccessKey: "secret" as const, resticPassword: "secret" as const, registryPassword: "secret" as const, gitlabToken: "secret" as const };
+const secrets = { sshPrivateKey: "secret" as const, backupS3AccessKeyId: "secret" as const, backupS3SecretAccessKey: "secret" as const, resticPassword: "secret" as const, registryPassword: "secret" as const, gitlabToken: "secret" as const, adminPassword: "secret" as const, cloudflareApiToken: "secret" as const };
 // What every committed stack file still needs from its operator for the GitLab runner (docs/ci.md).
 const runnerProblems = (stack: string) => [
   expect.stringMatching(new RegExp(`^Pulumi\\.${stack}\\.yaml: mbio-cloud:gitlab\\.groupId is missing — required when gitlab\\.enabled is true`)),
@@ -30,17 +30,29 @@ describe("config validation", () => {
     expect(cfg.stackFile).toBe(`Pulumi.${stack}.yaml`);
   });
 
-  test("development has no backups and needs no platform image; as committed it stops only at the runner's group and image", () => {
-    expect(problemsFor("development", unprefixed(stackFileConfig("development")), { sshPrivateKey: "secret", registryPassword: "secret", gitlabToken: "secret" })).toEqual(runnerProblems("development"));
+  // What an operator adds before the first up: the zone id, and the Portainer images (no citable digest).
+  const operatorKeys = (stack: string) => [
+    `Pulumi.${stack}.yaml: mbio-cloud:dns.zoneId is missing — required when dns.provider is cloudflare (the zone id of the domain, 32 hex characters)`,
+    expect.stringMatching(new RegExp(`^Pulumi\\.${stack}\\.yaml: mbio-cloud:images\\.portainer is missing — required when controlPlane\\.enabled is true`)),
+    expect.stringMatching(new RegExp(`^Pulumi\\.${stack}\\.yaml: mbio-cloud:images\\.portainer-agent is missing — required when controlPlane\\.enabled is true`)),
+  ];
+
+  test("development has no backups and needs no platform image; as committed it stops only at the operator's keys and the runner's group and image", () => {
+    const problems = problemsFor("development", unprefixed(stackFileConfig("development")));
+    expect(problems).toEqual(expect.arrayContaining([...operatorKeys("development"), ...runnerProblems("development")]));
+    expect(problems).toHaveLength(5);
   });
 
-  test.each(["staging", "production"])("Pulumi.%s.yaml as committed stops at the one missing image, saying how to get it", (stack) => {
+  test.each(["staging", "production"])("Pulumi.%s.yaml as committed stops at the missing images and zone id, saying how to get them", (stack) => {
     const problems = problemsFor(stack, unprefixed(stackFileConfig(stack)));
-    expect(problems).toHaveLength(3);
-    expect(problems).toEqual(expect.arrayContaining([
-      expect.stringMatching(new RegExp(`^Pulumi\\.${stack}\\.yaml: mbio-cloud:images\\.backup-agent is missing — required when backup\\.enabled is true: the image built from images/backup-agent`)),
-      ...runnerProblems(stack),
-    ]));
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(new RegExp(`^Pulumi\\.${stack}\\.yaml: mbio-cloud:images\\.backup-agent is missing — required when backup\\.enabled is true: the image built from images/backup-agent`)),
+        ...operatorKeys(stack),
+        ...runnerProblems(stack),
+      ]),
+    );
+    expect(problems).toHaveLength(6);
   });
 
   const cases: [string, (r: Record<string, unknown>) => void, RegExp][] = [

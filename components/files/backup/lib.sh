@@ -54,8 +54,11 @@ check_bucket() {
   endpoint="$(repo_endpoint)"
   bucket="$(repo_bucket)"
   case "$RESTIC_REPOSITORY" in s3:http://* | s3:https://*) ;; *) return 0 ;; esac
+  # SigV4 for S3 needs x-amz-content-sha256 (AWS and versitygw refuse a request without it; curl 7.88
+  # does not add it): the SHA-256 of the empty body of this HEAD.
   code="$(curl -sS -o /dev/null -w '%{http_code}' --max-time 15 -I \
     --aws-sigv4 "aws:amz:${AWS_DEFAULT_REGION}:s3" --user "${AWS_ACCESS_KEY_ID}:${AWS_SECRET_ACCESS_KEY}" \
+    -H "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" \
     "$endpoint/$bucket/" 2>/dev/null)" || code="000"
   case "$code" in
     200) return 0 ;;

@@ -2,7 +2,8 @@
 // module registry so the program is imported after setMocks and with its own config.
 import * as fs from "fs";
 import * as path from "path";
-import { utils } from "ssh2";
+import { execFileSync } from "child_process";
+import * as os from "os";
 import { parse } from "yaml";
 
 export const REPO = path.resolve(__dirname, "../../..");
@@ -42,18 +43,39 @@ export const PIPELINE_IMAGES = {
 export const TEST_GITLAB_GROUP_ID = 4242;
 
 /** A stack file as it is once the image pipeline has pinned the platform's own images. */
+/** Upstream images the stack files cannot pin yet (no citable digest): visibly fake test digests. */
+export const UNPINNED_UPSTREAM_IMAGES = {
+  portainer: `portainer/portainer-ce:2.33.6@sha256:${"fedcba9876543210".repeat(4)}`,
+  "portainer-agent": `portainer/agent:2.33.6@sha256:${"fedcba9876543210".repeat(4)}`,
+};
+/** Stands in for the operator's Cloudflare zone id (stack files leave dns.zoneId to be set). */
+export const TEST_ZONE_ID = "0123456789abcdef0123456789abcdef";
+
 export function deployableConfig(stack: string): Record<string, unknown> {
   const config = stackFileConfig(stack);
   const gitlab = config["mbio-cloud:gitlab"] as object | undefined;
+  const dns = config["mbio-cloud:dns"] as Record<string, unknown> | undefined;
   return {
     ...config,
-    "mbio-cloud:images": { ...(config["mbio-cloud:images"] as object), ...PIPELINE_IMAGES },
+    "mbio-cloud:images": { ...(config["mbio-cloud:images"] as object), ...PIPELINE_IMAGES, ...UNPINNED_UPSTREAM_IMAGES },
     ...(gitlab ? { "mbio-cloud:gitlab": { ...gitlab, groupId: TEST_GITLAB_GROUP_ID } } : {}),
+    ...(dns?.provider === "cloudflare" && !dns.zoneId ? { "mbio-cloud:dns": { ...dns, zoneId: TEST_ZONE_ID } } : {}),
   };
 }
 
-/** A throwaway OpenSSH key pair for the mocks, made once per test process. */
-export const TEST_SSH_KEY = utils.generateKeyPairSync("ed25519");
+/**
+ * A throwaway OpenSSH key pair for the mocks, made once per test process by ssh-keygen, as operators make
+ * theirs (ssh2's own generator writes about 1 in 400 ed25519 keys that its parser then rejects).
+ */
+export const TEST_SSH_KEY = (() => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mbio-test-key-"));
+  try {
+    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "unit-test", "-f", path.join(dir, "key")]);
+    return { private: fs.readFileSync(path.join(dir, "key"), "utf8"), public: fs.readFileSync(path.join(dir, "key.pub"), "utf8").trim() };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+})();
 
 export const TEST_SECRETS = {
   // A real (throwaway) key: the program derives its public half for authorized_keys.
@@ -61,6 +83,8 @@ export const TEST_SECRETS = {
   "mbio-cloud:backupS3AccessKeyId": "unit-test-access-key",
   "mbio-cloud:backupS3SecretAccessKey": "unit-test-secret-key",
   "mbio-cloud:resticPassword": "unit-test-restic-password",
+  "mbio-cloud:adminPassword": "unit-test-admin-password",
+  "mbio-cloud:cloudflareApiToken": "unit-test-cloudflare-token",
   "mbio-cloud:registryPassword": "unit-test-registry-password",
   "mbio-cloud:gitlabToken": "glpat-unit-test-admin-token-0000",
 };

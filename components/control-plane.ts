@@ -1,0 +1,148 @@
+// ControlPlane: Portainer CE on the Swarm, behind the edge.
+//
+//   stack `portainer`
+//     portainer  the server, one task on a manager (its BoltDB on the named volume portainer_data, so
+//                updates stop the old task first), reached at https://portainer.<namespace> through Traefik
+//     agent      global: one per node, the Docker API of its node; agents find each other at
+//                tasks.portainer_agent (AGENT_CLUSTER_ADDR) on the stack's own overlay network `agent`
+//
+// Agent and server share AGENT_SECRET. Portainer reads it only from that environment variable (its images
+// carry no shell that could read a Swarm secret file), so it sits in both service specs; in Pulumi state
+// the whole stack document is a secret. It is derived from the adminPassword secret and the environment:
+// changing the admin password rotates it, both services roll together. The admin password reaches the
+// server as a Swarm secret (--admin-password-file).
+//
+// Portainer cannot run in our build environment (its images cannot be pulled); the stack is validated
+// with mocks (tests/unit/edge.test.ts). The sandbox runs it only when images.portainer is set.
+import * as pulumi from "@pulumi/pulumi";
+import { createHmac } from "crypto";
+import { edgeHosts } from "./edge";
+import { serviceDeploy, STDOUT_LOGGING, traefikRouteLabels } from "./service-conventions";
+import { swarmObject } from "./swarm-objects";
+import { ComposeFile, Connection, SwarmStack } from "./swarm-stack";
+
+export const CONTROL_PLANE_STACK = "portainer";
+const PORTAINER_PORT = 9000;
+const AGENT_PORT = 9001;
+
+export interface ControlPlaneComposeOptions {
+  environment: string;
+  images: { server: string; agent: string };
+  namespace: string;
+  networkName: string;
+  overlayEncrypted: boolean;
+  agentSecret: string;
+  adminPasswordSecret: string;
+}
+
+export function controlPlaneCompose(o: ControlPlaneComposeOptions): ComposeFile {
+  const agentAddr = `tasks.${CONTROL_PLANE_STACK}_agent`;
+  return {
+    version: "3.9",
+    services: {
+      portainer: {
+        image: o.images.server,
+        command: ["-H", `tcp://${agentAddr}:${AGENT_PORT}`, "--tlsskipverify", "--admin-password-file", "/run/secrets/portainer-admin-password"],
+        environment: { AGENT_SECRET: o.agentSecret },
+        secrets: [{ source: "admin_password", target: "portainer-admin-password", mode: 0o400 }],
+        volumes: [{ type: "volume", source: "data", target: "/data" }],
+        networks: ["agent", "platform"],
+        // The image has no shell or HTTP client; the binary answering is what Swarm can check. Traefik
+        // probes the HTTP API (loadbalancer.healthcheck below) and only routes to a task that answers.
+        healthcheck: { test: ["CMD", "/portainer", "--version"], interval: "30s", timeout: "5s", retries: 3, start_period: "30s" },
+        logging: STDOUT_LOGGING,
+        deploy: serviceDeploy({
+          constraints: ["node.role == manager"],
+          limits: { cpus: 1, memory: "512M" },
+          reservations: { cpus: 0.1, memory: "128M" },
+          order: "stop-first",
+          labels: {
+            ...traefikRouteLabels({ name: "portainer", host: edgeHosts(o.namespace).portainer, port: PORTAINER_PORT }),
+            "traefik.http.services.portainer.loadbalancer.healthcheck.path": "/api/system/status",
+            "traefik.http.services.portainer.loadbalancer.healthcheck.interval": "10s",
+            "mbio.component": "control-plane",
+          },
+        }),
+      },
+      agent: {
+        image: o.images.agent,
+        environment: { AGENT_CLUSTER_ADDR: agentAddr, AGENT_SECRET: o.agentSecret },
+        volumes: [
+          { type: "bind", source: "/var/run/docker.sock", target: "/var/run/docker.sock" },
+          { type: "bind", source: "/var/lib/docker/volumes", target: "/var/lib/docker/volumes" },
+        ],
+        networks: ["agent"],
+        healthcheck: { test: ["CMD", "/app/agent", "--version"], interval: "30s", timeout: "5s", retries: 3, start_period: "20s" },
+        logging: STDOUT_LOGGING,
+        deploy: serviceDeploy({
+          mode: "global",
+          constraints: [`node.labels.mbio.environment == ${o.environment}`],
+          limits: { cpus: 0.5, memory: "128M" },
+          reservations: { cpus: 0.05, memory: "32M" },
+          labels: { "mbio.component": "control-plane" },
+        }),
+      },
+    },
+    networks: {
+      agent: { driver: "overlay", attachable: false, ...(o.overlayEncrypted ? { driver_opts: { encrypted: "true" } } : {}) },
+      platform: { external: true, name: o.networkName },
+    },
+    volumes: { data: { labels: { "mbio.component": "control-plane", "mbio.backup": "true" } } },
+    secrets: { admin_password: { external: true, name: o.adminPasswordSecret } },
+  };
+}
+
+/** The agent secret: a keyed hash of the admin password, per environment (see the header). */
+export function portainerAgentSecret(adminPassword: string, environment: string): string {
+  return createHmac("sha256", adminPassword).update(`mbio-portainer-agent:${environment}`).digest("hex");
+}
+
+export interface ControlPlaneArgs {
+  environment: string;
+  namespace: string;
+  images: Record<string, string>;
+  networkName: string;
+  overlayEncrypted: boolean;
+  endpointMode?: "vip" | "dnsrr";
+  managerConnection: pulumi.Input<Connection>;
+  adminPassword: pulumi.Input<string>;
+}
+
+export class ControlPlane extends pulumi.ComponentResource {
+  readonly url: string;
+  readonly stack: SwarmStack;
+
+  constructor(name: string, args: ControlPlaneArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("mbio-cloud:platform:ControlPlane", name, {}, opts);
+    const server = args.images.portainer;
+    const agent = args.images["portainer-agent"];
+    if (!server || !agent) throw new Error("images.portainer and images.portainer-agent are required when controlPlane.enabled is true");
+    this.url = `https://${edgeHosts(args.namespace).portainer}/`;
+    const password = pulumi.secret(args.adminPassword);
+    const adminSecret = swarmObject(this, `${name}-secret-admin-password`, {
+      connection: args.managerConnection,
+      kind: "secret",
+      prefix: "portainer-admin-password",
+      content: password,
+      label: "mbio.component=control-plane",
+      environment: args.environment,
+    });
+    const compose = pulumi.all([password, adminSecret.name]).apply(([p, secretName]) =>
+      controlPlaneCompose({
+        environment: args.environment,
+        images: { server, agent },
+        namespace: args.namespace,
+        networkName: args.networkName,
+        overlayEncrypted: args.overlayEncrypted,
+        agentSecret: portainerAgentSecret(p, args.environment),
+        adminPasswordSecret: secretName,
+      }),
+    );
+    this.stack = new SwarmStack(
+      `${name}-stack`,
+      { connection: args.managerConnection, stackName: CONTROL_PLANE_STACK, compose: pulumi.secret(compose), convergeTimeoutSeconds: 300, endpointMode: args.endpointMode },
+      { parent: this, dependsOn: [adminSecret.resource] },
+    );
+    this.registerOutputs({ url: this.url, stackDigest: this.stack.digest });
+  }
+}

@@ -1,0 +1,64 @@
+// Renders the edge and demo stacks exactly as the Pulumi components build them (components/edge.ts,
+// components/demo-service.ts), for the real tests and the benchmark that deploy them on a private Swarm.
+//   node tests/real/lib/render-edge.mjs '<json options>'  → JSON on stdout
+// Options: environment, namespace, networkName, publishMode, endpointMode, images {traefik, demo},
+//          edge (EdgeConfig), adminPassword, release, replicas.
+import { createRequire } from "node:module";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
+const require = createRequire(path.join(root, "package.json"));
+const ts = require("typescript");
+const { stringify } = require("yaml");
+
+// Transpile the components next to node_modules so their imports resolve.
+const out = path.join(root, "node_modules", ".cache", "mbio-edge-render");
+const files = ["edge", "demo-service", "service-conventions", "htpasswd", "swarm-objects", "swarm-stack", "files", "config/edge"];
+for (const f of files) {
+  const src = readFileSync(path.join(root, "components", `${f}.ts`), "utf8");
+  const js = ts.transpileModule(src, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true } });
+  mkdirSync(path.dirname(path.join(out, "components", `${f}.js`)), { recursive: true });
+  writeFileSync(path.join(out, "components", `${f}.js`), js.outputText);
+}
+const load = (f) => require(path.join(out, "components", `${f}.js`));
+const edge = load("edge");
+const demo = load("demo-service");
+const conv = load("service-conventions");
+const stack = load("swarm-stack");
+const { htpasswdLine } = load("htpasswd");
+const { edgeSchema } = load("config/edge");
+const { createHmac } = await import("node:crypto");
+
+const o = JSON.parse(process.argv[2]);
+const edgeConfig = edgeSchema.parse(o.edge ?? {});
+const traefikYml = stringify(edge.traefikStaticConfig({ edge: edgeConfig, networkName: o.networkName }), { lineWidth: 0 });
+const users = `${htpasswdLine(edgeConfig.dashboardUser, o.adminPassword, o.environment)}\n`;
+const secretName = (prefix, c) => `${prefix}-${createHmac("sha256", o.environment).update(c).digest("hex").slice(0, 12)}`;
+const names = {
+  traefik: conv.contentName("edge-traefik-yml", traefikYml),
+  acmeCa: edgeConfig.acme.caCertificate ? conv.contentName("edge-acme-ca", edgeConfig.acme.caCertificate) : undefined,
+  users: secretName("edge-dashboard-users", users),
+};
+const edgeCompose = edge.edgeCompose({
+  image: o.images.traefik,
+  namespace: o.namespace,
+  edge: edgeConfig,
+  networkName: o.networkName,
+  publishMode: o.publishMode,
+  configNames: { traefik: names.traefik, ...(names.acmeCa ? { acmeCa: names.acmeCa } : {}) },
+  secretNames: { users: names.users },
+});
+const demoCompose = demo.demoCompose({ environment: o.environment, image: o.images.demo, namespace: o.namespace, networkName: o.networkName, replicas: o.replicas ?? 2, release: String(o.release ?? "1") });
+console.log(
+  JSON.stringify({
+    objects: [
+      { kind: "config", name: names.traefik, content: traefikYml },
+      ...(names.acmeCa ? [{ kind: "config", name: names.acmeCa, content: edgeConfig.acme.caCertificate }] : []),
+      { kind: "secret", name: names.users, content: users },
+    ],
+    edge: stack.withEndpointMode(edgeCompose, o.endpointMode),
+    demo: stack.withEndpointMode(demoCompose, o.endpointMode),
+  }),
+);
