@@ -44,7 +44,6 @@ export const nodes = environment.nodes;
 export const managerSshAddress = environment.cluster.managerSshAddress;
 export const dockerHost = environment.cluster.dockerHost;
 export const networkName = environment.cluster.networkName;
-export const joinTokens = environment.cluster.joinTokens;
 export const gitlabRunnerId = environment.runner.runnerId;
 export const gitlabRunnerTags = environment.runner.tags;
 export const edgeDashboardUrl = environment.edge.dashboardUrl;

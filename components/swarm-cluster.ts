@@ -4,6 +4,10 @@
 //   per machine:  harden ─► docker engine ─┬─► (first manager) swarm init ─► overlay network
 //                                          └─► (others) join ─► membership (labels; drain + remove on delete)
 //
+// Memberships and the network are Swarm provider resources (swarm-provider/): they read the live Swarm, so a
+// drained node, a hand-edited label or a removed network shows in `pulumi refresh`; they act through any
+// reachable manager.
+//
 // Joins depend only on the init and their own engine, so Pulumi runs them in parallel; adding a node adds
 // only its own chain, and removing one drains it and takes it out of the Swarm before its server goes.
 import * as pulumi from "@pulumi/pulumi";
@@ -14,7 +18,10 @@ import { existingMachines } from "./machines/existing";
 import { HetznerMachines } from "./machines/hetzner";
 import { deployPublicKey } from "./machines/ssh-keys";
 import { Machine, NodeInfo } from "./machines/types";
-import type { Connection } from "./swarm-stack";
+import { SwarmNetwork } from "./swarm-provider/network";
+import { SwarmNode } from "./swarm-provider/node";
+import { ManagerConnection } from "./swarm-provider/ssh";
+import { managerConnections, type Connection } from "./swarm-stack";
 
 export interface SwarmClusterArgs {
   config: ValidatedConfig;
@@ -35,6 +42,8 @@ export class SwarmCluster extends pulumi.ComponentResource {
   readonly nodes: pulumi.Output<NodeInfo[]>;
   /** SSH connection to the first manager (secret: it holds the private key). */
   readonly managerConnection: pulumi.Output<Connection>;
+  /** SSH connections to every manager, first manager first (secret): Swarm changes go through any of them. */
+  readonly managerConnections: pulumi.Output<ManagerConnection[]>;
   /** user@host:port of the first manager, for operators. */
   readonly managerSshAddress: pulumi.Output<string>;
   /** DOCKER_HOST for a docker client or provider: ssh://user@host:port. */
@@ -85,51 +94,49 @@ export class SwarmCluster extends pulumi.ComponentResource {
     }
 
     const [first, ...others] = machines;
-    const init = run("init", first.connection, "swarm/swarm-init.sh", { ADVERTISE_ADDR: first.privateIp }, { delete: remoteScript("swarm/swarm-leave.sh") }, [engines.get(first.name)!], true);
+    // Joins try every manager in order: the first one being down does not block a join.
+    const managerAddresses = pulumi.all(machines.filter((m) => m.role === "manager").map((m) => m.privateIp)).apply((ips) => ips.join(" "));
+    const otherManagerAddresses = pulumi.all(others.filter((m) => m.role === "manager").map((m) => m.privateIp)).apply((ips) => ips.join(" "));
+    // No delete: a replaced init (join-token runbook, `--replace`) must never take the first manager out of the
+    // Swarm — in a one-manager environment that is the whole cluster. The Swarm goes with its machines.
+    const init = run("init", first.connection, "swarm/swarm-init.sh", { ADVERTISE_ADDR: first.privateIp, OTHER_MANAGERS: otherManagerAddresses }, {}, [engines.get(first.name)!], true);
     const tokens = init.stdout.apply((s) => JSON.parse(s) as JoinTokens);
     this.joinTokens = pulumi.secret(tokens.apply((t) => ({ manager: t.managerToken, worker: t.workerToken })));
     this.managerConnection = first.connection;
 
-    const nodeLabels = (m: Machine) =>
-      Object.entries({ ...cfg.labels, "mbio.environment": env, "mbio.role": m.role, "mbio.name": m.name })
-        .map(([k, v]) => `${k}=${v}`)
-        .join(" ");
+    const managers = machines.filter((m) => m.role === "manager");
+    this.managerConnections = pulumi.secret(managerConnections(managers.map((m) => m.connection)));
+    const nodeLabels = (m: Machine) => ({ ...cfg.labels, "mbio.environment": env, "mbio.role": m.role, "mbio.name": m.name });
+    const membership = (m: Machine, nodeId: pulumi.Input<string>, removeOnDelete: boolean, dependsOn: pulumi.Resource[]) =>
+      new SwarmNode(`${name}-${m.name}-membership`, { connections: this.managerConnections, nodeId, role: m.role, labels: nodeLabels(m), removeOnDelete }, { parent: this, dependsOn });
 
-    const firstLabels = run(`${first.name}-membership`, first.connection, "swarm/node-labels.sh", { NODE_ID: pulumi.unsecret(tokens.apply((t) => t.nodeId)), LABELS: nodeLabels(first) }, {}, [init]);
-    const memberships = [firstLabels];
-    let lastManagerMembership = firstLabels;
+    // The node the Swarm was initialised on is never removed by a delete: it holds the Swarm.
+    const firstLabels = membership(first, pulumi.unsecret(tokens.apply((t) => t.nodeId)), false, [init]);
+    const memberships: pulumi.Resource[] = [firstLabels];
+    let lastManagerMembership: pulumi.Resource = firstLabels;
     for (const m of others) {
       const join = run(
         `${m.name}-join`,
         m.connection,
         "swarm/swarm-join.sh",
-        { JOIN_TOKEN: tokens.apply((t) => (m.role === "manager" ? t.managerToken : t.workerToken)), MANAGER_ADDR: first.privateIp, ADVERTISE_ADDR: m.privateIp },
-        { delete: remoteScript("swarm/swarm-leave.sh") },
+        { MANAGER_ADDR: managerAddresses, ADVERTISE_ADDR: m.privateIp },
+        // The token travels on stdin: never on a command line, never in a log.
+        { delete: remoteScript("swarm/swarm-leave.sh"), stdin: pulumi.secret(tokens.apply((t) => (m.role === "manager" ? t.managerToken : t.workerToken))) },
         [engines.get(m.name)!, init],
       );
       const nodeId = join.stdout.apply((s) => s.trim());
       // Manager memberships form a chain, so managers are demoted one at a time when several go (scale in,
       // destroy): each demotion changes the Raft membership, and parallel ones race for the leader.
       const previousManager = m.role === "manager" ? [lastManagerMembership] : [];
-      const membership = run(
-        `${m.name}-membership`,
-        first.connection,
-        "swarm/node-labels.sh",
-        { NODE_ID: nodeId, LABELS: nodeLabels(m) },
-        { delete: remoteScript("swarm/node-remove.sh", { NODE_ID: nodeId }) },
-        [join, ...previousManager],
-      );
-      if (m.role === "manager") lastManagerMembership = membership;
-      memberships.push(membership);
+      const member = membership(m, nodeId, true, [join, ...previousManager]);
+      if (m.role === "manager") lastManagerMembership = member;
+      memberships.push(member);
     }
 
-    const network = run(
-      "network",
-      first.connection,
-      "swarm/network.sh",
-      { NETWORK: this.networkName, ENCRYPTED: String(cfg.swarm.overlayEncrypted), MTU: String(cfg.swarm.overlayMtu ?? "") },
-      { delete: `docker network rm ${this.networkName} >/dev/null 2>&1 || true` },
-      [init],
+    const network = new SwarmNetwork(
+      `${name}-network`,
+      { connections: this.managerConnections, name: this.networkName, encrypted: cfg.swarm.overlayEncrypted, mtu: String(cfg.swarm.overlayMtu ?? "") },
+      { parent: this, dependsOn: [init] },
     );
     this.ready = [network, ...memberships, ...registryLogins];
 
@@ -137,6 +144,6 @@ export class SwarmCluster extends pulumi.ComponentResource {
     const address = first.connection.apply((c) => `${c.user ?? "root"}@${c.host}:${c.port ?? 22}`);
     this.managerSshAddress = pulumi.unsecret(address);
     this.dockerHost = this.managerSshAddress.apply((a) => `ssh://${a}`);
-    this.registerOutputs({ nodes: this.nodes, managerSshAddress: this.managerSshAddress, dockerHost: this.dockerHost, networkName: this.networkName, joinTokens: this.joinTokens });
+    this.registerOutputs({ nodes: this.nodes, managerSshAddress: this.managerSshAddress, dockerHost: this.dockerHost, networkName: this.networkName });
   }
 }

@@ -1,10 +1,12 @@
 // Deploys a Compose-format stack onto the Swarm with `docker stack deploy` on a manager, over SSH.
 // Every platform service goes through this one resource so the same code deploys onto Hetzner, on-premise
-// hosts and the local sandbox, and the only provider plugin it needs is `command`.
+// hosts and the local sandbox. The deploy is a Swarm provider resource (swarm-provider/stack.ts) whose read
+// asks the live Swarm, so `pulumi refresh` names each service field that drifted.
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { createHash } from "crypto";
-import { remoteScript } from "./files";
+import { ManagerConnection } from "./swarm-provider/ssh";
+import { SwarmStackDeployment } from "./swarm-provider/stack";
 
 export type Connection = command.types.input.remote.ConnectionArgs;
 
@@ -19,8 +21,8 @@ export interface ComposeFile {
 }
 
 export interface SwarmStackArgs {
-  /** SSH connection to a manager. */
-  connection: pulumi.Input<Connection>;
+  /** SSH connection to a manager, or to every manager (tried in order: any reachable manager deploys). */
+  connection: pulumi.Input<Connection> | pulumi.Input<pulumi.Input<Connection>[]>;
   /** Stack name on the Swarm, e.g. `backup`; prefixed with nothing: one environment per Swarm. */
   stackName: string;
   /** The Compose document; may contain secret outputs (they stay secret in state). */
@@ -55,6 +57,19 @@ export function canonicalJson(v: unknown): string {
   return JSON.stringify(v);
 }
 
+/** The fields the Swarm provider needs from command's connection type (it speaks SSH itself, with ssh2). */
+export function managerConnections(connection: SwarmStackArgs["connection"]): pulumi.Output<ManagerConnection[]> {
+  return pulumi.output(connection as pulumi.Input<Connection | Connection[]>).apply((c) =>
+    (Array.isArray(c) ? c : [c]).map((m) => ({
+      host: String(m.host),
+      port: Number(m.port ?? 22),
+      user: String(m.user ?? "root"),
+      privateKey: m.privateKey === undefined ? undefined : String(m.privateKey),
+      perDialTimeout: Number(m.perDialTimeout ?? 15),
+    })),
+  );
+}
+
 export class SwarmStack extends pulumi.ComponentResource {
   /** Hash of the deployed document: changes exactly when the stack is redeployed. */
   readonly digest: pulumi.Output<string>;
@@ -65,17 +80,11 @@ export class SwarmStack extends pulumi.ComponentResource {
     this.digest = document.apply((d) => createHash("sha256").update(d).digest("hex").slice(0, 16));
     const timeout = args.convergeTimeoutSeconds ?? 300;
     // The compose document travels on stdin (JSON is YAML), so secrets in it never appear in a command line.
-    const deploy = new command.remote.Command(
+    const deploy = new SwarmStackDeployment(
       `${name}-deploy`,
-      {
-        connection: args.connection,
-        create: remoteScript("swarm/stack-deploy.sh", { STACK: args.stackName, TIMEOUT: timeout }),
-        delete: `docker stack rm ${args.stackName} >/dev/null 2>&1 || true`,
-        stdin: document,
-        logging: "stderr",
-      },
+      { connections: managerConnections(args.connection), stackName: args.stackName, document, digest: this.digest, timeout },
       { parent: this, deleteBeforeReplace: true },
     );
-    this.registerOutputs({ digest: this.digest, deployed: deploy.stdout });
+    this.registerOutputs({ digest: this.digest, services: deploy.services });
   }
 }

@@ -67,10 +67,10 @@ ensure_docker() {
   if command -v systemctl >/dev/null && systemctl is-system-running >/dev/null 2>&1; then
     as_root systemctl start docker
   else
-    # Descriptors above 2 are closed first: started under `flock /work/sandbox.lock …`, dockerd (and its
-    # containerd) would otherwise inherit the lock and hold it for as long as they run.
-    # shellcheck disable=SC2016 # expanded by the inner bash
-    as_root bash -c 'for fd in /proc/$$/fd/*; do n="${fd##*/}"; [ "$n" -gt 2 ] && eval "exec $n>&-"; done 2>/dev/null; nohup dockerd >>/var/log/dockerd.log 2>&1 </dev/null &'
+    # shellcheck disable=SC2016 # expanded by the inner shell
+    # Only stdio is passed on: a daemon that inherited a caller's lock file descriptor (flock) would hold the
+    # lock for as long as it runs.
+    as_root sh -c 'for fd in $(ls /proc/$$/fd); do [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done; nohup dockerd </dev/null >>/var/log/dockerd.log 2>&1 &'
   fi
   for _ in $(seq 1 60); do
     docker info >/dev/null 2>&1 && return 0

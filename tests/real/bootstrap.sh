@@ -38,6 +38,13 @@ registry_login() {
   machine_ssh "$m1" "REGISTRY=$(registry_address) REGISTRY_USER=mbio-test bash /tmp/registry-login.sh" <<<"$2" >"$out/$1.out" 2>"$out/$1.err"
 }
 lacks() { ! grep -Eq -- "$2" "$out/$1.err"; }
+# A script as Pulumi runs it when it takes data on stdin (join token): the script as a file, the data on stdin.
+run_stdin() {
+  local tag="$1" ip="$2" script="$3" env="$4" data="$5" remote
+  remote="/tmp/$(basename "$script")"
+  machine_ssh "$ip" "cat >$remote" <"$FILES/$script"
+  machine_ssh "$ip" "$env bash $remote" <<<"$data" >"$out/$tag.out" 2>"$out/$tag.err"
+}
 
 start=$SECONDS
 echo "bootstrap: sandbox machines"
@@ -79,12 +86,12 @@ for pass in 1 2; do
   token=$(jq -r .managerToken "$out/init-$pass.out")
   init_id=$(jq -r .nodeId "$out/init-$pass.out")
   # Joins run in parallel, as Pulumi runs them.
-  for ip in "$m2" "$m3"; do run "join-$pass-$ip" "$ip" swarm/swarm-join.sh "JOIN_TOKEN='$token' MANAGER_ADDR=$m1 ADVERTISE_ADDR=$ip" & done
+  for ip in "$m2" "$m3"; do run_stdin "join-$pass-$ip" "$ip" swarm/swarm-join.sh "MANAGER_ADDR=$m1 ADVERTISE_ADDR=$ip" "$token" & done
   wait
   for entry in "$m1:$init_id" "$m2:" "$m3:"; do
     ip=${entry%%:*} id=${entry#*:}
     [ -n "$id" ] || id=$(cat "$out/join-$pass-$ip.out")
-    run "labels-$pass-$ip" "$m1" swarm/node-labels.sh "NODE_ID=$id LABELS='mbio.environment=local mbio.role=manager mbio.name=node-$ip'"
+    run "labels-$pass-$ip" "$m1" swarm/node-apply.sh "NODE_ID=$id ROLE=manager AVAILABILITY=active LABELS='mbio.environment=local mbio.role=manager mbio.name=node-$ip'"
   done
   run "network-$pass" "$m1" swarm/network.sh "NETWORK=local-platform ENCRYPTED=false MTU=1400"
   # The password travels on stdin, as Pulumi sends it (the sandbox registry accepts any login).

@@ -119,6 +119,29 @@ must "pulumi preview --expect-no-changes" pulumi_local preview --expect-no-chang
 must "pulumi refresh --preview-only --expect-no-changes" pulumi_local refresh --preview-only --expect-no-changes
 
 # ---------------------------------------------------------------------------------------------------
+# Drift by hand on a manager (issue 8): each change must fail the refresh check, be named, and be undone
+# by refresh + up. Shared with tests/real/swarm-drift.sh.
+# shellcheck source=tests/real/lib/drift.sh
+. "$MBIO_ROOT/tests/real/lib/drift.sh"
+DRIFT_STACK=local
+drift_pulumi() { pulumi_local "$@"; }
+drift_on_manager() { on_manager "$@"; }
+m2_id="$(on_manager "docker node ls --filter name=mbio-sandbox-2 -q")"
+agent_image="$(on_manager "docker service inspect backup_maintenance --format '{{.Spec.TaskTemplate.ContainerSpec.Image}}'")"
+maintenance() { on_manager "docker service inspect backup_maintenance --format '$1'"; }
+node2_spec() { on_manager "docker node inspect $m2_id --format '$1'"; }
+one_replica() { [ "$(maintenance '{{.Spec.Mode.Replicated.Replicas}}')" = 1 ]; }
+pinned_image() { [ "$(maintenance '{{.Spec.TaskTemplate.ContainerSpec.Image}}')" = "$agent_image" ]; }
+node2_active() { [ "$(node2_spec '{{.Spec.Availability}}')" = active ]; }
+node2_role_label() { [ "$(node2_spec '{{index .Spec.Labels "mbio.role"}}')" = manager ]; }
+on_platform() { maintenance '{{json .Spec.TaskTemplate.Networks}}' | grep -q Target; }
+drift_case a "services.backup_maintenance.replicas" one_replica -- docker service scale --detach backup_maintenance=0
+drift_case b "services.backup_maintenance.image" pinned_image -- docker service update --detach --image "${agent_image%@*}" backup_maintenance
+drift_case c "availability" node2_active -- docker node update --availability drain "$m2_id"
+drift_case d "labels.mbio.role" node2_role_label -- docker node update --label-add mbio.role=tampered "$m2_id"
+drift_case e "services.backup_maintenance.networks" on_platform -- docker service update --detach --network-rm local-platform backup_maintenance
+
+# ---------------------------------------------------------------------------------------------------
 must "config: workers 0 → 1" pulumi_local config set mbio-cloud:workers 1
 pulumi_local preview --json >"$work/scale.json" 2>"$work/scale.err"
 ops="$(jq -r '[.steps[]? | .op] | group_by(.) | map("\(.[0])=\(length)") | join(" ")' "$work/scale.json")"

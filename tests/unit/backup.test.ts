@@ -5,7 +5,7 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { backupSchema } from "../../components/config/data";
-import { settle as settleRegistrations } from "./support/harness";
+import { asSecret, settle as settleRegistrations } from "./support/harness";
 
 interface Res { type: string; name: string; inputs: Record<string, unknown> }
 const resources: Res[] = [];
@@ -59,8 +59,10 @@ describe("S3Backup", () => {
       expect(String(s.inputs.create)).toContain("swarm-object.sh");
     }
     expect(resources.filter((r) => r.type === "mbio-cloud:platform:SwarmStack").map((r) => r.name)).toEqual(["staging-backup-stack"]);
-    const deploy = cmds.find((r) => r.name === "staging-backup-stack-deploy")!;
-    const doc = JSON.parse(String(deploy.inputs.stdin));
+    // The deploy is the Swarm provider's stack resource (the document as its input, read back live).
+    const deploy = resources.find((r) => r.name === "staging-backup-stack-deploy")!;
+    expect(deploy.type).toBe("pulumi-nodejs:dynamic/swarm:Stack");
+    const doc = JSON.parse(String(asSecret(deploy.inputs.document).value));
     expect(doc.services.agent.deploy.mode).toBe("global");
     expect(doc.services.maintenance.deploy.placement.constraints).toEqual(["node.role == manager"]);
     expect(doc.services.agent.image).toBe(IMAGE);

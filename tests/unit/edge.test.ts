@@ -17,10 +17,12 @@ const PINNED = /^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)*:(?!latest@)[A-Za-z0-9._-]+@
 type Compose = { services: Record<string, Record<string, unknown>>; volumes?: Record<string, unknown>; networks?: Record<string, Record<string, unknown>>; configs?: Record<string, { name: string }>; secrets?: Record<string, { name: string }> };
 
 const commands = (run: ProgramRun) => byType(run, "command:remote:Command");
-/** The Compose document SwarmStack deployed as stack `name` (its stdin), secret or not. */
+/** SwarmStack's deploy of stack `name`: the Swarm provider's stack resource. */
+const stackDeploy = (run: ProgramRun, stack: string) => byType(run, "pulumi-nodejs:dynamic/swarm:Stack").find((c) => c.inputs.stackName === stack);
+/** The Compose document SwarmStack deployed as stack `name`, secret or not. */
 function stackDoc(run: ProgramRun, stack: string): Compose | undefined {
-  const deploy = commands(run).find((c) => String(asSecret(c.inputs.create).value).includes(`STACK='${stack}'`));
-  return deploy ? (JSON.parse(String(asSecret(deploy.inputs.stdin).value)) as Compose) : undefined;
+  const deploy = stackDeploy(run, stack);
+  return deploy ? (JSON.parse(String(asSecret(deploy.inputs.document).value)) as Compose) : undefined;
 }
 
 /** What every platform service must have (issue 9 / the brief's standards). */
@@ -144,9 +146,9 @@ describe("edge, DNS, control plane and demo in every environment (mocks)", () =>
     const token = commands(run).find((c) => c.name === `${env}-edge-secret-cf-token`)!;
     expect(asSecret(token.inputs.stdin)).toEqual({ secret: true, value: TEST_SECRETS["mbio-cloud:cloudflareApiToken"] });
     // Portainer's stack carries AGENT_SECRET (Portainer reads it only from the environment): the document is secret.
-    const deploy = commands(run).find((c) => String(asSecret(c.inputs.create).value).includes("STACK='portainer'"))!;
-    expect(asSecret(deploy.inputs.stdin).secret).toBe(true);
-    const doc = JSON.parse(String(asSecret(deploy.inputs.stdin).value)) as Compose;
+    const deploy = stackDeploy(run, "portainer")!;
+    expect(asSecret(deploy.inputs.document).secret).toBe(true);
+    const doc = JSON.parse(String(asSecret(deploy.inputs.document).value)) as Compose;
     const agentSecret = portainerAgentSecret(TEST_SECRETS["mbio-cloud:adminPassword"], env);
     expect((doc.services.agent.environment as Record<string, string>).AGENT_SECRET).toBe(agentSecret);
     expect((doc.services.portainer.environment as Record<string, string>).AGENT_SECRET).toBe(agentSecret);

@@ -171,9 +171,9 @@ describe("the runner service", () => {
     expect(asSecret(secret.inputs.stdin).secret).toBe(true);
     expect(String(asSecret(secret.inputs.stdin).value)).toMatch(/^concurrent = 2$/m);
     expect(String(asSecret(secret.inputs.create).value ?? secret.inputs.create)).toMatch(/NAME='gitlab-runner-config-[0-9a-f]{12}'/);
-    const deploy = commands.find((c) => c.name === "staging-gitlab-runner-stack-deploy")!;
-    expect(String(deploy.inputs.create)).toContain("STACK='gitlab-runner'");
-    const compose = JSON.parse(String(asSecret(deploy.inputs.stdin).value));
+    const deploy = byType(run, "pulumi-nodejs:dynamic/swarm:Stack").find((c) => c.name === "staging-gitlab-runner-stack-deploy")!;
+    expect(deploy.inputs.stackName).toBe("gitlab-runner");
+    const compose = JSON.parse(String(asSecret(deploy.inputs.document).value));
     expect(compose.services.runner.image).toBe(PIPELINE_IMAGES["gitlab-runner"]);
     expect(JSON.stringify(compose)).not.toContain("glrt-");
     expect(run.outputs.gitlabRunnerTags).toEqual(["staging"]);

@@ -3,6 +3,8 @@ import { asSecret, byType, deployableConfig, MockResource, mockId, runProgram, T
 
 const SERVER = "hcloud:index/server:Server";
 const COMMAND = "command:remote:Command";
+const NODE = "pulumi-nodejs:dynamic/swarm:Node";
+const NETWORK = "pulumi-nodejs:dynamic/swarm:Network";
 
 function withWorkers(stack: string, workers: number) {
   return { ...deployableConfig(stack), "mbio-cloud:workers": workers };
@@ -83,7 +85,7 @@ describe("SwarmCluster on Hetzner", () => {
   test("bootstrap: every node hardened and gets the pinned engine; one init; joins and memberships for the others", async () => {
     const run = await runProgram("staging", deployableConfig("staging"));
     const commands = byType(run, COMMAND);
-    const names = commands.map((c) => c.name);
+    const names = [...commands, ...byType(run, NODE)].map((c) => c.name);
     for (const node of ["staging-manager-1", "staging-manager-2", "staging-manager-3", "staging-worker-1", "staging-worker-2"]) {
       expect(names).toContain(`staging-swarm-${node}-first-boot`);
       expect(names).toContain(`staging-swarm-${node}-harden`);
@@ -92,18 +94,30 @@ describe("SwarmCluster on Hetzner", () => {
     }
     expect(names.filter((n) => n.startsWith("staging-swarm-") && n.endsWith("-join")).sort()).toEqual(["staging-swarm-staging-manager-2-join", "staging-swarm-staging-manager-3-join", "staging-swarm-staging-worker-1-join", "staging-swarm-staging-worker-2-join"]);
     expect(names.filter((n) => n.startsWith("staging-swarm-") && n.endsWith("-init"))).toEqual(["staging-swarm-init"]);
+    // A replaced init (join-token runbook) must never make the first manager leave its Swarm.
+    expect(commands.find((c) => c.name === "staging-swarm-init")!.inputs.delete).toBeUndefined();
+    // A replaced first manager refuses to start a second Swarm while the others answer.
+    expect(commands.find((c) => c.name === "staging-swarm-init")!.inputs.create).toContain("OTHER_MANAGERS='10.20.1.12 10.20.1.13'");
     const docker = commands.find((c) => c.name === "staging-swarm-staging-worker-1-docker")!;
     expect(docker.inputs.create).toContain("DOCKER_PACKAGE='docker-ce' DOCKER_VERSION='5:27.5.1-1~debian.12~bookworm'");
     const workerJoin = commands.find((c) => c.name === "staging-swarm-staging-worker-1-join")!;
-    expect(workerJoin.inputs.create).toContain("JOIN_TOKEN='SWMTKN-1-worker'");
-    expect(workerJoin.inputs.create).toContain("MANAGER_ADDR='10.20.1.11'");
+    // Join tokens travel on stdin (secret), never on a command line.
+    expect(String(workerJoin.inputs.create)).not.toContain("SWMTKN");
+    expect(asSecret(workerJoin.inputs.stdin)).toEqual({ secret: true, value: "SWMTKN-1-worker" });
+    expect(workerJoin.inputs.create).toContain("MANAGER_ADDR='10.20.1.11 10.20.1.12 10.20.1.13'");
     expect(workerJoin.inputs.create).toContain("ADVERTISE_ADDR='10.20.1.101'");
-    expect(commands.find((c) => c.name === "staging-swarm-staging-manager-2-join")!.inputs.create).toContain("JOIN_TOKEN='SWMTKN-1-manager'");
-    const membership = commands.find((c) => c.name === "staging-swarm-staging-worker-2-membership")!;
-    expect(membership.inputs.create).toContain("mbio.environment=staging mbio.role=worker mbio.name=staging-worker-2");
-    expect(membership.inputs.delete).toContain("node-remove.sh");
-    const network = commands.find((c) => c.name === "staging-swarm-network")!;
-    expect(network.inputs.create).toContain("ENCRYPTED='true' MTU='1350' NETWORK='staging-platform'");
+    expect(asSecret(commands.find((c) => c.name === "staging-swarm-staging-manager-2-join")!.inputs.stdin)).toEqual({ secret: true, value: "SWMTKN-1-manager" });
+    // Memberships are Swarm provider resources: exact labels, removal only for joined nodes, any manager.
+    const nodes = byType(run, NODE);
+    const membership = nodes.find((c) => c.name === "staging-swarm-staging-worker-2-membership")!;
+    expect(membership.inputs).toMatchObject({ nodeId: "node-staging-swarm-staging-worker-2-join", role: "worker", availability: "active", removeOnDelete: true });
+    expect(membership.inputs.labels).toEqual({ "cost-center": "mbio-cloud", "mbio.environment": "staging", "mbio.role": "worker", "mbio.name": "staging-worker-2" });
+    expect(nodes.find((c) => c.name === "staging-swarm-staging-manager-1-membership")!.inputs.removeOnDelete).toBe(false);
+    const managerHosts = (asSecret(membership.inputs.connections) as { secret: boolean; value: { host: string }[] });
+    expect(managerHosts.secret).toBe(true);
+    expect(managerHosts.value).toHaveLength(3);
+    const network = byType(run, NETWORK).find((c) => c.name === "staging-swarm-network")!;
+    expect(network.inputs).toMatchObject({ name: "staging-platform", encrypted: true, mtu: "1350" });
     // Every manager logs in to the private registry, the password on stdin (never on the command line).
     const logins = commands.filter((c) => c.name.endsWith("-registry-login"));
     expect(logins.map((c) => c.name).sort()).toEqual(["staging-swarm-staging-manager-1-registry-login", "staging-swarm-staging-manager-2-registry-login", "staging-swarm-staging-manager-3-registry-login"]);
@@ -170,16 +184,16 @@ describe("SwarmCluster on existing hosts", () => {
     const added = after.resources.filter((r) => !b.has(r.name)).map((r) => r.name);
     expect(added.sort()).toEqual(["staging-swarm-onprem-4-docker", "staging-swarm-onprem-4-first-boot", "staging-swarm-onprem-4-harden", "staging-swarm-onprem-4-join", "staging-swarm-onprem-4-membership", "staging-swarm-onprem-4-ssh-keys"]);
     for (const r of after.resources.filter((x) => b.has(x.name))) expect(JSON.stringify(r.inputs)).toBe(b.get(r.name));
-    expect(byType(after, COMMAND).find((c) => c.name === "staging-swarm-onprem-4-join")!.inputs.create).toContain("JOIN_TOKEN='SWMTKN-1-worker'");
+    expect(asSecret(byType(after, COMMAND).find((c) => c.name === "staging-swarm-onprem-4-join")!.inputs.stdin)).toEqual({ secret: true, value: "SWMTKN-1-worker" });
   });
 });
 
 describe("secrets", () => {
-  test("join tokens are secret outputs; addresses are not", async () => {
+  test("join tokens are no stack output at all; addresses are not secret", async () => {
     const run = await runProgram("staging", deployableConfig("staging"));
-    expect(run.secretOutputs.has("joinTokens")).toBe(true);
+    expect(Object.keys(run.outputs)).not.toContain("joinTokens");
+    expect(JSON.stringify(run.outputs)).not.toContain("SWMTKN");
     expect(run.secretOutputs.has("nodes")).toBe(false);
-    expect(run.outputs.joinTokens).toEqual({ manager: "SWMTKN-1-manager", worker: "SWMTKN-1-worker" });
   });
 
   test("no stack file holds a private key or a token", () => {

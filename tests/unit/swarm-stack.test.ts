@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { asSecret } from "./support/harness";
 import { canonicalJson, ComposeFile, withEndpointMode } from "../../components/swarm-stack";
 
 describe("SwarmStack", () => {
@@ -22,19 +23,25 @@ describe("SwarmStack", () => {
     expect(withEndpointMode(compose, undefined)).toBe(compose);
   });
 
-  test("deploys over SSH with the document on stdin and removes the stack on delete", async () => {
+  test("deploys through the Swarm provider with the document as a secret-capable input and every manager", async () => {
     const made: { type: string; name: string; inputs: Record<string, unknown> }[] = [];
     pulumi.runtime.setMocks({ newResource: (a) => (made.push(a), { id: `${a.name}-id`, state: { ...a.inputs, stdout: "" } }), call: (a) => a.inputs }, "p", "s", false);
     const { SwarmStack } = await import("../../components/swarm-stack");
-    const stack = new SwarmStack("staging-web", { connection: { host: "192.0.2.1" }, stackName: "web", compose, endpointMode: "dnsrr" });
+    const stack = new SwarmStack("staging-web", { connection: [{ host: "192.0.2.1" }, { host: "192.0.2.2", port: 2222, user: "ops" }], stackName: "web", compose, endpointMode: "dnsrr" });
     const digest = await new Promise<string>((r) => stack.digest.apply(r));
     await new Promise((r) => setTimeout(r, 50));
-    const deploy = made.find((m) => m.type === "command:remote:Command")!;
+    const deploy = made.find((m) => m.type === "pulumi-nodejs:dynamic/swarm:Stack")!;
     expect(deploy.name).toBe("staging-web-deploy");
-    expect(String(deploy.inputs.create)).toContain("STACK='web'");
-    expect(String(deploy.inputs.create)).toContain("docker stack deploy --prune");
-    expect(JSON.parse(String(deploy.inputs.stdin)).services.web.deploy.endpoint_mode).toBe("dnsrr");
-    expect(deploy.inputs.delete).toBe("docker stack rm web >/dev/null 2>&1 || true");
+    expect(deploy.inputs).toMatchObject({ stackName: "web", digest, timeout: 300 });
+    expect(JSON.parse(String(deploy.inputs.document)).services.web.deploy.endpoint_mode).toBe("dnsrr");
+    // The connections carry the private key: secret in state.
+    expect(asSecret(deploy.inputs.connections)).toEqual({ secret: true, value: [
+      { host: "192.0.2.1", port: 22, user: "root", perDialTimeout: 15 },
+      { host: "192.0.2.2", port: 2222, user: "ops", perDialTimeout: 15 },
+    ] });
+    // The provider travels serialized in the state; it must hold its deploy script, not a path to it.
+    expect(String(deploy.inputs.__provider)).toContain("docker stack deploy --prune");
+    expect(made.some((m) => m.type === "command:remote:Command")).toBe(false);
     expect(digest).toMatch(/^[0-9a-f]{16}$/);
   });
 });

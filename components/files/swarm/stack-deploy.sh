@@ -14,6 +14,16 @@ cat >"$work/stack.json"
 echo "deploying stack $STACK" >&2
 # --with-registry-auth: the manager's registry login (registry-login.sh) travels to the nodes that pull.
 docker stack deploy --prune --with-registry-auth --resolve-image never --compose-file "$work/stack.json" "$STACK" >&2
+# `docker stack deploy` keeps a service's running image when the document's image equals the stack's
+# com.docker.stack.image label, so an image changed by hand (`docker service update --image`) would stay.
+# Put the document's image back explicitly.
+while read -r svc want have; do
+  if [ -n "$want" ] && [ "$want" != "$have" ]; then
+    echo "restoring image of $svc: $have -> $want" >&2
+    docker service update --quiet --detach --with-registry-auth --image "$want" "$svc" >/dev/null
+  fi
+done < <(docker service ls --filter "label=com.docker.stack.namespace=$STACK" --format '{{.Name}}' |
+  xargs -r docker service inspect --format '{{.Spec.Name}} {{index .Spec.Labels "com.docker.stack.image"}} {{.Spec.TaskTemplate.ContainerSpec.Image}}')
 
 deadline=$(( $(date +%s) + TIMEOUT ))
 while :; do

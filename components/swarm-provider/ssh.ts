@@ -1,0 +1,77 @@
+// The one way the Swarm providers reach the Swarm: a bash script run on a manager over SSH (ssh2), data on
+// stdin. It tries the managers in order and moves on when one cannot be reached or is no longer a manager,
+// so no single manager is a point of failure for reads or changes.
+//
+// This module is serialized into the state with the dynamic providers that use it (Pulumi closure
+// serialization): it holds only plain functions and requires its modules inside them.
+
+export interface ManagerConnection {
+  host: string;
+  port?: number;
+  user?: string;
+  privateKey?: string;
+  perDialTimeout?: number;
+}
+
+/** Exit status of a script that found itself on a node that cannot answer for the Swarm: try the next one. */
+export const NOT_A_MANAGER = 97;
+
+/** Bash prepended to every script: refuse (NOT_A_MANAGER) unless this node can change the Swarm. */
+export const MANAGER_GUARD = `[ "$(docker info --format '{{.Swarm.ControlAvailable}}' 2>/dev/null)" = true ] || { echo "$(hostname) is not a reachable Swarm manager" >&2; exit ${NOT_A_MANAGER}; }\n`;
+
+export interface RunResult {
+  stdout: string;
+  stderr: string;
+  host: string;
+}
+
+/** Runs `script` (bash) with `env` on the first manager that answers; stdin carries data and secrets. */
+export async function runOnManager(connections: ManagerConnection[], script: string, env: Record<string, string> = {}, stdin = ""): Promise<RunResult> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { Client } = require("ssh2") as typeof import("ssh2");
+  const quote = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
+  const assignments = Object.keys(env)
+    .sort()
+    .map((k) => `${k}=${quote(env[k])}`)
+    .join(" ");
+  const commandLine = `${assignments} bash -c ${quote(`set -euo pipefail\n${MANAGER_GUARD}${script}`)}`;
+  const attempt = (c: ManagerConnection) =>
+    new Promise<{ code: number; stdout: string; stderr: string; unreachable?: string }>((resolve) => {
+      const client = new Client();
+      let stdout = "";
+      let stderr = "";
+      client
+        .on("ready", () =>
+          client.exec(commandLine, (err, stream) => {
+            if (err) {
+              client.end();
+              return resolve({ code: -1, stdout, stderr, unreachable: String(err) });
+            }
+            stream.on("data", (d: Buffer) => (stdout += d.toString()));
+            stream.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+            stream.on("close", (code: number | null) => {
+              client.end();
+              resolve({ code: code ?? -1, stdout, stderr });
+            });
+            stream.end(stdin);
+          }),
+        )
+        .on("error", (e: Error) => resolve({ code: -1, stdout, stderr, unreachable: e.message }))
+        .connect({ host: c.host, port: c.port ?? 22, username: c.user ?? "root", privateKey: c.privateKey, readyTimeout: (c.perDialTimeout ?? 15) * 1000 });
+    });
+  const failures: string[] = [];
+  for (const c of connections) {
+    // A manager that is starting (sshd, Docker) gets a few tries before the next one is asked.
+    for (let i = 0; i < 3; i++) {
+      const r = await attempt(c);
+      if (r.unreachable === undefined && r.code === 0) return { stdout: r.stdout, stderr: r.stderr, host: c.host };
+      if (r.unreachable === undefined && r.code !== NOT_A_MANAGER) {
+        throw new Error(`on ${c.host}: exit ${r.code}: ${r.stderr.trim().split("\n").slice(-5).join(" | ")}`);
+      }
+      failures.push(`${c.host}: ${r.unreachable ?? r.stderr.trim()}`);
+      if (r.code === NOT_A_MANAGER) break;
+      await new Promise((res) => setTimeout(res, 2000 * (i + 1)));
+    }
+  }
+  throw new Error(`no Swarm manager answered (${failures.join("; ")})`);
+}

@@ -1,0 +1,101 @@
+// Dynamic provider for one deployed Compose stack. Create and update run `docker stack deploy` (the stack
+// file stays the deploy mechanism operators know); read asks the live Swarm (`docker service inspect`) and
+// returns each service's owned fields, so `pulumi refresh` names `services.<service>.<field>` that drifted
+// and the next `pulumi up` deploys the document again. Nothing is replaced unless the stack's name changes.
+import * as pulumi from "@pulumi/pulumi";
+import { scriptFile } from "../files";
+import { ManagerConnection, runOnManager } from "./ssh";
+import { changedPaths, serviceView, ServiceView, stableJson } from "./view";
+
+export interface StackInputs {
+  connections: ManagerConnection[];
+  stackName: string;
+  /** Canonical JSON of the Compose document (secret when it holds secrets). */
+  document: string;
+  digest: string;
+  timeout: number;
+}
+
+export interface StackOutputs {
+  connections: ManagerConnection[];
+  stackName: string;
+  digest: string;
+  timeout: number;
+  /** What the Swarm runs now (refresh updates it). */
+  services: Record<string, ServiceView>;
+  /** What the Swarm ran right after the last deploy: the reference drift is measured against. */
+  deployed: Record<string, ServiceView>;
+}
+
+const DEPLOY = scriptFile("swarm/stack-deploy.sh");
+const READ = scriptFile("swarm/stack-read.sh");
+
+/** The live view of a stack: one entry per service, keyed by the service's full name. */
+async function readStack(connections: ManagerConnection[], stackName: string): Promise<Record<string, ServiceView>> {
+  const out = await runOnManager(connections, READ, { STACK: stackName });
+  const live = JSON.parse(out.stdout) as { services: { Spec: { Name: string } }[]; networks: Record<string, string> };
+  return Object.fromEntries(live.services.map((s) => [s.Spec.Name, serviceView(s, live.networks)]));
+}
+
+async function deploy(inputs: StackInputs): Promise<StackOutputs> {
+  await runOnManager(inputs.connections, DEPLOY, { STACK: inputs.stackName, TIMEOUT: String(inputs.timeout) }, inputs.document);
+  const services = await readStack(inputs.connections, inputs.stackName);
+  return { connections: inputs.connections, stackName: inputs.stackName, digest: inputs.digest, timeout: inputs.timeout, services, deployed: services };
+}
+
+/** Which fields force what: a new name replaces the stack; everything else is an update (a redeploy). */
+export function diffStack(olds: StackOutputs, news: StackInputs): pulumi.dynamic.DiffResult & { fields: string[] } {
+  if (olds.stackName !== news.stackName) return { changes: true, replaces: ["stackName"], deleteBeforeReplace: true, fields: ["stackName"] };
+  const fields = [
+    ...(olds.digest !== news.digest ? ["document"] : []),
+    ...changedPaths(olds.deployed ?? {}, olds.services ?? {}, "services"),
+    ...(stableJson(olds.connections) !== stableJson(news.connections) ? ["connections"] : []),
+    ...(olds.timeout !== news.timeout ? ["timeout"] : []),
+  ];
+  return { changes: fields.length > 0, replaces: [], fields };
+}
+
+export const stackProvider: pulumi.dynamic.ResourceProvider<StackInputs, StackOutputs> = {
+  async create(inputs) {
+    return { id: inputs.stackName, outs: await deploy(inputs) };
+  },
+  async read(id, props) {
+    const p = props as StackOutputs;
+    return { id, props: { ...p, services: await readStack(p.connections, p.stackName) } };
+  },
+  async diff(_id, olds, news) {
+    const { changes, replaces, deleteBeforeReplace } = diffStack(olds, news);
+    return deleteBeforeReplace === undefined ? { changes, replaces } : { changes, replaces, deleteBeforeReplace };
+  },
+  async update(_id, _olds, news) {
+    return { outs: await deploy(news) };
+  },
+  async delete(_id, props) {
+    await runOnManager(props.connections, 'docker stack rm "$STACK" >/dev/null 2>&1 || true', { STACK: props.stackName });
+  },
+};
+
+export interface SwarmStackDeploymentArgs {
+  connections: pulumi.Input<ManagerConnection[]>;
+  stackName: pulumi.Input<string>;
+  document: pulumi.Input<string>;
+  digest: pulumi.Input<string>;
+  timeout: pulumi.Input<number>;
+}
+
+/** A stack deployed with `docker stack deploy` whose services the engine can read back. */
+export class SwarmStackDeployment extends pulumi.dynamic.Resource {
+  declare readonly services: pulumi.Output<Record<string, ServiceView>>;
+  declare readonly digest: pulumi.Output<string>;
+
+  constructor(name: string, args: SwarmStackDeploymentArgs, opts?: pulumi.CustomResourceOptions) {
+    super(
+      stackProvider,
+      name,
+      { ...args, connections: pulumi.secret(args.connections), services: undefined, deployed: undefined },
+      { ...opts, additionalSecretOutputs: ["connections"] },
+      "swarm",
+      "Stack",
+    );
+  }
+}

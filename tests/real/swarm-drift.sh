@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# The Swarm provider against a real Swarm with the real Pulumi engine, on one lab machine of its own (the
+# sandbox's machine image, not the sandbox singleton: no lock needed). After `pulumi up`, each hand change
+# an operator could make with the docker CLI must fail `pulumi refresh --preview-only --expect-no-changes`
+# and be named by scripts/drift.sh; `pulumi refresh` + `pulumi up` put it back; the next refresh and preview
+# report no changes:
+#   (a) scale the service  (b) change its image tag  (c) drain the node  (d) change a node label
+#   (e) remove the service's platform-network attachment  (f) remove its Swarm config from the service
+# Ends with "swarm-drift: N passed, M failed".
+set -uo pipefail
+# shellcheck source=scripts/lib/pulumi-env.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib/pulumi-env.sh"
+LAB="$MBIO_ROOT/tests/real/swarm-drift"
+NAME=mbio-drift-lab-m1
+IMAGE="$(docker images --format '{{.Repository}}:{{.Tag}}' 'mbio-sandbox/machine' | head -1)"
+TAG=mbio-sandbox/debian:bookworm
+passed=0
+failed=0
+started=$SECONDS
+work="$(mktemp -d)"
+export PULUMI_BACKEND_URL="file://$work/state" PULUMI_CONFIG_PASSPHRASE=mbio-drift-lab
+mkdir -p "$work/state"
+check() {
+  local what="$1"
+  shift
+  if "$@"; then passed=$((passed + 1)); printf '  ok    %s\n' "$what"; else failed=$((failed + 1)); printf '  FAIL  %s\n' "$what"; fi
+}
+finish() {
+  if [ "${SWARM_DRIFT_KEEP:-0}" = 1 ]; then echo "kept: machine $NAME, work dir $work (PULUMI_BACKEND_URL=$PULUMI_BACKEND_URL)"; echo "swarm-drift: $passed passed, $failed failed"; exit; fi
+  docker rm -f "$NAME" >/dev/null 2>&1
+  docker volume rm "$NAME" >/dev/null 2>&1
+  rm -rf "$work"
+  echo "swarm-drift took $((SECONDS - started))s"
+  echo "swarm-drift: $passed passed, $failed failed"
+  [ "$failed" -eq 0 ]
+  exit
+}
+trap finish EXIT
+lab() { (cd "$LAB" && pulumi --non-interactive --stack lab "$@"); }
+# Runs a command with its output to a log file (the check's own line stays on the console).
+to() {
+  local f="$1"
+  shift
+  "$@" >"$f" 2>&1 || { tail -25 "$f" | sed 's/^/    | /'; return 1; }
+}
+on_m1() { docker exec -i "$NAME" "$@"; }
+
+ensure_docker
+ensure_node_modules
+ensure_pulumi
+[ -n "$IMAGE" ] || { echo "no sandbox machine image: run sandbox/up.sh once"; failed=1; exit; }
+docker rm -f "$NAME" >/dev/null 2>&1
+docker run -d --name "$NAME" --hostname "$NAME" --cap-add=ALL --cap-drop=SYS_RESOURCE \
+  --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
+  -v "$NAME:/var/lib/docker" -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run --tmpfs /run/lock "$IMAGE" >/dev/null
+ip="$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$NAME")"
+ssh-keygen -q -t ed25519 -N '' -f "$work/key"
+for _ in $(seq 1 60); do on_m1 systemctl is-active --quiet docker ssh 2>/dev/null && break; sleep 2; done
+on_m1 sh -c "install -d -m 700 /root/.ssh && cat >/root/.ssh/authorized_keys" <"$work/key.pub"
+on_m1 docker swarm init --advertise-addr "$ip" >/dev/null 2>&1 || on_m1 docker info --format '{{.Swarm.LocalNodeState}}'
+docker save "$TAG" | on_m1 docker load -q >/dev/null
+for t in 1 2; do on_m1 docker tag "$TAG" "lab/worker:$t"; done
+printf 'lab\n' | on_m1 docker config create lab-motd-1 - >/dev/null
+node_id="$(on_m1 docker info --format '{{.Swarm.NodeID}}')"
+
+(cd "$LAB" && pulumi --non-interactive stack init lab >/dev/null)
+lab config set lab:host "$ip" >/dev/null
+lab config set lab:port 22 >/dev/null
+lab config set lab:nodeId "$node_id" >/dev/null
+lab config set lab:image lab/worker:1 >/dev/null
+lab config set --secret lab:sshPrivateKey <"$work/key" >/dev/null
+
+t=$SECONDS
+check "pulumi up: network, membership, stack on a real Swarm" to "$work/up.log" lab up --yes --skip-preview || exit
+echo "  pulumi up took $((SECONDS - t))s"
+svc() { docker exec "$NAME" docker service inspect lab_worker --format "$1"; }
+svc '{{.ID}}' >"$work/first-id"
+check "no drift right after up (refresh --preview-only --expect-no-changes)" to "$work/r0.log" lab refresh --preview-only --expect-no-changes
+check "no diff right after up (preview --expect-no-changes)" to "$work/p0.log" lab preview --expect-no-changes
+check "state holds no private key in plain text" bash -c "! grep -rq 'OPENSSH PRIVATE' '$work/state'"
+
+# shellcheck source=tests/real/lib/drift.sh
+. "$MBIO_ROOT/tests/real/lib/drift.sh"
+DRIFT_STACK=lab
+drift_pulumi() { lab "$@"; }
+drift_on_manager() { on_m1 "$@"; }
+lab_spec() { docker exec "$NAME" docker service inspect lab_worker --format "$1"; }
+node_spec() { docker exec "$NAME" docker node inspect self --format "$1"; }
+two_replicas() { [ "$(lab_spec '{{.Spec.Mode.Replicated.Replicas}}')" = 2 ]; }
+first_image() { [ "$(lab_spec '{{.Spec.TaskTemplate.ContainerSpec.Image}}')" = lab/worker:1 ]; }
+node_active() { [ "$(node_spec '{{.Spec.Availability}}')" = active ]; }
+labels_exact() { [ "$(node_spec '{{index .Spec.Labels "mbio.role"}}/{{index .Spec.Labels "tampered"}}')" = "manager/" ]; }
+on_platform() { lab_spec '{{json .Spec.TaskTemplate.Networks}}' | grep -q Target; }
+has_config() { lab_spec '{{json .Spec.TaskTemplate.ContainerSpec.Configs}}' | grep -q lab-motd-1; }
+drift_case a "services.lab_worker.replicas" two_replicas -- docker service scale --detach lab_worker=0
+drift_case b "services.lab_worker.image" first_image -- docker service update --detach --image lab/worker:2 lab_worker
+drift_case c "lab-m1-membership (pulumi-nodejs:dynamic/swarm:Node) availability" node_active -- docker node update --availability drain "$node_id"
+drift_case d "labels.mbio.role" labels_exact -- docker node update --label-add mbio.role=tampered --label-add tampered=yes "$node_id"
+drift_case e "services.lab_worker.networks" on_platform -- docker service update --detach --network-rm lab-platform lab_worker
+drift_case f "services.lab_worker.configs" has_config -- docker service update --detach --config-rm lab-motd-1 lab_worker
+check "the service never got a new ID (updated in place, never replaced)" test -s "$work/first-id" -a "$(svc '{{.ID}}')" = "$(cat "$work/first-id")"
+
+cp "$work"/?-report.txt "${SWARM_DRIFT_REPORTS:-$work}/" 2>/dev/null
+check "pulumi destroy" to "$work/destroy.log" lab destroy --yes --skip-preview
+check "pulumi destroy removes the stack and keeps the node in its Swarm" bash -c "[ -z \"\$(docker exec $NAME docker service ls -q)\" ] && docker exec $NAME docker node inspect self >/dev/null"
