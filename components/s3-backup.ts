@@ -33,7 +33,7 @@ import { ComposeFile, Connection, SwarmStack } from "./swarm-stack";
 export const BACKUP_LABEL = "mbio.backup";
 export const BACKUP_DATABASE_LABEL = "mbio.backup.database";
 export const BACKUP_STACK = "backup";
-export const BACKUP_SCRIPTS = ["lib.sh", "agent.sh", "backup.sh", "maintain.sh", "restore.sh"] as const;
+export const BACKUP_SCRIPTS = ["lib.sh", "node.sh", "agent.sh", "backup.sh", "maintain.sh", "restore.sh"] as const;
 const SCRIPTS_DIR = "/opt/mbio-backup";
 
 export interface S3BackupArgs {
@@ -148,11 +148,9 @@ export function backupCompose(args: {
       },
       maintenance: {
         ...common,
-        environment: { ...env, AGENT_ROLE: "maintenance", SWARM_DIR: "/host/swarm" },
-        volumes: [
-          { type: "bind", source: "/var/run/docker.sock", target: "/var/run/docker.sock" },
-          { type: "bind", source: "/var/lib/docker/swarm", target: "/host/swarm", read_only: true },
-        ],
+        environment: { ...env, AGENT_ROLE: "maintenance" },
+        // No /var/lib/docker/swarm here: the raft backup stops the engine, so it runs over SSH (swarm-raft.sh).
+        volumes: [{ type: "bind", source: "/var/run/docker.sock", target: "/var/run/docker.sock" }],
         deploy: {
           mode: "replicated",
           replicas: 1,

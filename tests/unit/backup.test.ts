@@ -2,6 +2,7 @@
 // it deploys. The scripts themselves are exercised for real by tests/real/backup-drill.sh.
 import * as pulumi from "@pulumi/pulumi";
 import { execFileSync } from "child_process";
+import * as fs from "fs";
 import * as path from "path";
 import { backupSchema } from "../../components/config/data";
 import { asSecret, settle as settleRegistrations } from "./support/harness";
@@ -80,7 +81,8 @@ describe("S3Backup", () => {
     expect(Object.keys(env).some((k) => /PASSWORD$|SECRET_ACCESS_KEY$|ACCESS_KEY_ID$/.test(k))).toBe(false);
     expect(doc.configs).toEqual({ agent_sh: { external: true, name: "backup-agent-x" } });
     expect(doc.networks).toEqual({ platform: { external: true, name: "production-platform" } });
-    expect((doc.services.maintenance.volumes as { source: string }[]).map((v) => v.source)).toContain("/var/lib/docker/swarm");
+    // The raft backup stops the engine over SSH (swarm-raft.sh): the task never sees the Swarm's CA keys.
+    expect((doc.services.maintenance.volumes as { source: string }[]).map((v) => v.source)).not.toContain("/var/lib/docker/swarm");
   });
 
   test("one repository prefix per environment", () => {
@@ -100,7 +102,21 @@ describe("S3Backup", () => {
 
   test("every backup script is shellcheck-clean", () => {
     const dir = path.join(__dirname, "../../components/files/backup");
-    const files = [...BACKUP_SCRIPTS, "swarm-object.sh"].map((f) => path.join(dir, f));
+    const files = [...BACKUP_SCRIPTS, "swarm-object.sh", "swarm-raft.sh"].map((f) => path.join(dir, f));
     expect(() => execFileSync("shellcheck", ["-x", "-P", dir, ...files], { cwd: path.join(__dirname, "../.."), stdio: "pipe" })).not.toThrow();
+  });
+
+  test("tools/mbio-restore ships every script restore.sh and swarm-raft.sh source, and is shellcheck-clean", () => {
+    const root = path.join(__dirname, "../..");
+    const tool = fs.readFileSync(path.join(root, "tools/mbio-restore"), "utf8");
+    const shipped = (/-cf - ([\w. -]+) \|/.exec(tool)?.[1] ?? "").trim().split(/\s+/);
+    const dir = path.join(root, "components/files/backup");
+    for (const script of ["restore.sh", "swarm-raft.sh"]) {
+      const sourced = [...fs.readFileSync(path.join(dir, script), "utf8").matchAll(/^source "\$\(dirname "\$\{BASH_SOURCE\[0\]\}"\)\/([\w.-]+)"/gm)].map((m) => m[1]);
+      expect(sourced.length).toBeGreaterThan(0);
+      expect(shipped).toEqual(expect.arrayContaining([script, ...sourced]));
+    }
+    expect(BACKUP_SCRIPTS).toContain("node.sh");
+    expect(() => execFileSync("shellcheck", ["-x", "tools/mbio-restore"], { cwd: root, stdio: "pipe" })).not.toThrow();
   });
 });

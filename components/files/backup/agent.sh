@@ -2,8 +2,8 @@
 # Entrypoint of the backup services: turns the schedules into a crontab and runs cron in the foreground,
 # so a job's output lands in `docker service logs`.
 #   agent.sh                 AGENT_ROLE=node: backup.sh at BACKUP_SCHEDULE (global service, every node)
-#                            AGENT_ROLE=maintenance: maintain.sh init once, then swarm at BACKUP_SCHEDULE,
-#                            forget at PRUNE_SCHEDULE, check at CHECK_SCHEDULE (one task on a manager)
+#                            AGENT_ROLE=maintenance: maintain.sh init once, then forget at PRUNE_SCHEDULE,
+#                            check at CHECK_SCHEDULE (one task on a manager)
 #   agent.sh run JOB [ARGS]  runs one job now, never two at once, and records its status
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -36,12 +36,11 @@ role="${AGENT_ROLE:-node}"
 mkdir -p "$MBIO_BACKUP_STATE"
 # cron starts jobs with an empty environment: hand them the service's (secrets stay files).
 env_file="$MBIO_BACKUP_STATE/env"
-export -p | grep -E ' (RESTIC_|AWS_|AGENT_|HELPER_|NODE_NAME|ENVIRONMENT|INFLUX_|METRICS_|RETENTION_|CHECK_|SWARM_DIR|BACKUP_|MBIO_)' >"$env_file" || true
+export -p | grep -E ' (RESTIC_|AWS_|AGENT_|HELPER_|NODE_NAME|ENVIRONMENT|INFLUX_|METRICS_|RETENTION_|CHECK_|BACKUP_|MBIO_)' >"$env_file" || true
 job_line() { printf '%s root . %q; bash %q run %s >/proc/1/fd/1 2>/proc/1/fd/2\n' "$1" "$env_file" "$here/agent.sh" "$2"; }
 {
   echo "SHELL=/bin/bash"
   if [ "$role" = maintenance ]; then
-    job_line "${BACKUP_SCHEDULE:-15 2 * * *}" swarm
     job_line "${PRUNE_SCHEDULE:-15 5 * * *}" forget
     job_line "${CHECK_SCHEDULE:-45 4 * * 0}" check
   else

@@ -4,8 +4,8 @@
 #   maintain.sh init     create the repository if the bucket has none (idempotent; never creates buckets)
 #   maintain.sh forget   apply retention (RETENTION_DAILY/WEEKLY/MONTHLY) per snapshot group, then prune
 #   maintain.sh check    restic check, reading CHECK_READ_DATA_SUBSET of the pack files (default 5%)
-#   maintain.sh swarm    back up this manager's Swarm raft state (SWARM_DIR, default /host/swarm) and
-#                        its autolock unlock key, if autolock is on
+# The Swarm's raft state is not backed up here: a consistent copy needs the engine stopped, which a task
+# cannot do to its own node (swarm-raft.sh, run over SSH by tools/mbio-restore swarm-backup).
 set -euo pipefail
 # shellcheck source=components/files/backup/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -46,24 +46,5 @@ case "$job" in
       fail "restic check found problems in $RESTIC_REPOSITORY: run 'restic check --read-data' and follow docs/disaster-recovery.md"
     fi
     ;;
-  swarm)
-    open_repository
-    dir="${SWARM_DIR:-/host/swarm}"
-    [ -d "$dir/raft" ] || fail "$dir/raft does not exist: is this a manager, and is /var/lib/docker/swarm mounted at $dir?"
-    info "backing up the Swarm raft state in $dir"
-    # The raft log is copied while the manager runs: crash-consistent, which raft's write-ahead log is made
-    # for; with several managers the restore runbook re-forms the cluster from one of them.
-    if ! (cd "$dir" && backup_item "kind=swarm-raft,target=$NODE_NAME" \
-      restic backup --json --tag kind=swarm-raft --tag "env=$ENVIRONMENT" --host "$NODE_NAME" .); then finish 0; exit 1; fi
-    if key="$(docker swarm unlock-key -q 2>/dev/null)" && [ -n "$key" ]; then
-      info "backing up the Swarm unlock key"
-      printf '%s\n' "$key" | backup_item "kind=swarm-unlock-key,target=$NODE_NAME" \
-        restic backup --json --stdin --stdin-filename unlock-key --tag kind=swarm-unlock-key --tag "env=$ENVIRONMENT" --host "$NODE_NAME" \
-        || { finish 0; exit 1; }
-    else
-      info "the Swarm is not autolocked (no unlock key to save)"
-    fi
-    finish 1
-    ;;
-  *) fail "usage: maintain.sh init|forget|check|swarm" ;;
+  *) fail "usage: maintain.sh init|forget|check (the raft backup is tools/mbio-restore swarm-backup)" ;;
 esac

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Restore tooling, run on a Swarm node (directly, or through tools/mbio-restore from a workstation).
-# restic runs in helper containers of the backup-agent image, so the node needs only Docker.
+# restic runs in helper containers of the backup-agent image, so the node needs only Docker. The image is
+# the one of this node's backup_agent task (or, on a manager, of the service); a missing prerequisite (no
+# Docker access, not in a Swarm, no backup stack, no agent here on a worker) is named as such.
 #
 #   restore.sh snapshots [--volume NAME | --database NAME] [--host NODE]
 #   restore.sh volume NAME [--snapshot ID] [--host NODE] [--into NEW_NAME] [--driver DRIVER]
@@ -12,11 +14,13 @@
 #       the live one only when the restore succeeded; the replaced one is kept as DB__pre_restore_<time>
 #       unless --drop-previous. MySQL/MariaDB: the dump is replayed (needs --yes-overwrite).
 #
-# Env: as lib.sh (RESTIC_REPOSITORY, RESTIC_PASSWORD[_FILE], AWS_*); AGENT_IMAGE defaults to the image of
-# the running backup agent service.
+# Env: as lib.sh (RESTIC_REPOSITORY, RESTIC_PASSWORD[_FILE], AWS_*); AGENT_IMAGE overrides the image found
+# as above.
 set -euo pipefail
 # shellcheck source=components/files/backup/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=components/files/backup/node.sh
+source "$(dirname "${BASH_SOURCE[0]}")/node.sh"
 
 cmd="${1:-}"
 [ "$#" -gt 0 ] && shift
@@ -33,16 +37,14 @@ while [ "$#" -gt 0 ]; do
     --volume) filter=(--tag "volume=${2:?--volume needs a name}"); shift 2 ;;
     --drop-previous) drop_previous=1; shift ;;
     --yes-overwrite) overwrite=1; shift ;;
-    -h | --help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
     -*) fail "unknown option $1 (see restore.sh --help)" ;;
     *) positional+=("$1"); shift ;;
   esac
 done
 [ "$cmd" = snapshots ] && [ "${#positional[@]}" -gt 0 ] && fail "snapshots takes no name; use --volume NAME or --database NAME"
-if [ -z "${AGENT_IMAGE:-}" ]; then
-  AGENT_IMAGE="$(docker service inspect -f '{{.Spec.TaskTemplate.ContainerSpec.Image}}' backup_agent 2>/dev/null || true)"
-  [ -n "$AGENT_IMAGE" ] || fail "AGENT_IMAGE is not set and no backup_agent service was found to take it from"
-fi
+find_agent_image
+use_helper_tools
 host_filter=()
 [ -n "$host" ] && host_filter=(--host "$host")
 stamp="$(date -u +%Y%m%d%H%M%S)"
