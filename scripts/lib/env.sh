@@ -70,7 +70,7 @@ ensure_docker() {
     # shellcheck disable=SC2016 # expanded by the inner shell
     # Only stdio is passed on: a daemon that inherited a caller's lock file descriptor (flock) would hold the
     # lock for as long as it runs.
-    as_root sh -c 'for fd in $(ls /proc/$$/fd); do [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done; nohup dockerd </dev/null >>/var/log/dockerd.log 2>&1 &'
+    as_root bash -c 'for fd in /proc/$$/fd/*; do fd=${fd##*/}; [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null; done; nohup dockerd </dev/null >>/var/log/dockerd.log 2>&1 &'
   fi
   for _ in $(seq 1 60); do
     docker info >/dev/null 2>&1 && return 0
