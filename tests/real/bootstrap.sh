@@ -154,7 +154,7 @@ run leave "$m3" swarm/swarm-leave.sh
 check "removed node is gone from the Swarm" test "$(machine_ssh "$m1" "docker node ls -q" | wc -l)" = 2
 run remove-again "$m1" swarm/node-remove.sh "NODE_ID=$id3"
 check "removing again is a no-op" has remove-again "unchanged: node $id3 is not in the Swarm"
-run rejoin "$m3" swarm/swarm-join.sh "JOIN_TOKEN='$token' MANAGER_ADDR=$m1 ADVERTISE_ADDR=$m3"
+run_stdin rejoin "$m3" swarm/swarm-join.sh "MANAGER_ADDR=$m1 ADVERTISE_ADDR=$m3" "$token"
 check "a removed machine can join again" test "$(machine_ssh "$m1" "docker node ls --format '{{.Status}}'" | grep -c Ready)" = 3
 
 for ip in "$m3" "$m2" "$m1"; do run "leave-$ip" "$ip" swarm/swarm-leave.sh; done
