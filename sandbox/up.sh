@@ -572,6 +572,8 @@ EOF
   # without it (and says so); its dashboards and alert rules are still generated and validated.
   mbio-cloud:monitoring:
     grafana: false
+    # Telegraf reads the Docker socket as this group (docker stack deploy ignores group_add).
+    dockerGid: $(docker run --rm --entrypoint getent "$MACHINE_IMAGE" group docker | cut -d: -f3)
   # Images built from images/*/ and pushed to the sandbox registry $REGISTRY (role: reference).
 EOF
     if [ "${#IMAGE_REFS[@]}" -eq 0 ]; then
