@@ -4,7 +4,7 @@
 // Options: environment, namespace, networkName, publishMode, endpointMode, images {traefik, demo},
 //          edge (EdgeConfig), adminPassword, release, replicas.
 import { createRequire } from "node:module";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -15,13 +15,18 @@ const { stringify } = require("yaml");
 
 // Transpile the components next to node_modules so their imports resolve.
 const out = path.join(root, "node_modules", ".cache", "mbio-edge-render");
-const files = ["edge", "demo-service", "service-conventions", "htpasswd", "swarm-objects", "swarm-stack", "files", "config/edge"];
+// Every module of components/ (a fixed list broke when swarm-stack.ts gained its provider modules).
+const files = readdirSync(path.join(root, "components"), { recursive: true })
+  .filter((f) => f.endsWith(".ts"))
+  .map((f) => f.slice(0, -3));
 for (const f of files) {
   const src = readFileSync(path.join(root, "components", `${f}.ts`), "utf8");
   const js = ts.transpileModule(src, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true } });
   mkdirSync(path.dirname(path.join(out, "components", `${f}.js`)), { recursive: true });
   writeFileSync(path.join(out, "components", `${f}.js`), js.outputText);
 }
+// The scripts the components read at load time (components/files.ts) sit beside them, as in the repository.
+cpSync(path.join(root, "components", "files"), path.join(out, "components", "files"), { recursive: true });
 const load = (f) => require(path.join(out, "components", `${f}.js`));
 const edge = load("edge");
 const demo = load("demo-service");
