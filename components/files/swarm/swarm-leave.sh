@@ -1,9 +1,21 @@
 #!/usr/bin/env bash
 # Runs on a machine that leaves the platform: takes it out of its Swarm so the machine can be reused.
+# When the rest of the Swarm is going too (destroy), the engine may answer "context deadline exceeded"
+# while it leaves; what counts is the node's state afterwards, so it is checked and the leave retried.
 set -euo pipefail
-if [ "$(docker info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null || echo inactive)" = inactive ]; then
+state() { docker info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null || echo inactive; }
+if [ "$(state)" = inactive ]; then
   echo "swarm-leave: unchanged: not in a Swarm" >&2
-else
-  docker swarm leave --force >/dev/null
-  echo "swarm-leave: left the Swarm" >&2
+  exit 0
 fi
+for attempt in 1 2 3 4 5; do
+  docker swarm leave --force >/dev/null 2>&1 || true
+  if [ "$(state)" = inactive ]; then
+    echo "swarm-leave: left the Swarm" >&2
+    exit 0
+  fi
+  echo "swarm-leave: still $(state) after attempt $attempt; retrying" >&2
+  sleep $((attempt * 2))
+done
+echo "swarm-leave: error: the node is still $(state) after 5 attempts; run 'docker swarm leave --force' on it by hand" >&2
+exit 1
