@@ -2,6 +2,8 @@
 # The test command (README, .ci/run): installs what it needs, then runs every check and test.
 #   bash scripts/test.sh            everything: static checks, unit tests (Pulumi mocks), real-tool tests
 #   bash scripts/test.sh --unit     static checks and unit tests only (no Docker, no Pulumi CLI)
+#   bash scripts/test.sh --nightly  everything, then the slow sandbox drills in tests/nightly/ (the scheduled
+#                                   pipeline's profile; each drill's time is in docs/benchmarks.md)
 # Ends with "test: N passed, N failed" (every check of every step); exits non-zero when anything failed.
 set -uo pipefail
 # shellcheck source=scripts/lib/env.sh
@@ -101,6 +103,12 @@ if [ "$mode" != --unit ]; then
   for t in tests/real/*.sh; do
     [ -e "$t" ] || continue
     step "real: $(basename "$t" .sh)" bash "$t"
+  done
+fi
+if [ "$mode" = --nightly ]; then
+  for t in tests/nightly/*.sh; do
+    [ -e "$t" ] || continue
+    step "nightly: $(basename "$t" .sh)" bash "$t"
   done
 fi
 
