@@ -7,22 +7,12 @@ set -uo pipefail
 # shellcheck source=sandbox/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../../sandbox/lib.sh"
 FILES="$MBIO_ROOT/components/files"
-passed=0
-failed=0
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 
-check() {
-  local what="$1"
-  shift
-  if "$@"; then
-    passed=$((passed + 1))
-    printf '  ok    %s\n' "$what"
-  else
-    failed=$((failed + 1))
-    printf '  FAIL  %s\n' "$what"
-  fi
-}
+TEST_NAME=bootstrap
+# shellcheck source=tests/real/lib/check.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/check.sh"
 
 # Runs a script file on a machine exactly as the bootstrap does: environment assignments, then the
 # script on bash. Output (stdout and stderr) goes to $out/<tag>.

@@ -10,29 +10,11 @@ set -uo pipefail
 # shellcheck source=scripts/lib/local-stack.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib/local-stack.sh"
 
-passed=0
-failed=0
 work="$(mktemp -d)"
 started=$SECONDS
-check() {
-  local what="$1"
-  shift
-  if "$@"; then passed=$((passed + 1)); printf '  ok    %s\n' "$what"; else failed=$((failed + 1)); printf '  FAIL  %s\n' "$what"; fi
-}
-# A step that must succeed for the rest to make sense: on failure, report and clean up.
-must() {
-  local what="$1" t=$SECONDS
-  shift
-  printf '\n\033[1m[e2e] %s\033[0m\n' "$what"
-  if "$@"; then
-    passed=$((passed + 1))
-    printf '  ok    %s (%ds)\n' "$what" $((SECONDS - t))
-  else
-    failed=$((failed + 1))
-    printf '  FAIL  %s (%ds)\n' "$what" $((SECONDS - t))
-    finish
-  fi
-}
+TEST_NAME=e2e
+# shellcheck source=tests/real/lib/check.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/check.sh"
 
 on_manager() { machine_ssh "$(machine_ip "${MANAGER_INDEX:-1}")" "$@"; }
 node_lines() { on_manager "docker node ls --format '{{.Hostname}} {{.Status}} {{.ManagerStatus}}'"; }

@@ -9,12 +9,9 @@ set -euo pipefail
 # shellcheck source=tests/real/lib/edge-env.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/edge-env.sh"
 
-passed=0 failed=0
-check() {
-  local what=$1
-  shift
-  if "$@"; then passed=$((passed + 1)); printf '  ok    %s\n' "$what"; else failed=$((failed + 1)); printf '  FAIL  %s\n' "$what"; fi
-}
+TEST_NAME=edge
+# shellcheck source=tests/real/lib/check.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/check.sh"
 trap edge_env_down EXIT
 start=$SECONDS
 edge_env_up

@@ -13,24 +13,12 @@ set -uo pipefail
 # shellcheck source=scripts/lib/local-stack.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib/local-stack.sh"
 
-passed=0
-failed=0
 work="$(mktemp -d)"
 started=$SECONDS
 export MBIO_SSH_OPTIONS="-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
-check() {
-  local what="$1"
-  shift
-  if "$@"; then passed=$((passed + 1)); printf '  ok    %s\n' "$what"; else failed=$((failed + 1)); printf '  FAIL  %s\n' "$what"; fi
-}
-must() {
-  local what="$1" t=$SECONDS
-  shift
-  printf '\n\033[1m[restore-tool] %s\033[0m\n' "$what"
-  if "$@"; then passed=$((passed + 1)); printf '  ok    %s (%ds)\n' "$what" $((SECONDS - t)); else
-    failed=$((failed + 1)); printf '  FAIL  %s (%ds)\n' "$what" $((SECONDS - t)); finish
-  fi
-}
+TEST_NAME=restore-tool
+# shellcheck source=tests/real/lib/check.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/check.sh"
 finish() {
   printf '\n[restore-tool] cleaning up\n'
   pulumi_stack_exists && { pulumi_local destroy --yes --skip-preview >"$work/destroy.log" 2>&1 || true; }

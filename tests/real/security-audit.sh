@@ -22,21 +22,11 @@ PREFIX="mbio-security-audit"
 NET="$PREFIX"
 SUBNET_PREFIX="${SECURITY_AUDIT_SUBNET_PREFIX:-172.31.250}"
 GW="$SUBNET_PREFIX.1" M1="$SUBNET_PREFIX.11" M2="$SUBNET_PREFIX.12"
-passed=0
-failed=0
 out="$(mktemp -d)"
 
-check() {
-  local what="$1"
-  shift
-  if "$@"; then
-    passed=$((passed + 1))
-    printf '  ok    %s\n' "$what"
-  else
-    failed=$((failed + 1))
-    printf '  FAIL  %s\n' "$what"
-  fi
-}
+TEST_NAME=security-audit
+# shellcheck source=tests/real/lib/check.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/check.sh"
 cleanup() {
   docker rm -f -v "$PREFIX-1" "$PREFIX-2" >/dev/null 2>&1
   docker network rm "$NET" >/dev/null 2>&1

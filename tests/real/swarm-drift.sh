@@ -14,17 +14,13 @@ LAB="$MBIO_ROOT/tests/real/swarm-drift"
 NAME=mbio-drift-lab-m1
 IMAGE="$(docker images --format '{{.Repository}}:{{.Tag}}' 'mbio-sandbox/machine' | head -1)"
 TAG=mbio-sandbox/debian:bookworm
-passed=0
-failed=0
 started=$SECONDS
 work="$(mktemp -d)"
 export PULUMI_BACKEND_URL="file://$work/state" PULUMI_CONFIG_PASSPHRASE=mbio-drift-lab
 mkdir -p "$work/state"
-check() {
-  local what="$1"
-  shift
-  if "$@"; then passed=$((passed + 1)); printf '  ok    %s\n' "$what"; else failed=$((failed + 1)); printf '  FAIL  %s\n' "$what"; fi
-}
+TEST_NAME=swarm-drift
+# shellcheck source=tests/real/lib/check.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/check.sh"
 finish() {
   if [ "${SWARM_DRIFT_KEEP:-0}" = 1 ]; then echo "kept: machine $NAME, work dir $work (PULUMI_BACKEND_URL=$PULUMI_BACKEND_URL)"; echo "swarm-drift: $passed passed, $failed failed"; exit; fi
   docker rm -f "$NAME" >/dev/null 2>&1
