@@ -18,6 +18,7 @@ import { existingMachines } from "./machines/existing";
 import { HetznerMachines } from "./machines/hetzner";
 import { deployPublicKey } from "./machines/ssh-keys";
 import { Machine, NodeInfo } from "./machines/types";
+import { EngineRollout, rollingOrder } from "./rolling/engine";
 import { SwarmNetwork } from "./swarm-provider/network";
 import { SwarmNode } from "./swarm-provider/node";
 import { ManagerConnection } from "./swarm-provider/ssh";
@@ -68,12 +69,13 @@ export class SwarmCluster extends pulumi.ComponentResource {
         ? new HetznerMachines(`${name}-hetzner`, { config: cfg, sshPrivateKey: args.sshPrivateKey }, { parent: this }).machines
         : existingMachines({ hosts: cfg.hosts ?? [], managers: cfg.managers, workers: cfg.workers, sshUser: cfg.sshUser, sshPrivateKey: args.sshPrivateKey }));
 
-    const run = (id: string, connection: pulumi.Input<Connection>, script: string, env: Record<string, pulumi.Input<string>>, extra: Partial<command.remote.CommandArgs>, dependsOn: pulumi.Resource[], secretStdout = false) =>
+    const run = (id: string, connection: pulumi.Input<Connection>, script: string, env: Record<string, pulumi.Input<string>>, extra: Partial<command.remote.CommandArgs>, dependsOn: pulumi.Resource[], secretStdout = false, ignoreChanges?: string[]) =>
       new command.remote.Command(
         `${name}-${id}`,
         { connection, create: remoteScript(script, env), logging: "stderr", ...extra },
-        { parent: this, dependsOn, additionalSecretOutputs: secretStdout ? ["stdout"] : [] },
+        { parent: this, dependsOn, additionalSecretOutputs: secretStdout ? ["stdout"] : [], ignoreChanges },
       );
+    const engineEnv: Record<string, string> = { DOCKER_PACKAGE: cfg.dockerEngine.package, DOCKER_VERSION: cfg.dockerEngine.version, CONTAINERD_VERSION: cfg.dockerEngine.containerdVersion ?? "" };
 
     const deployKey = deployPublicKey(args.sshPrivateKey);
     const engines = new Map<string, command.remote.Command>();
@@ -84,7 +86,9 @@ export class SwarmCluster extends pulumi.ComponentResource {
       const harden = run(`${m.name}-harden`, m.connection, "cloud-init/harden.sh", {}, {}, [cloudInit]);
       // authorized_keys follows sshPublicKeys: rotation is an edit and `pulumi up` (servers are not replaced).
       run(`${m.name}-ssh-keys`, m.connection, "swarm/authorized-keys.sh", { DEPLOY_KEY: deployKey }, { stdin: cfg.sshPublicKeys.join("\n") }, [cloudInit]);
-      const engine = run(`${m.name}-docker`, m.connection, "swarm/install-docker.sh", { DOCKER_PACKAGE: cfg.dockerEngine.package, DOCKER_VERSION: cfg.dockerEngine.version }, {}, [harden]);
+      // The first install only (ignoreChanges): every later engine change goes node by node through the
+      // EngineRollout chain below; re-running this command would restart every engine at once.
+      const engine = run(`${m.name}-docker`, m.connection, "swarm/install-docker.sh", engineEnv, {}, [harden], false, ["create"]);
       engines.set(m.name, engine);
       // Every manager can deploy a stack, so every manager holds the registry login (password on stdin).
       if (cfg.registry && m.role === "manager") {
@@ -113,6 +117,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
     // The node the Swarm was initialised on is never removed by a delete: it holds the Swarm.
     const firstLabels = membership(first, pulumi.unsecret(tokens.apply((t) => t.nodeId)), false, [init]);
     const memberships: pulumi.Resource[] = [firstLabels];
+    const joined = new Map<string, { nodeId: pulumi.Input<string>; member: pulumi.Resource }>([[first.name, { nodeId: pulumi.unsecret(tokens.apply((t) => t.nodeId)), member: firstLabels }]]);
     let lastManagerMembership: pulumi.Resource = firstLabels;
     for (const m of others) {
       const join = run(
@@ -131,6 +136,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
       const member = membership(m, nodeId, true, [join, ...previousManager]);
       if (m.role === "manager") lastManagerMembership = member;
       memberships.push(member);
+      joined.set(m.name, { nodeId, member });
     }
 
     const network = new SwarmNetwork(
@@ -139,6 +145,18 @@ export class SwarmCluster extends pulumi.ComponentResource {
       { parent: this, dependsOn: [init] },
     );
     this.ready = [network, ...memberships, ...registryLogins];
+
+    // Engine changes roll: each node's EngineRollout waits for the previous one, managers first.
+    let previous: { name: string; rollout: EngineRollout } | undefined;
+    for (const m of rollingOrder(machines)) {
+      const { nodeId, member } = joined.get(m.name)!;
+      const rollout = new EngineRollout(
+        `${name}-${m.name}-engine`,
+        { managers: this.managerConnections, node: managerConnections(m.connection).apply(([c]) => c), nodeName: m.name, nodeId, engine: engineEnv, after: previous?.name ?? "" },
+        { parent: this, dependsOn: [member, ...(previous ? [previous.rollout] : [])] },
+      );
+      previous = { name: m.name, rollout };
+    }
 
     this.nodes = pulumi.all(machines.map((m) => pulumi.all([m.publicIp, m.privateIp]).apply(([publicIp, privateIp]) => ({ name: m.name, role: m.role, publicIp, privateIp }))));
     const address = first.connection.apply((c) => `${c.user ?? "root"}@${c.host}:${c.port ?? 22}`);
