@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2317 # predicates run indirectly, through check and must
 # The whole-environment disaster drill on the sandbox (issue 12): scripts/disaster-drill.sh local --yes —
 # known data and its backup, pulumi destroy, machines wiped, pulumi up, restore with tools/mbio-restore from
 # this host, checksums and row counts compared, RTO printed. Nightly: it rebuilds the whole local stack.
