@@ -3,7 +3,7 @@
 # A manager machine lost under load (issue 12): a bounded writer on this host sends numbered records through
 # the edge (Traefik on the first manager, loopback-side sandbox addresses only) to the journal service
 # (images/journal: appends to its named volume, answers "ok N" only after fsync); the machine running the
-# journal is killed (docker kill: power loss, no shutdown). Then: quorum holds, the service recovers, and every
+# journal is killed (docker stop --time 0: SIGKILL at once, power loss without a shutdown). Then: quorum holds, the service recovers, and every
 # acknowledged record is still on a disk. Prints writes acknowledged, lost and the recovery time.
 #
 # With the `local` volume driver the volume does not follow the task: the rescheduled task starts on a new,
@@ -81,7 +81,7 @@ sleep 15
 before_kill="$(wc -l <"$work/acked")"
 echo "  $before_kill records acknowledged before the loss; killing $victim (runs: $(on_manager "docker node ps $victim --filter desired-state=running --format '{{.Name}}'" | tr '\n' ' '))"
 t_kill="$(date +%s.%N)"
-docker kill "$victim" >/dev/null
+docker stop --time 0 "$victim" >/dev/null
 
 # Quorum: the first manager keeps answering and sees a Leader, every 2 s while the journal is away.
 victim_down() { [ "$(on_manager "docker node inspect $victim --format '{{.Status.State}}'")" = down ]; }

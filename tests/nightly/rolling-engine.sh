@@ -88,6 +88,12 @@ verify() {
   check "the windows do not overlap" awk 'NR > 1 && $1 < prev { bad = 1 } { prev = $2 } END { exit bad }' "$work/windows"
 }
 
+# The Hetzner resize chain's health gate, on a healthy manager and worker-less Swarm: passes, and again.
+for pass in 1 2; do
+  check "node-healthy.sh on mbio-sandbox-2 (ROLE=manager), pass $pass: healthy at once" \
+    machine_ssh "$(machine_ip 2)" "ROLE=manager TIMEOUT=30 bash -c $(printf '%q' "$(cat "$MBIO_ROOT/components/files/swarm/node-healthy.sh")")"
+done
+
 must "roll containerd $current → $other" roll "$other"
 verify "$other"
 must "pulumi preview: nothing left to change" pulumi_local preview --expect-no-changes
