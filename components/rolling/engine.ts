@@ -10,6 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "crypto";
 import { scriptFile } from "../files";
 import { ManagerConnection, runOnManager } from "../swarm-provider/ssh";
+import { changedPaths } from "../swarm-provider/view";
 import { runOnHost } from "./ssh-host";
 
 export const INSTALL_SCRIPT = "swarm/install-docker.sh";
@@ -49,10 +50,15 @@ export async function rollEngine(inputs: EngineRolloutInputs): Promise<EngineRol
   return { ...inputs, steps };
 }
 
-/** Only what the engine is made of triggers a change; new addresses of the same node do not. */
+/** What the engine is made of: a change here rolls; other changes (addresses, the chain) are recorded only. */
+export function engineChanged(olds: EngineRolloutInputs, news: EngineRolloutInputs): boolean {
+  return [...changedPaths(news.engine, olds.engine, "engine"), ...changedPaths(news.scriptSha256, olds.scriptSha256, "scriptSha256"), ...changedPaths(news.nodeId, olds.nodeId, "nodeId")].length > 0;
+}
+
+// Compared key by key (changedPaths): inputs read back from the state need not keep their key order.
 export function diffEngine(olds: EngineRolloutOutputs, news: EngineRolloutInputs): pulumi.dynamic.DiffResult {
-  const changed = JSON.stringify(olds.engine) !== JSON.stringify(news.engine) || olds.scriptSha256 !== news.scriptSha256 || olds.nodeId !== news.nodeId;
-  return { changes: changed || olds.after !== news.after || JSON.stringify(olds.managers) !== JSON.stringify(news.managers) || JSON.stringify(olds.node) !== JSON.stringify(news.node) };
+  const other = [...changedPaths(news.after, olds.after, "after"), ...changedPaths(news.managers, olds.managers, "managers"), ...changedPaths(news.node, olds.node, "node"), ...changedPaths(news.nodeName, olds.nodeName, "nodeName")];
+  return { changes: engineChanged(olds, news) || other.length > 0 };
 }
 
 export const engineRolloutProvider: pulumi.dynamic.ResourceProvider<EngineRolloutInputs, EngineRolloutOutputs> = {
@@ -63,8 +69,7 @@ export const engineRolloutProvider: pulumi.dynamic.ResourceProvider<EngineRollou
     return diffEngine(olds, news);
   },
   async update(_id, olds, news) {
-    const engineChanged = JSON.stringify(olds.engine) !== JSON.stringify(news.engine) || olds.scriptSha256 !== news.scriptSha256 || olds.nodeId !== news.nodeId;
-    return { outs: engineChanged ? await rollEngine(news) : { ...news, steps: olds.steps } };
+    return { outs: engineChanged(olds, news) ? await rollEngine(news) : { ...news, steps: olds.steps } };
   },
   async delete() {
     // The engine stays with the machine; removing the node from the Swarm is the membership's job.

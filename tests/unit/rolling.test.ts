@@ -59,6 +59,9 @@ describe("rolling engine changes", () => {
     expect((await engineRolloutProvider.diff!("id", olds, { ...olds, engine: { ...engine, CONTAINERD_VERSION: "b" } })).changes).toBe(true);
     expect((await engineRolloutProvider.diff!("id", olds, { ...olds, scriptSha256: "t" })).changes).toBe(true);
     expect((await engineRolloutProvider.diff!("id", olds, { ...olds })).changes).toBe(false);
+    // Read back from the state, objects may come in another key order: no change.
+    const reordered = { ...olds, node: { perDialTimeout: 1, user: "root", port: 1, host: "127.0.0.1" }, engine: { CONTAINERD_VERSION: "a", DOCKER_VERSION: "1", DOCKER_PACKAGE: "docker.io" } };
+    expect((await engineRolloutProvider.diff!("id", olds, reordered)).changes).toBe(false);
     const moved = { ...olds, node: { ...unreachable, port: 2 } };
     expect((await engineRolloutProvider.update!("id", olds, moved)).outs).toMatchObject({ node: moved.node, steps: ["t n1 current"] });
     // A real engine change tries to reach the node first and names it when it cannot.
