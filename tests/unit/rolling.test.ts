@@ -80,3 +80,31 @@ describe("rolling engine changes", () => {
     expect(out).toMatch(/^outdated: docker\.io .* -> 0\.0-not-installed containerd .* -> 0\.0-not-installed/);
   });
 });
+
+describe("the drills' application stack (scripts/lib/drill-app.sh)", () => {
+  const compose = (pg: string) =>
+    JSON.parse(
+      execFileSync("bash", ["-c", `. scripts/lib/drill-app.sh && drill_app_compose journal:1@sha256:${"a".repeat(64)} "${pg}" local-platform journal.local.mbiosphere.test dnsrr '["node.role == manager"]'`], { cwd: REPO, encoding: "utf8" }),
+    ) as { services: Record<string, Record<string, unknown> & { deploy: Record<string, unknown> }>; volumes: Record<string, unknown> };
+
+  test("every service follows the platform's conventions; one writer per volume (stop-first), routed by the edge", () => {
+    const c = compose(`pg:1@sha256:${"b".repeat(64)}`);
+    expect(Object.keys(c.services).sort()).toEqual(["db", "journal"]);
+    for (const s of Object.values(c.services)) {
+      expect(s.healthcheck).toBeDefined();
+      expect(s.logging).toEqual({ driver: "json-file", options: { "max-size": "10m", "max-file": "3" } });
+      expect(s.deploy).toMatchObject({ endpoint_mode: "dnsrr", placement: { constraints: ["node.role == manager"] }, restart_policy: { condition: "any" }, update_config: { order: "stop-first", failure_action: "rollback", monitor: "10s" } });
+      expect(s.deploy.resources).toMatchObject({ limits: expect.any(Object), reservations: expect.any(Object) });
+      for (const v of s.volumes as string[]) expect(v).toMatch(/^[a-z]+:\//);
+    }
+    expect((c.services.journal.deploy.labels as Record<string, string>)["traefik.http.routers.drill-journal.rule"]).toBe("Host(`journal.local.mbiosphere.test`)");
+    expect(c.services.db.labels).toEqual({ "mbio.backup.database": "postgres", "mbio.backup.name": "drill-db" });
+    expect(c.volumes).toEqual({ data: { labels: { "mbio.backup": "true" } }, pgdata: {} });
+  });
+
+  test("without a database image: the journal alone", () => {
+    const c = compose("");
+    expect(Object.keys(c.services)).toEqual(["journal"]);
+    expect(Object.keys(c.volumes)).toEqual(["data"]);
+  });
+});
