@@ -67,7 +67,9 @@ else
   fi
   [ "${#containerd_pin[@]}" -eq 0 ] && [ "$DOCKER_PACKAGE" = docker-ce ] && containerd_pin=(containerd.io)
   apt-get update -q >/dev/null
-  apt-get install -y -q --allow-downgrades --allow-change-held-packages "${packages[@]}" "${containerd_pin[@]}" >/dev/null \
+  # Unattended: a changed conffile keeps the node's version (confold) instead of stopping at a prompt.
+  apt-get install -y -q -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+    --allow-downgrades --allow-change-held-packages "${packages[@]}" "${containerd_pin[@]}" >/dev/null \
     || { say "error: apt-get install ${packages[*]} ${containerd_pin[*]} failed on $(hostname); 'apt-cache policy ${held[*]}' lists the installable versions"; exit 1; }
   apt-mark hold "${held[@]}" >/dev/null
   # A package change restarts dockerd from the maintainer scripts; make sure the new binaries run.
