@@ -65,12 +65,14 @@ victim="$(on_manager "docker service ps ${DRILL_STACK}_journal --filter desired-
 must "the journal runs on a manager other than mbio-sandbox-1" test -n "$victim" -a "$victim" != mbio-sandbox-1
 
 # The writer: one record at a time, each acknowledged ("ok N") or not; never more than MAX_WRITES.
+# Each line: N, the time the request was sent, the time the answer came.
 writer() {
-  local n=0 r
+  local n=0 r sent
   while [ ! -e "$work/stop" ] && [ "$n" -lt "$MAX_WRITES" ]; do
     n=$((n + 1))
+    sent="$(date +%s.%N)"
     r="$(edge -X POST "https://$host/append?n=$n" 2>/dev/null)"
-    if [ "$r" = "ok $n" ]; then echo "$n $(date +%s.%N)" >>"$work/acked"; else echo "$n $(date +%s.%N) ${r:-no answer}" >>"$work/unacked"; fi
+    if [ "$r" = "ok $n" ]; then echo "$n $sent $(date +%s.%N)" >>"$work/acked"; else echo "$n $sent $(date +%s.%N) ${r:-no answer}" >>"$work/unacked"; fi
   done
 }
 : >"$work/acked"
@@ -85,7 +87,14 @@ docker stop --time 0 "$victim" >/dev/null
 
 # Quorum: the first manager keeps answering and sees a Leader, every 2 s while the journal is away.
 victim_down() { [ "$(on_manager "docker node inspect $victim --format '{{.Status.State}}'")" = down ]; }
-acked_since_kill() { awk -v t="$t_kill" '$2 > t { found = 1 } END { exit !found }' "$work/acked"; }
+# Recovered: a write sent after the first failed one (sent after the kill) is acknowledged. A request in
+# flight at the kill may still be answered: it does not count.
+first_failure() { awk -v t="$t_kill" '$2 > t { print $1; exit }' "$work/unacked"; }
+acked_since_kill() {
+  local f
+  f="$(first_failure)"
+  [ -n "$f" ] && awk -v f="$f" '$1 > f { found = 1 } END { exit !found }' "$work/acked"
+}
 quorum_samples=0 quorum_misses=0
 deadline=$((SECONDS + 180))
 until acked_since_kill || [ "$SECONDS" -ge "$deadline" ]; do
@@ -96,9 +105,9 @@ done
 check "quorum held: the Swarm answered with a Leader at every sample ($quorum_samples samples, $quorum_misses without)" test "$quorum_misses" -eq 0
 check "the Swarm sees $victim down" wait_for "$victim down" 60 victim_down
 check "the journal recovered: records acknowledged again after the loss" acked_since_kill
-first_after="$(awk -v t="$t_kill" '$2 > t { print $2; exit }' "$work/acked")"
+first_after="$(awk -v f="$(first_failure)" '$1 > f { print $3; exit }' "$work/acked")"
 recovery="$(awk -v a="$t_kill" -v b="${first_after:-$t_kill}" 'BEGIN { printf "%.1f", b - a }')"
-new_node="$(on_manager "docker service ps ${DRILL_STACK}_journal --filter desired-state=running --format '{{.Node}}'" | head -1)"
+new_node="$(on_manager "docker service ps ${DRILL_STACK}_journal --filter desired-state=running --format '{{.Node}} {{.CurrentState}}'" | awk '/Running/ { print $1; exit }')"
 echo "  recovered in ${recovery}s on $new_node"
 sleep 15
 touch "$work/stop"

@@ -64,7 +64,7 @@ roll() {
   wait "$sampler_pid"
   sampler_pid=""
   echo "  pulumi up: exit $rc in $((SECONDS - t))s"
-  [ "$rc" -eq 0 ] || tail -20 "$work/up-$to.log"
+  [ "$rc" -eq 0 ] || grep -iE 'error|exit [0-9]|install-docker:|engine-rollout:' "$work/up-$to.log" | head -30
   return "$rc"
 }
 steps() { pulumi_local stack export | jq -r '.deployment.resources[] | select(.type == "pulumi-nodejs:dynamic/swarm:EngineRollout") | .outputs.steps[]?' | sort; }

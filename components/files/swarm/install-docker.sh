@@ -66,9 +66,11 @@ else
     held=(docker.io containerd)
   fi
   [ "${#containerd_pin[@]}" -eq 0 ] && [ "$DOCKER_PACKAGE" = docker-ce ] && containerd_pin=(containerd.io)
-  apt-get update -q >/dev/null
+  # unattended-upgrades (hardening) may hold the dpkg lock for a while on a running server: wait for it.
+  apt_opts=(-o DPkg::Lock::Timeout=600 -o Acquire::Retries=3)
+  apt-get "${apt_opts[@]}" update -q >/dev/null
   # Unattended: a changed conffile keeps the node's version (confold) instead of stopping at a prompt.
-  apt-get install -y -q -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+  apt-get "${apt_opts[@]}" install -y -q -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
     --allow-downgrades --allow-change-held-packages "${packages[@]}" "${containerd_pin[@]}" >/dev/null \
     || { say "error: apt-get install ${packages[*]} ${containerd_pin[*]} failed on $(hostname); 'apt-cache policy ${held[*]}' lists the installable versions"; exit 1; }
   apt-mark hold "${held[@]}" >/dev/null
