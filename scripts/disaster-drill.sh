@@ -84,7 +84,7 @@ fingerprint() {
   local j
   j="$(task "${DRILL_STACK}_journal")"
   printf 'journal %s %s\n' "$(on "$node_ip" "docker exec $j sh -c 'wc -l </data/journal.log'")" "$(on "$node_ip" "docker exec $j sha256sum /data/journal.log" | cut -d' ' -f1)"
-  printf 'orders %s %s\n' "$(psql_app 'SELECT count(*) FROM orders')" "$(psql_app 'SELECT md5(string_agg(id || ':' || item || ':' || qty, ',' ORDER BY id)) FROM orders')"
+  printf 'orders %s %s\n' "$(psql_app 'SELECT count(*) FROM orders')" "$(psql_app "SELECT md5(string_agg(id || ':' || item || ':' || qty, ',' ORDER BY id)) FROM orders")"
 }
 
 # ---- 1. known data, backed up ------------------------------------------------------------------------
@@ -96,6 +96,7 @@ on "$node_ip" "docker exec $j sh -c 'for n in \$(seq 1 500); do wget -q -O /dev/
 on "$node_ip" "docker exec -i $(task "${DRILL_STACK}_db") psql -X -q -U app -d postgres -c 'DROP DATABASE IF EXISTS shop' -c 'CREATE DATABASE shop'"
 psql_app "CREATE TABLE orders (id int PRIMARY KEY, item text NOT NULL, qty int NOT NULL); INSERT INTO orders SELECT g, 'item-' || g, g % 7 + 1 FROM generate_series(1, 10000) g" >/dev/null
 before="$(fingerprint)"
+grep -qE '^orders 10000 [0-9a-f]{32}$' <<<"$before" || die "the database fingerprint is incomplete: $before"
 say "written: $(tr '\n' ';' <<<"$before")"
 agent="$(task backup_agent)"
 [ -n "$agent" ] || die "no backup_agent task on $node_name: is the backup stack deployed?"
@@ -106,7 +107,7 @@ restore_tool snapshots --database drill-db | tail -2
 # ---- 2. the disaster: everything goes ----------------------------------------------------------------
 t0=$(date +%s)
 say "pulumi destroy --stack $stack"
-pl destroy --yes --skip-preview >/dev/null
+pl destroy --yes --skip-preview >"${TMPDIR:-/tmp}/disaster-drill-destroy.log" 2>&1 || { grep -iE 'error' "${TMPDIR:-/tmp}/disaster-drill-destroy.log" | head -20; die "pulumi destroy failed (log above)"; }
 if [ "$stack" = local ]; then
   # A destroyed Hetzner server is gone with its disks; a sandbox machine is wiped the same way here.
   while read -r id; do docker rm -f -v "$id" >/dev/null; done < <(docker ps -aq --filter "label=$LABEL" --filter label=mbio-sandbox.kind=machine)
@@ -118,9 +119,9 @@ t_destroyed=$(date +%s)
 # ---- 3. rebuild and restore, the documented way ------------------------------------------------------
 say "pulumi up --stack $stack"
 if [ "$stack" = local ]; then
-  local_stack_prepare 3 >/dev/null
+  local_stack_prepare 3 >"${TMPDIR:-/tmp}/disaster-drill-prepare.log" 2>&1 || { tail -20 "${TMPDIR:-/tmp}/disaster-drill-prepare.log"; die "sandbox machines did not come back (log above)"; }
 fi
-pl up --yes --skip-preview >/dev/null
+pl up --yes --skip-preview >"${TMPDIR:-/tmp}/disaster-drill-up.log" 2>&1 || { grep -iE 'error' "${TMPDIR:-/tmp}/disaster-drill-up.log" | head -20; die "pulumi up failed (log above)"; }
 t_up=$(date +%s)
 node_facts
 # Application stacks first, services with volumes scaled to 0; the database runs (empty) for its restore.
