@@ -156,7 +156,7 @@ export const platformSchema = z
       ctx.addIssue({ code: "custom", path: ["dns", "target"], message: "load-balancer needs machineSource hetzner (a Hetzner load balancer); use managers for existing servers" });
     }
     if (c.storage.driver === "hetzner-csi" && c.machineSource !== "hetzner") {
-      ctx.addIssue({ code: "custom", path: ["storage", "driver"], message: "hetzner-csi needs machineSource hetzner; use local or storidge on existing servers" });
+      ctx.addIssue({ code: "custom", path: ["storage", "driver"], message: "hetzner-csi needs machineSource hetzner (the Hetzner API attaches its volumes); existing servers use local (docs/storage.md)" });
     }
   });
 
