@@ -77,11 +77,12 @@ export class PersistentStorage extends pulumi.ComponentResource {
 
     if (storage.driver === "hetzner-csi") {
       const csi = storage.hetznerCsi;
-      if (!csi) throw new Error("storage.driver hetzner-csi needs storage.hetznerCsi (validation should have said so)");
+      const pinned = csi?.pluginImage;
+      if (!csi || !pinned) throw new Error("storage.driver hetzner-csi needs storage.hetznerCsi.pluginImage (validation names it)");
       if (!args.hcloudToken) throw new Error("storage.driver hetzner-csi needs the Hetzner API token for its plugin (hcloud:token or HCLOUD_TOKEN)");
       if (!args.managerConnection) throw new Error("storage.driver hetzner-csi needs a manager connection (release on scale in)");
       const token = pulumi.secret(args.hcloudToken);
-      const plugin = (action: "install" | "remove") => remoteScript("storage/hetzner-csi-plugin.sh", { ACTION: action, ALIAS: HETZNER_CSI_ALIAS, ...(action === "install" ? { PLUGIN: csi.pluginImage } : {}) });
+      const plugin = (action: "install" | "remove") => remoteScript("storage/hetzner-csi-plugin.sh", { ACTION: action, ALIAS: HETZNER_CSI_ALIAS, ...(action === "install" ? { PLUGIN: pinned } : {}) });
       for (const node of args.nodes) {
         const installed = new command.remote.Command(
           `${name}-${node.name}-csi-plugin`,

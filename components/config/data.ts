@@ -40,9 +40,11 @@ export const storageSchema = z
     hetznerCsi: z
       .strictObject({
         // The plugin is the installer: pinned by version and digest, and the digest is checked after install.
+        // Optional here, required below: a missing pin must not hide the other problems of the stack file.
         pluginImage: z
-          .string({ message: "required: the plugin pinned as hetznercloud/hcloud-csi-driver:vX.Y.Z-swarm@sha256:<64 hex digits> (docs/storage.md says where to read the digest)" })
-          .regex(HETZNER_CSI_PLUGIN, { message: "must be pinned as hetznercloud/hcloud-csi-driver:vX.Y.Z-swarm@sha256:<64 hex digits>, never a bare tag" }),
+          .string({ message: "must be a string: hetznercloud/hcloud-csi-driver:vX.Y.Z-swarm@sha256:<64 hex digits>" })
+          .regex(HETZNER_CSI_PLUGIN, { message: "must be pinned as hetznercloud/hcloud-csi-driver:vX.Y.Z-swarm@sha256:<64 hex digits>, never a bare tag" })
+          .optional(),
         defaultSizeGb: z
           .number({ message: "must be a whole number of GB from 10 to 10240" })
           .int({ message: "must be a whole number of GB from 10 to 10240" })
@@ -57,6 +59,9 @@ export const storageSchema = z
   .superRefine((s, ctx) => {
     if (s.storidge !== undefined) ctx.addIssue({ code: "custom", path: ["storidge"], message: "is no longer supported: Storidge was replaced by hetzner-csi (docs/storage.md); remove this key" });
     if (s.driver === "hetzner-csi" && !s.hetznerCsi) ctx.addIssue({ code: "custom", path: ["hetznerCsi"], message: "required when storage.driver is hetzner-csi ({ pluginImage, defaultSizeGb })" });
+    if (s.hetznerCsi && !s.hetznerCsi.pluginImage) {
+      ctx.addIssue({ code: "custom", path: ["hetznerCsi", "pluginImage"], message: "required: the plugin pinned as hetznercloud/hcloud-csi-driver:vX.Y.Z-swarm@sha256:<64 hex digits> (docs/storage.md says where to read the digest)" });
+    }
   })
   .default({ driver: "local" });
 
