@@ -71,7 +71,8 @@ export class PersistentStorage extends pulumi.ComponentResource {
   readonly releases: command.remote.Command[] = [];
 
   constructor(name: string, args: PersistentStorageArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("mbio-cloud:platform:PersistentStorage", name, {}, opts);
+    // The alias keeps states written under the old component name (the local driver had no children).
+    super("mbio-cloud:platform:PersistentStorage", name, {}, { ...opts, aliases: [...(opts?.aliases ?? []), { type: "mbio-cloud:platform:StoridgeStorage" }] });
     const { storage } = args;
     this.driver = storageVolumeDriver(storage).driver;
 
