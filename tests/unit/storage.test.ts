@@ -132,6 +132,7 @@ describe("storage config", () => {
 const FAKE_DOCKER = `#!/usr/bin/env bash
 S="$FAKE_STATE"; echo "$*" >>"$S/calls"
 case "$1 $2" in
+  "version --format") echo "\${FAKE_SERVER:-27.5.1}" ;;
   "plugin inspect")
     [ -f "$S/plugin" ] || exit 1
     case "$*" in *PluginReference*) cat "$S/plugin" ;; *Enabled*) if [ -f "$S/enabled" ]; then echo true; else echo false; fi ;; esac ;;
@@ -185,7 +186,7 @@ describe("storage scripts", () => {
       s.reset();
       const again = s.run("hetzner-csi-plugin.sh", env, "tok-1");
       expect([again.status, again.stderr]).toEqual([0, expect.stringContaining("unchanged")]);
-      expect(s.calls().filter((c) => !c.startsWith("plugin inspect"))).toEqual([]);
+      expect(s.calls().filter((c) => !c.startsWith("plugin inspect") && !c.startsWith("version "))).toEqual([]);
       s.reset();
       const rotated = s.run("hetzner-csi-plugin.sh", env, "tok-2");
       expect(rotated.status).toBe(0);
@@ -216,6 +217,11 @@ describe("storage scripts", () => {
       expect([bare.status, bare.stderr]).toEqual([2, expect.stringContaining("not pinned by a sha256 digest")]);
       const noToken = s.run("hetzner-csi-plugin.sh", env, "");
       expect([noToken.status, noToken.stderr]).toEqual([1, expect.stringContaining("no Hetzner API token")]);
+      // Engines before moby#47299 panic on a pull by digest (it took this machine's dockerd down): refused first.
+      s.reset();
+      const old = s.run("hetzner-csi-plugin.sh", { ...env, FAKE_SERVER: "20.10.24+dfsg1" }, "tok");
+      expect([old.status, old.stderr]).toEqual([3, expect.stringContaining("Docker Engine 20.10.24+dfsg1 cannot install a plugin by digest safely (moby#47299); needs 26.0 or later")]);
+      expect(s.calls().filter((c) => c.startsWith("plugin "))).toEqual([]);
     } finally {
       s.done();
     }

@@ -26,6 +26,14 @@ case "$ACTION" in
     case "$digest" in sha256:????????????????????????????????????????????????????????????????) ;; *)
       say "error: PLUGIN $PLUGIN is not pinned by a sha256 digest"; exit 2 ;;
     esac
+    # Engines before moby#47299 (in 26.0) panic on a plugin pull by digest and take every container down
+    # with them (seen here with Debian's docker.io 20.10.24): refuse before pulling.
+    server="$(docker version --format '{{.Server.Version}}' 2>/dev/null || true)"
+    major="${server%%.*}"
+    if ! [ "${major:-0}" -ge 26 ] 2>/dev/null; then
+      say "error: Docker Engine ${server:-unknown} cannot install a plugin by digest safely (moby#47299); needs 26.0 or later (dockerEngine.version)"
+      exit 3
+    fi
     token="$(cat)"
     [ -n "$token" ] || { say "error: no Hetzner API token on stdin"; exit 1; }
     sum="$(printf '%s' "$token" | sha256sum | cut -d' ' -f1)"
