@@ -81,6 +81,7 @@ describe("config validation", () => {
     ["backup without bucket", (r) => (r.backup = { enabled: true }), /mbio-cloud:backup\.s3 is missing — required when backup\.enabled is true/],
     ["storidge (replaced)", (r) => (r.storage = { driver: "storidge" }), /mbio-cloud:storage\.driver is storidge — storidge is no longer supported .*: use hetzner-csi .* or local /],
     ["storidge settings left behind", (r) => (r.storage = { driver: "local", storidge: { version: "v1.0.0-3448" } }), /mbio-cloud:storage\.storidge is .* — is no longer supported: Storidge was replaced by hetzner-csi \(docs\/storage\.md\); remove this key/],
+    ["hetzner-csi on an old engine", (r) => (r.dockerEngine = { package: "docker.io", version: "20.10.24+dfsg1-1+deb12u1" }), /mbio-cloud:dockerEngine\.version is 20\.10\.24\+dfsg1-1\+deb12u1 — must be Docker Engine 26\.0 or later with storage\.driver hetzner-csi: .*moby#47299/],
     ["unknown storage driver", (r) => (r.storage = { driver: "glusterfs" }), /mbio-cloud:storage\.driver is glusterfs — must be hetzner-csi .* or local /],
     ["hetzner-csi without a plugin pin", (r) => (r.storage = { driver: "hetzner-csi", hetznerCsi: { defaultSizeGb: 10 } }), /mbio-cloud:storage\.hetznerCsi\.pluginImage is missing — required: the plugin pinned as hetznercloud\/hcloud-csi-driver:vX\.Y\.Z-swarm@sha256:/],
   ];
