@@ -8,7 +8,7 @@
 #
 # With the `local` volume driver the volume does not follow the task: the rescheduled task starts on a new,
 # empty volume of its new node; the records acknowledged before the loss stay on the lost machine's volume
-# and are read there once it is back (storidge or hetzner-csi volumes move with the task; docs/storage.md).
+# and are read there once it is back (hetzner-csi cluster volumes move with the task; docs/storage.md).
 set -uo pipefail
 # shellcheck source=tests/nightly/lib/local-up.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/local-up.sh"
