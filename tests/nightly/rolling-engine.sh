@@ -40,15 +40,21 @@ grep -E '^(Inst|Conf) ' <<<"$sim" | sed 's/^/  apt-get -s: /'
 check "apt-get -s: the pinned install changes containerd to $other" grep -q "^Inst containerd \[$current\] ($other " <<<"$sim"
 echo "  without --allow-change-held-packages: $(m1 "apt-get -s install -y --allow-downgrades containerd=$other 2>&1 | tail -1")"
 
-# One line per second: the time and the managers whose engine answers.
+# One line per second: the time and each manager's engine as up, down (it answered that it is not a manager
+# or did not answer at once: restarting) or unknown (no answer within 8 s: a loaded host, not an outage).
+# Asked through `docker exec` on the machine container, not SSH, so the host's load does not fake an outage.
+engine_state() {
+  local out rc
+  out="$(timeout 8 docker exec "$(machine_name "$1")" docker info --format '{{.Swarm.ControlAvailable}}' 2>&1)"
+  rc=$?
+  if [ "$out" = true ]; then echo up; elif [ "$rc" -eq 124 ]; then echo unknown; else echo down; fi
+}
 sampler() {
-  local i up
+  local i line
   while [ ! -e "$work/stop" ]; do
-    up=""
-    for i in 1 2 3; do
-      machine_ssh "$(machine_ip "$i")" "timeout 2 docker info --format '{{.Swarm.ControlAvailable}}'" 2>/dev/null | grep -q true && up+="m$i "
-    done
-    echo "$(date +%s.%N) $up" >>"$work/samples"
+    line="$(date +%s.%N)"
+    for i in 1 2 3; do line+=" $(engine_state "$i")"; done
+    echo "$line" >>"$work/samples"
     sleep 1
   done
 }
@@ -75,11 +81,11 @@ verify() {
     check "mbio-sandbox-$i: containerd $to, docker.io unchanged" test "$(machine_ssh "$(machine_ip "$i")" "dpkg-query -W -f='\${Version} ' containerd docker.io")" = "$to $engine "
   done
   check "every node Ready, active, every manager reachable" test "$(m1 "docker node ls --format '{{.Status}} {{.Availability}} {{.ManagerStatus}}'" | grep -cE '^Ready Active (Leader|Reachable)$')" = 3
-  local min
-  min="$(awk '{ print NF - 1 }' "$work/samples" | sort -n | head -1)"
-  echo "  sampler: $(wc -l <"$work/samples") samples, fewest managers answering at once: $min of 3"
-  check "never two managers down at once (quorum kept throughout)" test "${min:-0}" -ge 2
-  [ "${min:-3}" -lt 3 ] || echo "  note: no sample caught a manager's engine restarting (restarts shorter than the sampling period)"
+  local most
+  most="$(awk '{ d = 0; for (i = 2; i <= NF; i++) if ($i == "down") d++; print d }' "$work/samples" | sort -n | tail -1)"
+  echo "  sampler: $(wc -l <"$work/samples") samples; most managers down at once: ${most:-?}; samples with an unknown engine: $(grep -c unknown "$work/samples")"
+  check "never two managers down at once (quorum kept throughout)" test "${most:-9}" -le 1
+  [ "${most:-0}" -ge 1 ] || echo "  note: no sample caught a manager's engine restarting (restarts shorter than the sampling period)"
   # drained → active windows, in chain order, none overlapping the next.
   awk '/ drained$/ { d[$2] = $1 } / active$/ { a[$2] = $1 } END { for (n in d) print d[n], a[n], n }' "$work/steps" | sort >"$work/windows"
   sed 's/^/  window: /' "$work/windows"
