@@ -120,7 +120,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
         m.connection,
         "swarm/swarm-join.sh",
         { MANAGER_ADDR: managerAddresses, ADVERTISE_ADDR: m.privateIp },
-        { stdin: m.role === "manager" ? swarm.managerToken : swarm.workerToken },
+        { stdin: pulumi.secret(m.role === "manager" ? swarm.managerToken : swarm.workerToken) },
         [engines.get(m.name)!, swarm],
       );
       const nodeId = join.stdout.apply((s) => s.trim());

@@ -83,7 +83,7 @@ export async function runOnManager(connections: ManagerConnection[], script: str
       }
       last.set(c.host, r.code === NOT_A_MANAGER ? { host: c.host, reason: "not-a-manager", detail: r.stderr.trim() } : { host: c.host, reason: "unreachable", detail: r.unreachable ?? "" });
     }
-    if ([...last.values()].every((a) => a.reason === "not-a-manager")) break;
+    if (round === 2 || [...last.values()].every((a) => a.reason === "not-a-manager")) break;
     await new Promise((res) => setTimeout(res, 2000 * (round + 1)));
   }
   const attempts = connections.map((c) => last.get(c.host)!);
