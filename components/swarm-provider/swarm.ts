@@ -58,7 +58,7 @@ export async function ensureSwarm(inputs: SwarmInputs, rotate: boolean): Promise
     const attempts = (e as { attempts?: ManagerAttempt[] }).attempts;
     if (!attempts) throw e;
     if (!mayInitialise(attempts, inputs.connections.length)) {
-      throw new Error(`${(e as Error).message}. No Swarm was initialised: a manager that could not be reached may hold the live Swarm (start it, or remove it from the configuration)`);
+      throw new Error(`${(e as Error).message}. No Swarm was initialised: a manager that could not be reached may hold the live Swarm (start it, or remove it from the configuration)`, { cause: e });
     }
     await runOnHost(inputs.connections[0], INIT, { ADVERTISE_ADDR: inputs.advertiseAddr, OTHER_MANAGERS: inputs.otherManagers });
     tokens = await readTokens(inputs.connections, false);
