@@ -22,7 +22,6 @@ import { deployPublicKey } from "./machines/ssh-keys";
 import { Machine, NodeInfo } from "./machines/types";
 import { SwarmNetwork } from "./swarm-provider/network";
 import { SwarmNode } from "./swarm-provider/node";
-import { ManagerConnection } from "./swarm-provider/ssh";
 import { Swarm } from "./swarm-provider/swarm";
 import { managerConnections, type Connection } from "./swarm-stack";
 
@@ -40,7 +39,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
   /** SSH connection to the first manager (secret: it holds the private key). */
   readonly managerConnection: pulumi.Output<Connection>;
   /** SSH connections to every manager, first manager first (secret): Swarm changes go through any of them. */
-  readonly managerConnections: pulumi.Output<ManagerConnection[]>;
+  readonly managerConnections: pulumi.Output<Connection[]>;
   /** user@host:port of the first manager, for operators. */
   readonly managerSshAddress: pulumi.Output<string>;
   /** DOCKER_HOST for a docker client or provider: ssh://user@host:port. */
@@ -92,7 +91,9 @@ export class SwarmCluster extends pulumi.ComponentResource {
 
     const [first, ...others] = machines;
     const managers = machines.filter((m) => m.role === "manager");
-    this.managerConnections = pulumi.secret(managerConnections(managers.map((m) => m.connection)));
+    this.managerConnections = pulumi.secret(pulumi.all(managers.map((m) => m.connection)));
+    // What the Swarm provider resources take: host, port, user, key (ssh2).
+    const viaManagers = pulumi.secret(managerConnections(managers.map((m) => m.connection)));
     // Joins try every manager in order: the first one being down does not block a join.
     const managerAddresses = pulumi.all(managers.map((m) => m.privateIp)).apply((ips) => ips.join(" "));
     const otherManagerAddresses = pulumi.all(others.filter((m) => m.role === "manager").map((m) => m.privateIp)).apply((ips) => ips.join(" "));
@@ -101,7 +102,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
     // swarm.joinTokenRotation (an update, members untouched). No delete: the Swarm goes with its machines.
     const swarm = new Swarm(
       `${name}-swarm`,
-      { connections: this.managerConnections, advertiseAddr: first.privateIp, otherManagers: otherManagerAddresses, joinTokenRotation: cfg.swarm.joinTokenRotation ?? 0 },
+      { connections: viaManagers, advertiseAddr: first.privateIp, otherManagers: otherManagerAddresses, joinTokenRotation: cfg.swarm.joinTokenRotation ?? 0 },
       { parent: this, dependsOn: managers.map((m) => engines.get(m.name)!) },
     );
     this.joinTokens = pulumi.secret(pulumi.all([swarm.managerToken, swarm.workerToken]).apply(([manager, worker]) => ({ manager, worker })));
@@ -130,7 +131,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
       const member = new SwarmNode(
         `${name}-${m.name}-membership`,
         // The node the Swarm was initialised on is never removed by a delete: it holds the Swarm.
-        { connections: this.managerConnections, nodeId, role: m.role, labels: nodeLabels(m), removeOnDelete: m !== first, nodeConnection: managerConnections(m.connection).apply((c) => c[0]) },
+        { connections: viaManagers, nodeId, role: m.role, labels: nodeLabels(m), removeOnDelete: m !== first, nodeConnection: managerConnections(m.connection).apply((c) => c[0]) },
         { parent: this, dependsOn: [join, ...previousManager] },
       );
       if (m.role === "manager") lastManagerMembership = member;
@@ -139,7 +140,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
 
     const network = new SwarmNetwork(
       `${name}-network`,
-      { connections: this.managerConnections, name: this.networkName, encrypted: cfg.swarm.overlayEncrypted, mtu: String(cfg.swarm.overlayMtu ?? "") },
+      { connections: viaManagers, name: this.networkName, encrypted: cfg.swarm.overlayEncrypted, mtu: String(cfg.swarm.overlayMtu ?? "") },
       { parent: this, dependsOn: [swarm] },
     );
     this.ready = [network, ...memberships, ...registryLogins];

@@ -150,6 +150,21 @@ describe("SwarmCluster on Hetzner", () => {
     expect(byType(after, COMMAND).find((c) => c.name === "staging-swarm-staging-worker-1-join")!.inputs.create).toBe(byType(before, COMMAND).find((c) => c.name === "staging-swarm-staging-worker-1-join")!.inputs.create);
   });
 
+  test("every stack deploy goes through every manager (first manager first); swarm objects run on the first manager", async () => {
+    const run = await runProgram("staging", deployableConfig("staging"));
+    const stacks = byType(run, "pulumi-nodejs:dynamic/swarm:Stack");
+    expect(stacks.length).toBeGreaterThan(0);
+    const first = (asSecret(byType(run, COMMAND).find((c) => c.name === "staging-swarm-staging-manager-1-join")!.inputs.connection) as { value: { host: string } }).value.host;
+    const second = (asSecret(byType(run, COMMAND).find((c) => c.name === "staging-swarm-staging-manager-2-join")!.inputs.connection) as { value: { host: string } }).value.host;
+    for (const s of stacks) {
+      const hosts = (asSecret(s.inputs.connections) as { value: { host: string }[] }).value.map((c) => c.host);
+      expect([s.name, hosts.length, hosts[0], hosts[1]]).toEqual([s.name, 3, first, second]);
+    }
+    const objects = byType(run, COMMAND).filter((c) => String(c.inputs.create).includes("swarm-object.sh"));
+    expect(objects.length).toBeGreaterThan(0);
+    for (const o of objects) expect([o.name, (asSecret(o.inputs.connection) as { value: { host: string } }).value.host]).toEqual([o.name, first]);
+  });
+
   test("scale out 2 → 4 workers adds only the new machines and their joins; nothing existing changes", async () => {
     const before = await runProgram("staging", withWorkers("staging", 2));
     const after = await runProgram("staging", withWorkers("staging", 4));
