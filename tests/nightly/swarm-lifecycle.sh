@@ -144,10 +144,11 @@ new_worker="$(on 1 'docker swarm join-token -q worker')"
 check "the worker token changed" bash -c "[ -n '$new_worker' ] && [ '$new_worker' != '$old_worker' ]"
 check "the manager token changed" test "$(on 1 'docker swarm join-token -q manager')" != "$old_manager"
 check "members untouched: same node IDs, 4 Ready/Active" bash -c "[ '$(on_manager "docker node ls -q" | sort | tr '\n' ' ')' = '$(tr '\n' ' ' <<<"$ids_before")' ] && [ $(ready_count) = 4 ]"
-on 5 "docker swarm join --token '$old_worker' $(m 2):2377" >"$work/join-old.log" 2>&1
-check "the old worker token is refused by docker swarm join" grep -qi "invalid join token\|rotated\|not valid" "$work/join-old.log"
+on 5 "timeout 90 docker swarm join --token '$old_worker' $(m 2):2377" >"$work/join-old.log" 2>&1
+echo "    old token: $(tail -1 "$work/join-old.log")"
+check "the old worker token is refused by docker swarm join" grep -qi "join token" "$work/join-old.log"
 check "the probe machine stayed outside the Swarm" test "$(on 5 "docker info --format '{{.Swarm.LocalNodeState}}'")" = inactive
-check "the new worker token is accepted" on 5 "docker swarm join --token '$new_worker' $(m 2):2377 >/dev/null"
+check "the new worker token is accepted" on 5 "timeout 90 docker swarm join --token '$new_worker' $(m 2):2377 >/dev/null"
 probe_id="$(node_id_of 5)"
 on 5 "docker swarm leave --force >/dev/null"
 probe_down() { [ "$(node_field "$probe_id" '{{.Status.State}}')" = down ]; }
