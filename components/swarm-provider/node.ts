@@ -87,7 +87,8 @@ export async function removeNode(props: NodeOutputs): Promise<"removed" | "kept"
   const result = (out.stdout.trim().split("\n").pop() ?? "") as "removed" | "kept" | "absent";
   if (result !== "kept" && props.nodeConnection) {
     try {
-      await runOnHost(props.nodeConnection, LEAVE);
+      // NODE_ID: a machine rebuilt at the same address is a new node by now and stays in the Swarm.
+      await runOnHost(props.nodeConnection, LEAVE, { NODE_ID: props.nodeId });
     } catch (e) {
       if (!(e as { attempts?: ManagerAttempt[] }).attempts) throw e;
       // Best effort: the node is out of the Swarm either way.

@@ -190,6 +190,8 @@ describe("node provider", () => {
     // runOnHost: the node itself, no manager guard, the leave script.
     expect(run.mock.calls[1][0]).toEqual([self]);
     expect(run.mock.calls[1][1]).toContain("docker swarm leave --force");
+    // Only while the machine is still that node (a rebuilt machine at the same address has a new one).
+    expect(run.mock.calls[1][2]).toEqual({ NODE_ID: "n1" });
     expect(run.mock.calls[1][4]).toBe(false);
   });
 
