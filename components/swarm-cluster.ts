@@ -130,8 +130,9 @@ export class SwarmCluster extends pulumi.ComponentResource {
       const previousManager = m.role === "manager" && lastManagerMembership ? [lastManagerMembership] : [];
       const member = new SwarmNode(
         `${name}-${m.name}-membership`,
-        // The node the Swarm was initialised on is never removed by a delete: it holds the Swarm.
-        { connections: viaManagers, nodeId, role: m.role, labels: nodeLabels(m), removeOnDelete: m !== first, nodeConnection: managerConnections(m.connection).apply((c) => c[0]) },
+        // Every node, the first manager too: a rebuilt first manager's dead node is removed once it joined
+        // again; the Swarm's last manager never is (node-remove.sh), so a destroy leaves a one-node Swarm.
+        { connections: viaManagers, nodeId, role: m.role, labels: nodeLabels(m), removeOnDelete: true, nodeConnection: managerConnections(m.connection).apply((c) => c[0]) },
         { parent: this, dependsOn: [join, ...previousManager] },
       );
       if (m.role === "manager") lastManagerMembership = member;

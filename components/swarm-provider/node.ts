@@ -15,7 +15,7 @@ export interface NodeInputs {
   role: string;
   availability: string;
   labels: Record<string, string>;
-  /** False for the node the Swarm was initialised on: it is never removed by a delete. */
+  /** False: a delete never removes the node (a node this program does not own). The last manager never goes. */
   removeOnDelete: boolean;
   /** The node's own SSH connection: a removed node's machine leaves the Swarm through it. */
   nodeConnection?: ManagerConnection;

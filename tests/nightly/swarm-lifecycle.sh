@@ -10,8 +10,9 @@
 #       by `docker swarm join`, the new one works, members are untouched;
 #   (4) manager-1's machine stopped: `pulumi up` with a label change lands through another manager;
 #   (5) manager-1 rebuilt (its engine out of the Swarm): `pulumi up --replace` of its join joins the live
-#       Swarm through another manager, never a second Swarm;
-#   (6) a real removal (workers 1 → 0) still drains the worker, removes it and makes its machine leave.
+#       Swarm through another manager, never a second Swarm, and its dead old node is removed;
+#   (6) a real removal (workers 1 → 0) still drains the worker, removes it and makes its machine leave;
+#   (7) destroy: every other node leaves, the last manager keeps a one-node Swarm.
 # Runs under the sandbox lock (flock /work/sandbox.lock); ends with "swarm-lifecycle: N passed, M failed".
 set -uo pipefail
 # shellcheck source=scripts/lib/pulumi-env.sh
@@ -175,14 +176,16 @@ check "manager-1 back: no diff (preview --expect-no-changes)" to "$work/p2.log" 
 echo
 echo "[swarm-lifecycle] (5) manager-1 rebuilt: it joins the live Swarm, never a second one"
 m1_old="$(node_id_of 1)"
-# A rebuilt machine: its engine holds no Swarm; the operator removes the dead node entry (disaster-recovery.md).
+# A rebuilt machine at the same address: its engine holds no Swarm; its old node stays behind, Down.
 on 1 "docker swarm leave --force >/dev/null"
-on 2 "docker node demote $m1_old >/dev/null 2>&1; docker node rm --force $m1_old >/dev/null"
-check "pulumi up --refresh --replace of manager-1's join" timed "$work/rebuild.log" up --yes --skip-preview --refresh --replace "$(urn_of local-swarm-mbio-sandbox-1-join)"
+m1_gone() { [ "$(node_field "$m1_old" '{{.Status.State}}')" = down ]; }
+wait_for "manager-1's old node to show down" 90 m1_gone
+check "pulumi up --replace of manager-1's join" timed "$work/rebuild.log" up --yes --skip-preview --replace "$(urn_of local-swarm-mbio-sandbox-1-join)"
 check "manager-1 is back in the same Swarm (cluster ID unchanged)" test "$(on 1 "docker info --format '{{.Swarm.Cluster.ID}}'")" = "$cluster"
 check "manager-1 is a manager again, with a new node ID" bash -c "[ '$(node_field "$(node_id_of 1)" '{{.Spec.Role}}')' = manager ] && [ '$(node_id_of 1)' != '$m1_old' ]"
 check "no swarm init ran: the join went through another manager" grep -q "swarm-join: joining" "$work/rebuild.log"
 wait_for "4 nodes Ready" 60 all_ready
+check "the old membership's delete removed manager-1's dead node; the rebuilt machine stayed in" test "$(on_manager "docker node ls -q" | grep -c "^$m1_old") $(on 1 "docker info --format '{{.Swarm.LocalNodeState}}'")" = "0 active"
 check "4 nodes Ready/Active, 3 reachable managers" test "$(ready_count) $(on_manager "docker node ls --format '{{.ManagerStatus}}'" | grep -Ec 'Leader|Reachable')" = "4 3"
 MANAGER=1
 
@@ -193,3 +196,9 @@ check "pulumi up with workers 0" timed "$work/scale-in.log" up --yes --skip-prev
 check "the worker's node is gone from the Swarm" test "$(on_manager "docker node ls -q" | grep -c "^$worker_id")" = 0
 check "the worker's machine left the Swarm" test "$(on 4 "docker info --format '{{.Swarm.LocalNodeState}}'")" = inactive
 check "3 managers remain Ready/Active" test "$(ready_count)" = 3
+
+echo
+echo "[swarm-lifecycle] (7) pulumi destroy"
+check "pulumi destroy" timed "$work/destroy.log" destroy --yes --skip-preview
+check "managers 2 and 3 left the Swarm" test "$(for i in 2 3; do on "$i" "docker info --format '{{.Swarm.LocalNodeState}}'"; done | sort -u)" = inactive
+check "the last manager keeps a one-node Swarm (never removed: it holds the Swarm)" test "$(on 1 "docker node ls -q | wc -l") $(on 1 "docker info --format '{{.Swarm.Cluster.ID}}'")" = "1 $cluster"

@@ -113,13 +113,14 @@ describe("SwarmCluster on Hetzner", () => {
     expect(workerJoin.inputs.create).toContain("MANAGER_ADDR='10.20.1.11 10.20.1.12 10.20.1.13'");
     expect(workerJoin.inputs.create).toContain("ADVERTISE_ADDR='10.20.1.101'");
     expect(asSecret(commands.find((c) => c.name === "staging-swarm-staging-manager-2-join")!.inputs.stdin)).toEqual({ secret: true, value: "SWMTKN-1-manager-0" });
-    // Memberships are Swarm provider resources: exact labels, removal only for joined nodes, any manager.
+    // Memberships are Swarm provider resources: exact labels, removal on a real removal only, any manager.
     const nodes = byType(run, NODE);
     const membership = nodes.find((c) => c.name === "staging-swarm-staging-worker-2-membership")!;
     expect(membership.inputs).toMatchObject({ nodeId: "node-staging-swarm-staging-worker-2-join", role: "worker", availability: "active", removeOnDelete: true });
     expect(membership.inputs.labels).toEqual({ "cost-center": "mbio-cloud", "mbio.environment": "staging", "mbio.role": "worker", "mbio.name": "staging-worker-2" });
     const first = nodes.find((c) => c.name === "staging-swarm-staging-manager-1-membership")!;
-    expect(first.inputs).toMatchObject({ nodeId: "node-staging-swarm-staging-manager-1-join", removeOnDelete: false });
+    // The first manager's membership removes too (a rebuilt manager-1's dead node); node-remove.sh keeps the last manager.
+    expect(first.inputs).toMatchObject({ nodeId: "node-staging-swarm-staging-manager-1-join", removeOnDelete: true });
     // A removed node's machine leaves the Swarm through its own connection (secret: it holds the key).
     expect(asSecret(membership.inputs.nodeConnection)).toEqual({ secret: true, value: expect.objectContaining({ host: (asSecret(commands.find((c) => c.name === "staging-swarm-staging-worker-2-join")!.inputs.connection) as { value: { host: string } }).value.host }) });
     const managerHosts = (asSecret(membership.inputs.connections) as { secret: boolean; value: { host: string }[] });

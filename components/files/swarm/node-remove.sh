@@ -2,7 +2,8 @@
 # Runs on a manager before a node's machine goes away (scale in): drains the node so its tasks move,
 # demotes it if it is a manager, and removes it from the Swarm. A node already gone is not an error.
 # Only while the node carries the caller's claim (label mbio.membership = CLAIM): a node claimed by a newer
-# membership (the old one's delete after a replace) is left exactly as it is.
+# membership (the old one's delete after a replace) is left exactly as it is. The Swarm's last manager is
+# never removed either: it holds the Swarm.
 # Prints one word on stdout: removed, kept (claimed by another membership) or absent.
 # Env: NODE_ID, CLAIM (empty: a membership from before claims), DRAIN_TIMEOUT (seconds, default 300).
 set -euo pipefail
@@ -35,6 +36,11 @@ fi
 live_claim="$(docker node inspect "$NODE_ID" --format '{{index .Spec.Labels "mbio.membership"}}')"
 if [ "$live_claim" != "$CLAIM" ]; then
   say "unchanged: node $NODE_ID belongs to another membership (claim ${live_claim:-none}, not ${CLAIM:-none}): a replace, not a removal"
+  echo kept
+  exit 0
+fi
+if [ "$(docker node inspect "$NODE_ID" --format '{{.Spec.Role}}')" = manager ] && [ "$(docker node ls --filter role=manager -q | wc -l)" -le 1 ]; then
+  say "unchanged: $NODE_ID is the Swarm's last manager; it keeps the Swarm (destroy leaves a one-node Swarm)"
   echo kept
   exit 0
 fi
