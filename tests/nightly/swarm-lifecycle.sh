@@ -29,6 +29,7 @@ TEST_NAME=swarm-lifecycle
 . "$MBIO_ROOT/tests/real/lib/check.sh"
 
 finish() {
+  trap - EXIT
   printf '\n[swarm-lifecycle] cleaning up\n'
   docker start "$(machine_name 1)" >/dev/null 2>&1
   if [ "${SWARM_LIFECYCLE_KEEP:-0}" = 1 ]; then
@@ -36,7 +37,7 @@ finish() {
   else
     lab destroy --yes --skip-preview >"$work/destroy.log" 2>&1 || tail -5 "$work/destroy.log"
     bash "$MBIO_ROOT/sandbox/down.sh" >/dev/null 2>&1 || true
-    rm -rf "$work"
+    rm -rf "$work" "$LAB/Pulumi.lab.yaml"
   fi
   echo "swarm-lifecycle took $((SECONDS - started))s"
   echo "swarm-lifecycle: $passed passed, $failed failed"
@@ -87,6 +88,8 @@ for i in 1 2 3 4 5; do hosts+="{\"name\":\"$(machine_name "$i")\",\"address\":\"
 hosts="${hosts%,}]"
 # Start from machines outside any Swarm, whatever an earlier run left.
 for i in 1 2 3 4 5; do on "$i" "docker swarm leave --force >/dev/null 2>&1 || true"; done
+# The lab's stack file is this run's own (its encryption salt belongs to this run's passphrase).
+rm -f "$LAB/Pulumi.lab.yaml"
 (cd "$LAB" && pulumi --non-interactive stack init lab >/dev/null)
 lab config set lab:hosts "$hosts" >/dev/null
 lab config set lab:managers 3 >/dev/null
