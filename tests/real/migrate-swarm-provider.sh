@@ -21,8 +21,9 @@ TEST_NAME=migrate-swarm-provider
 # shellcheck source=tests/real/lib/check.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/check.sh"
 finish() {
+  trap - EXIT
   docker rm -f "$NAME" >/dev/null 2>&1
-  rm -rf "$work"
+  rm -rf "$work" "$LAB"/Pulumi.control.yaml "$LAB"/Pulumi.migrated.yaml
   echo "migrate-swarm-provider took $((SECONDS - started))s"
   echo "migrate-swarm-provider: $passed passed, $failed failed"
   [ "$failed" -eq 0 ]
@@ -51,6 +52,8 @@ for _ in $(seq 1 60); do docker exec "$NAME" systemctl is-active --quiet ssh 2>/
 docker exec -i "$NAME" sh -c "install -d -m 700 /root/.ssh && cat >/root/.ssh/authorized_keys" <"$work/key.pub"
 
 for s in control migrated; do
+  # The stack files are this run's own (their encryption salt belongs to this run's passphrase).
+  rm -f "$LAB/Pulumi.$s.yaml"
   (cd "$LAB" && pulumi --non-interactive stack init "$s" >/dev/null)
   lab "$s" config set lab:host "$ip" >/dev/null
   lab "$s" config set lab:phase old >/dev/null
