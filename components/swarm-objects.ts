@@ -6,7 +6,7 @@ import * as command from "@pulumi/command";
 import { createHmac } from "crypto";
 import { remoteScript } from "./files";
 import { contentName } from "./service-conventions";
-import type { Connection } from "./swarm-stack";
+import { firstManager, type ManagerConnections } from "./swarm-stack";
 
 export interface SwarmObjectRef {
   /** The Swarm object's name (content-hashed). */
@@ -21,7 +21,7 @@ export interface SwarmObjectRef {
 export function swarmObject(
   parent: pulumi.Resource,
   id: string,
-  args: { connection: pulumi.Input<Connection>; kind: "config" | "secret"; prefix: string; content: pulumi.Input<string>; label: string; environment: string },
+  args: { connection: ManagerConnections; kind: "config" | "secret"; prefix: string; content: pulumi.Input<string>; label: string; environment: string },
 ): SwarmObjectRef {
   const content = args.kind === "secret" ? pulumi.secret(args.content) : pulumi.output(args.content);
   const name = pulumi.unsecret(
@@ -30,7 +30,8 @@ export function swarmObject(
   const resource = new command.remote.Command(
     id,
     {
-      connection: args.connection,
+      // A remote command runs on one host: the first manager (objects change only with their content).
+      connection: firstManager(args.connection),
       create: remoteScript("backup/swarm-object.sh", { KIND: args.kind, NAME: name, LABEL: args.label }),
       delete: pulumi.interpolate`docker ${args.kind} rm ${name} >/dev/null 2>&1 || true`,
       stdin: content,
