@@ -9,9 +9,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "crypto";
 import { scriptFile } from "../files";
-import { ManagerConnection, runOnManager } from "../swarm-provider/ssh";
+import { ManagerConnection, runOnHost, runOnManager } from "../swarm-provider/ssh";
 import { changedPaths } from "../swarm-provider/view";
-import { runOnHost } from "./ssh-host";
 
 export const INSTALL_SCRIPT = "swarm/install-docker.sh";
 
@@ -38,13 +37,13 @@ const ROLLOUT = scriptFile("swarm/engine-rollout.sh");
 
 export async function rollEngine(inputs: EngineRolloutInputs): Promise<EngineRolloutOutputs> {
   const at = (what: string) => `${new Date().toISOString()} ${inputs.nodeName} ${what}`;
-  const state = (await runOnHost(inputs.node, INSTALL, { ...inputs.engine, CHECK_ONLY: "1" })).trim();
+  const state = (await runOnHost(inputs.node, INSTALL, { ...inputs.engine, CHECK_ONLY: "1" })).stdout.trim();
   if (state === "current") return { ...inputs, steps: [at("current")] };
   const steps = [at(state)];
   await runOnManager(inputs.managers, ROLLOUT, { ACTION: "drain", NODE_ID: inputs.nodeId });
   steps.push(at("drained"));
-  const version = await runOnHost(inputs.node, INSTALL, inputs.engine);
-  steps.push(at(`engine ${version.trim()} running`));
+  const version = (await runOnHost(inputs.node, INSTALL, inputs.engine)).stdout.trim();
+  steps.push(at(`engine ${version} running`));
   await runOnManager(inputs.managers, ROLLOUT, { ACTION: "activate", NODE_ID: inputs.nodeId });
   steps.push(at("ready, every manager reachable, active"));
   return { ...inputs, steps };

@@ -92,6 +92,13 @@ export async function runOnManager(connections: ManagerConnection[], script: str
 }
 
 /** Runs `script` on this one host (a node acting on itself, e.g. leaving the Swarm), no manager guard. */
-export function runOnHost(connection: ManagerConnection, script: string, env: Record<string, string> = {}, stdin = ""): Promise<RunResult> {
-  return runOnManager([connection], script, env, stdin, false);
+export async function runOnHost(connection: ManagerConnection, script: string, env: Record<string, string> = {}, stdin = ""): Promise<RunResult> {
+  try {
+    return await runOnManager([connection], script, env, stdin, false);
+  } catch (e) {
+    const attempts = (e as { attempts?: ManagerAttempt[] }).attempts;
+    if (!attempts) throw e;
+    // One host, no manager role asked of it: name the host, not "managers".
+    throw Object.assign(new Error(`${connection.host} did not answer over SSH after 3 tries: ${attempts[0].detail}`), { attempts });
+  }
 }
