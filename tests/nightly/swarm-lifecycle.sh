@@ -60,7 +60,11 @@ timed() { # LOG WHAT pulumi-args...: runs `lab ARGS` into LOG, prints its durati
   return $rc
 }
 m() { machine_ip "$1"; }
-on() { machine_ssh "$(m "$1")" "$@"; }
+on() {
+  local i="$1"
+  shift
+  machine_ssh "$(m "$i")" "$@"
+}
 on_manager() { on "${MANAGER:-1}" "$@"; }
 node_id_of() { on "$1" "docker info --format '{{.Swarm.NodeID}}'"; }
 node_field() { on_manager "docker node inspect $1 --format '$2'"; }
