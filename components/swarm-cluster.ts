@@ -16,6 +16,7 @@ import { ValidatedConfig } from "./config/load";
 import { remoteScript } from "./files";
 import { existingMachines } from "./machines/existing";
 import { HetznerMachines } from "./machines/hetzner";
+import { knownHostsLine } from "./machines/host-keys";
 import { deployPublicKey } from "./machines/ssh-keys";
 import { Machine, NodeInfo } from "./machines/types";
 import { SwarmNetwork } from "./swarm-provider/network";
@@ -46,6 +47,8 @@ export class SwarmCluster extends pulumi.ComponentResource {
   readonly managerConnections: pulumi.Output<ManagerConnection[]>;
   /** user@host:port of the first manager, for operators. */
   readonly managerSshAddress: pulumi.Output<string>;
+  /** known_hosts lines of every machine's pinned host key, for OpenSSH clients (tools/mbio-restore). */
+  readonly sshKnownHosts: pulumi.Output<string>;
   /** DOCKER_HOST for a docker client or provider: ssh://user@host:port. */
   readonly dockerHost: pulumi.Output<string>;
   /** The platform's attachable overlay network; every stack joins it. */
@@ -144,6 +147,10 @@ export class SwarmCluster extends pulumi.ComponentResource {
     const address = first.connection.apply((c) => `${c.user ?? "root"}@${c.host}:${c.port ?? 22}`);
     this.managerSshAddress = pulumi.unsecret(address);
     this.dockerHost = this.managerSshAddress.apply((a) => `ssh://${a}`);
+    // Host keys are public: taken out of the (secret) connections on purpose.
+    this.sshKnownHosts = pulumi.unsecret(
+      pulumi.all(machines.map((m) => m.connection)).apply((cs) => cs.map((c) => knownHostsLine(String(c.host), Number(c.port ?? 22), String(c.hostKey))).join("\n") + "\n"),
+    );
     this.registerOutputs({ nodes: this.nodes, managerSshAddress: this.managerSshAddress, dockerHost: this.dockerHost, networkName: this.networkName });
   }
 }

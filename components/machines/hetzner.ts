@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as hcloud from "@pulumi/hcloud";
 import { ValidatedConfig } from "../config/load";
 import { cloudInitUserData } from "./cloud-init";
+import { hostKeyUserData, SshHostKey } from "./host-keys";
 import { networkZone, placementGroupIndex, plannedNodes, privateIpFor } from "./naming";
 import { Machine, NodeRole } from "./types";
 
@@ -86,6 +87,9 @@ export class HetznerMachines extends pulumi.ComponentResource {
     const userData = cloudInitUserData();
     this.machines = plannedNodes(env, cfg.managers, cfg.workers).map(({ name: nodeName, role, index }) => {
       const ip = privateIpFor(privateNetwork.subnet, role, index);
+      // The server's host key, made before the server and written by cloud-init: the first SSH connection
+      // already checks it. The user-data holds the private half, so it is a secret.
+      const hostKey = new SshHostKey(`${name}-${nodeName}-host-key`, { comment: `root@${nodeName}` }, { parent: this });
       const server = new hcloud.Server(
         `${name}-${nodeName}`,
         {
@@ -97,7 +101,7 @@ export class HetznerMachines extends pulumi.ComponentResource {
           firewallIds: (role === "manager" ? [baseFirewall, edgeFirewall] : [baseFirewall]).map((f) => f.id.apply(Number)),
           placementGroupId: placementGroup(role, index).id.apply(Number),
           labels: labels(role),
-          userData,
+          userData: pulumi.secret(pulumi.all([hostKey.publicKey, hostKey.privateKey]).apply(([publicKey, privateKey]) => userData + hostKeyUserData({ publicKey, privateKey }))),
           publicNets: [{ ipv4Enabled: true, ipv6Enabled: true }],
           networks: [{ networkId: network.id.apply(Number), ip }],
           deleteProtection: production,
@@ -113,7 +117,7 @@ export class HetznerMachines extends pulumi.ComponentResource {
         role,
         publicIp: server.ipv4Address,
         privateIp: pulumi.output(ip),
-        connection: pulumi.output({ host: server.ipv4Address, port: 22, user: cfg.sshUser, privateKey: args.sshPrivateKey, dialErrorLimit: 60, perDialTimeout: 10 }),
+        connection: pulumi.output({ host: server.ipv4Address, port: 22, user: cfg.sshUser, privateKey: args.sshPrivateKey, hostKey: hostKey.publicKey, dialErrorLimit: 60, perDialTimeout: 10 }),
         serverId: server.id.apply(Number),
         readyAfter: [server],
       };

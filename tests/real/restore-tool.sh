@@ -15,7 +15,7 @@ set -uo pipefail
 
 work="$(mktemp -d)"
 started=$SECONDS
-export MBIO_SSH_OPTIONS="-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
+export MBIO_SSH_OPTIONS="-o LogLevel=ERROR"
 TEST_NAME=restore-tool
 # shellcheck source=tests/real/lib/check.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/check.sh"

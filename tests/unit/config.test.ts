@@ -2,7 +2,7 @@ import { readFileSync } from "fs";
 import { parse } from "yaml";
 import { SECRET_KEYS, validateConfig } from "../../components/config/load";
 import { platformSchema } from "../../components/config/schema";
-import { deployableConfig, stackFileConfig } from "./support/harness";
+import { deployableConfig, stackFileConfig, TEST_HOST_KEY } from "./support/harness";
 
 const secrets = { sshPrivateKey: "secret" as const, backupS3AccessKeyId: "secret" as const, backupS3SecretAccessKey: "secret" as const, resticPassword: "secret" as const, registryPassword: "secret" as const, gitlabToken: "secret" as const, adminPassword: "secret" as const, cloudflareApiToken: "secret" as const, influxdbAdminPassword: "secret" as const, influxdbWriterPassword: "secret" as const, influxdbReaderPassword: "secret" as const, grafanaAdminPassword: "secret" as const };
 const monitoringImageProblems = (stack: string) =>
@@ -75,7 +75,7 @@ describe("config validation", () => {
     ["unknown key (typo)", (r) => (r.manager = 3), /mbio-cloud:manager is not a known key — check its spelling/],
     ["missing domain", (r) => delete r.domain, /mbio-cloud:domain is missing — set it to the environment's DNS domain/],
     ["bad endpoint mode", (r) => (r.swarm = { overlayEncrypted: true, endpointMode: "round-robin", publishMode: "host" }), /mbio-cloud:swarm\.endpointMode is round-robin — must be vip .* or dnsrr/],
-    ["hosts on hetzner", (r) => (r.hosts = [{ name: "a", address: "1.2.3.4", privateAddress: "10.0.0.1" }]), /mbio-cloud:hosts is .* — only for machineSource existing/],
+    ["hosts on hetzner", (r) => (r.hosts = [{ name: "a", address: "1.2.3.4", privateAddress: "10.0.0.1", hostKey: TEST_HOST_KEY.publicKey }]), /mbio-cloud:hosts is .* — only for machineSource existing/],
     ["backup without bucket", (r) => (r.backup = { enabled: true }), /mbio-cloud:backup\.s3 is missing — required when backup\.enabled is true/],
     ["storidge without settings", (r) => (r.storage = { driver: "storidge" }), /mbio-cloud:storage\.storidge is missing — required when storage\.driver is storidge/],
     ["unknown storage driver", (r) => (r.storage = { driver: "glusterfs" }), /mbio-cloud:storage\.driver is glusterfs — must be local .*, storidge .* or hetzner-csi/],
@@ -115,8 +115,23 @@ describe("config validation", () => {
     raw.machineSource = "existing";
     for (const k of ["location", "osImage", "serverTypes", "privateNetwork"]) delete raw[k];
     raw.storage = { driver: "local" };
-    raw.hosts = [{ name: "a", address: "192.0.2.1", privateAddress: "10.0.0.1" }];
+    raw.hosts = [{ name: "a", address: "192.0.2.1", privateAddress: "10.0.0.1", hostKey: TEST_HOST_KEY.publicKey }];
     expect(problemsFor("staging", raw).join("\n")).toMatch(/mbio-cloud:hosts .* lists 1 host\(s\) but managers \+ workers is 5; add hosts or lower the counts/);
+  });
+
+  test("existing hosts carry their pinned ed25519 host key", () => {
+    const raw = valid();
+    raw.machineSource = "existing";
+    for (const k of ["location", "osImage", "serverTypes", "privateNetwork"]) delete raw[k];
+    raw.storage = { driver: "local" };
+    raw.managers = 1;
+    raw.workers = 0;
+    raw.hosts = [{ name: "a", address: "192.0.2.1", privateAddress: "10.0.0.1" }];
+    expect(problemsFor("staging", raw).join("\n")).toMatch(/mbio-cloud:hosts\[0\]\.hostKey .*ssh-keyscan -t ed25519/);
+    raw.hosts = [{ name: "a", address: "192.0.2.1", privateAddress: "10.0.0.1", hostKey: "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBA==" }];
+    expect(problemsFor("staging", raw).join("\n")).toMatch(/mbio-cloud:hosts\[0\]\.hostKey .*must be the host's ed25519 public key/);
+    raw.hosts = [{ name: "a", address: "192.0.2.1", privateAddress: "10.0.0.1", hostKey: `${TEST_HOST_KEY.publicKey} root@a` }];
+    expect(problemsFor("staging", raw)).toEqual([]);
   });
 });
 

@@ -1,5 +1,5 @@
 import * as fs from "fs";
-import { asSecret, byType, deployableConfig, MockResource, mockId, runProgram, TEST_SSH_KEY } from "./support/harness";
+import { asSecret, byType, deployableConfig, MockResource, mockId, runProgram, TEST_HOST_KEY, TEST_SSH_KEY } from "./support/harness";
 
 const SERVER = "hcloud:index/server:Server";
 const COMMAND = "command:remote:Command";
@@ -22,13 +22,28 @@ describe("SwarmCluster on Hetzner", () => {
     expect((byName["staging-worker-1"].inputs.networks as { ip: string }[])[0].ip).toBe("10.20.1.101");
     expect(byName["staging-worker-1"].inputs.labels).toMatchObject({ environment: "staging", role: "worker", "managed-by": "pulumi" });
     expect(byName["staging-manager-1"].inputs).toMatchObject({ serverType: "cx32", image: "debian-12", location: "fsn1", deleteProtection: false, rebuildProtection: false });
-    expect(String(byName["staging-manager-1"].inputs.userData)).toMatch(/^#cloud-config/);
-    expect(String(byName["staging-manager-1"].inputs.userData)).toContain("PasswordAuthentication no");
+    // The user-data holds the server's private host key: a secret.
+    const userData = asSecret(byName["staging-manager-1"].inputs.userData);
+    expect(userData.secret).toBe(true);
+    expect(String(userData.value)).toMatch(/^#cloud-config/);
+    expect(String(userData.value)).toContain("PasswordAuthentication no");
     const groups = byType(run, "hcloud:index/placementGroup:PlacementGroup");
     expect(groups.every((g) => g.inputs.type === "spread")).toBe(true);
     expect(groups.map((g) => g.inputs.name).sort()).toEqual(["staging-manager-1", "staging-worker-1"]);
     expect(byType(run, "hcloud:index/network:Network")[0].inputs).toMatchObject({ name: "staging", ipRange: "10.20.0.0/16" });
     expect(byType(run, "hcloud:index/networkSubnet:NetworkSubnet")[0].inputs).toMatchObject({ networkZone: "eu-central", ipRange: "10.20.1.0/24", type: "cloud" });
+  });
+
+  test("host keys: one generated key per server, installed by cloud-init, pinned on every connection", async () => {
+    const run = await runProgram("staging", deployableConfig("staging"));
+    const keys = byType(run, "pulumi-nodejs:dynamic/mbio:SshHostKey");
+    expect(keys.map((k) => k.name).sort()).toEqual(["manager-1", "manager-2", "manager-3", "worker-1", "worker-2"].map((n) => `staging-swarm-hetzner-staging-${n}-host-key`));
+    const userData = String(asSecret(serversByName(run.resources)["staging-worker-1"].inputs.userData).value);
+    expect(userData).toContain(`ed25519_public: ${TEST_HOST_KEY.publicKey}`);
+    expect(userData).toContain("BEGIN OPENSSH PRIVATE KEY");
+    for (const c of byType(run, COMMAND)) expect((asSecret(c.inputs.connection).value as { hostKey?: string }).hostKey).toBe(TEST_HOST_KEY.publicKey);
+    // The private host key is in no output.
+    expect(JSON.stringify(run.outputs)).not.toContain("OPENSSH PRIVATE KEY");
   });
 
   test("firewall: inbound SSH only from admin CIDRs, web only on edge nodes, Swarm ports only from the private network", async () => {
@@ -155,7 +170,7 @@ describe("SwarmCluster on Hetzner", () => {
 });
 
 describe("SwarmCluster on existing hosts", () => {
-  const hosts = [1, 2, 3, 4].map((i) => ({ name: `onprem-${i}`, address: `192.0.2.${i}`, privateAddress: `10.99.0.${i}`, port: 22 }));
+  const hosts = [1, 2, 3, 4].map((i) => ({ name: `onprem-${i}`, address: `192.0.2.${i}`, privateAddress: `10.99.0.${i}`, port: 22, hostKey: TEST_HOST_KEY.publicKey }));
   const existing = (workers: number) => {
     const cfg = { ...deployableConfig("staging") };
     for (const k of ["location", "osImage", "serverTypes", "privateNetwork"]) delete cfg[`mbio-cloud:${k}`];
@@ -175,6 +190,12 @@ describe("SwarmCluster on existing hosts", () => {
     expect(join.inputs.create).toContain("ADVERTISE_ADDR='10.99.0.2'");
     expect(run.outputs.nodes).toEqual(hosts.slice(0, 3).map((h) => ({ name: h.name, role: "manager", publicIp: h.address, privateIp: h.privateAddress })));
     expect(run.outputs.dockerHost).toBe("ssh://root@192.0.2.1:22");
+    // Every connection pins the host key from the stack file; the ssh2 provider gets it too.
+    expect(asSecret(join.inputs.connection).value).toMatchObject({ hostKey: TEST_HOST_KEY.publicKey });
+    const member = byType(run, NODE).find((n) => n.name === "staging-swarm-onprem-2-membership")!;
+    for (const c of asSecret(member.inputs.connections).value as { hostKey: string }[]) expect(c.hostKey).toBe(TEST_HOST_KEY.publicKey);
+    expect(run.outputs.sshKnownHosts).toBe(hosts.slice(0, 3).map((h) => `${h.address} ${TEST_HOST_KEY.publicKey}\n`).join(""));
+    expect(run.secretOutputs.has("sshKnownHosts")).toBe(false);
   });
 
   test("raising workers takes the next host as a worker and changes nothing else", async () => {

@@ -5,6 +5,7 @@ import * as path from "path";
 import { execFileSync } from "child_process";
 import * as os from "os";
 import { parse } from "yaml";
+import { generateHostKey } from "../../../components/machines/host-keys";
 
 export const REPO = path.resolve(__dirname, "../../..");
 
@@ -97,6 +98,9 @@ export const TEST_SECRETS = {
   "mbio-cloud:gitlabToken": "glpat-unit-test-admin-token-0000",
 };
 
+/** A host key pair for the mocks' Hetzner servers and existing hosts, made once per test run. */
+export const TEST_HOST_KEY = generateHostKey("mock");
+
 /** A deterministic fake public address per server name, so two runs of a program compare equal. */
 function fakeIp(name: string): string {
   let h = 0;
@@ -114,6 +118,8 @@ function mockState(type: string, name: string, inputs: Record<string, unknown>):
       if (create.includes("swarm-join.sh")) return { ...inputs, stdout: `node-${name}`, stderr: "" };
       return { ...inputs, stdout: "", stderr: "" };
     }
+    case "pulumi-nodejs:dynamic/mbio:SshHostKey":
+      return { ...inputs, ...TEST_HOST_KEY };
     case "pulumi-nodejs:dynamic/gitlab:RunnerRegistration":
       return { ...inputs, runnerId: 9171, token: "glrt-mock-runner-token", tokenExpiresAt: null };
     default:
