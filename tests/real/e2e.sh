@@ -76,6 +76,10 @@ health="$(on_manager "docker ps --filter label=com.docker.swarm.service.name --f
 echo "$health"
 check "a real service with a healthcheck reports healthy" grep -q '(healthy)' <<<"$health"
 
+# shellcheck source=tests/real/lib/secret-leak.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/secret-leak.sh"
+secret_leak_checks
+
 # ---------------------------------------------------------------------------------------------------
 printf '\n[e2e] one backup and restore through the deployed backup services\n'
 # The same scripts, Swarm configs and secrets the schedule would use, started now instead of at 02:15.
