@@ -14,6 +14,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { ValidatedConfig } from "./config/load";
 import { remoteScript } from "./files";
+import { hostFirewallEnv, privateSources } from "./host-firewall";
 import { existingMachines } from "./machines/existing";
 import { HetznerMachines } from "./machines/hetzner";
 import { knownHostsLine } from "./machines/host-keys";
@@ -85,6 +86,8 @@ export class SwarmCluster extends pulumi.ComponentResource {
       // A new Hetzner server runs cloud-init (package_update, harden.sh) while sshd already answers.
       const cloudInit = run(`${m.name}-first-boot`, m.connection, "cloud-init/wait.sh", {}, {}, m.readyAfter);
       const harden = run(`${m.name}-harden`, m.connection, "cloud-init/harden.sh", {}, {}, [cloudInit]);
+      // The host firewall behind the Hetzner one (which sees only the public interface); the same rules on existing hosts.
+      run(`${m.name}-firewall`, m.connection, "cloud-init/firewall.sh", hostFirewallEnv(cfg, m.role, privateSources(cfg)), {}, [harden]);
       // authorized_keys follows sshPublicKeys: rotation is an edit and `pulumi up` (servers are not replaced).
       run(`${m.name}-ssh-keys`, m.connection, "swarm/authorized-keys.sh", { DEPLOY_KEY: deployKey }, { stdin: cfg.sshPublicKeys.join("\n") }, [cloudInit]);
       const engine = run(`${m.name}-docker`, m.connection, "swarm/install-docker.sh", { DOCKER_PACKAGE: cfg.dockerEngine.package, DOCKER_VERSION: cfg.dockerEngine.version }, {}, [harden]);

@@ -34,6 +34,19 @@ describe("SwarmCluster on Hetzner", () => {
     expect(byType(run, "hcloud:index/networkSubnet:NetworkSubnet")[0].inputs).toMatchObject({ networkZone: "eu-central", ipRange: "10.20.1.0/24", type: "cloud" });
   });
 
+  test("host firewall on every server: the Swarm ports from the private network, as the Hetzner firewall says", async () => {
+    const run = await runProgram("staging", deployableConfig("staging"));
+    const fw = (n: string) => String(byType(run, COMMAND).find((c) => c.name === `staging-swarm-${n}-firewall`)!.inputs.create);
+    for (const n of ["staging-manager-1", "staging-manager-2", "staging-manager-3", "staging-worker-1", "staging-worker-2"]) expect(fw(n)).toContain("PRIVATE_CIDR='10.20.0.0/16'");
+    expect(fw("staging-manager-1")).toContain("MANAGER='true'");
+    expect(fw("staging-manager-1")).toContain("EDGE='true'");
+    expect(fw("staging-worker-1")).toContain("EDGE='false'");
+    const base = byType(run, "hcloud:index/firewall:Firewall").find((f) => f.inputs.name === "staging-base")!.inputs.rules as { port?: string; protocol: string; sourceIps: string[] }[];
+    const admin = base.find((r) => r.port === "22")!.sourceIps.join(" ");
+    expect(fw("staging-worker-1")).toContain(`ADMIN_CIDRS='${admin}'`);
+    for (const r of base.filter((x) => x.port && x.port !== "22")) expect(r.sourceIps).toEqual(["10.20.0.0/16"]);
+  });
+
   test("host keys: one generated key per server, installed by cloud-init, pinned on every connection", async () => {
     const run = await runProgram("staging", deployableConfig("staging"));
     const keys = byType(run, "pulumi-nodejs:dynamic/mbio:SshHostKey");
@@ -196,6 +209,10 @@ describe("SwarmCluster on existing hosts", () => {
     for (const c of asSecret(member.inputs.connections).value as { hostKey: string }[]) expect(c.hostKey).toBe(TEST_HOST_KEY.publicKey);
     expect(run.outputs.sshKnownHosts).toBe(hosts.slice(0, 3).map((h) => `${h.address} ${TEST_HOST_KEY.publicKey}\n`).join(""));
     expect(run.secretOutputs.has("sshKnownHosts")).toBe(false);
+    // The host firewall admits the Swarm ports from exactly the stack's hosts.
+    const fw = String(byType(run, COMMAND).find((c) => c.name === "staging-swarm-onprem-3-firewall")!.inputs.create);
+    expect(fw).toContain("PRIVATE_CIDR='10.99.0.1/32 10.99.0.2/32 10.99.0.3/32 10.99.0.4/32'");
+    expect(fw).toContain("MANAGER='true'");
   });
 
   test("raising workers takes the next host as a worker and changes nothing else", async () => {
@@ -203,7 +220,7 @@ describe("SwarmCluster on existing hosts", () => {
     const after = await runProgram("staging", existing(1));
     const b = new Map(before.resources.map((r) => [r.name, JSON.stringify(r.inputs)]));
     const added = after.resources.filter((r) => !b.has(r.name)).map((r) => r.name);
-    expect(added.sort()).toEqual(["staging-swarm-onprem-4-docker", "staging-swarm-onprem-4-first-boot", "staging-swarm-onprem-4-harden", "staging-swarm-onprem-4-join", "staging-swarm-onprem-4-membership", "staging-swarm-onprem-4-ssh-keys"]);
+    expect(added.sort()).toEqual(["staging-swarm-onprem-4-docker", "staging-swarm-onprem-4-firewall", "staging-swarm-onprem-4-first-boot", "staging-swarm-onprem-4-harden", "staging-swarm-onprem-4-join", "staging-swarm-onprem-4-membership", "staging-swarm-onprem-4-ssh-keys"]);
     for (const r of after.resources.filter((x) => b.has(x.name))) expect(JSON.stringify(r.inputs)).toBe(b.get(r.name));
     expect(asSecret(byType(after, COMMAND).find((c) => c.name === "staging-swarm-onprem-4-join")!.inputs.stdin)).toEqual({ secret: true, value: "SWMTKN-1-worker" });
   });
