@@ -35,13 +35,13 @@ secret_leak_checks() {
   check "secret values to look for: $count (config secrets, their key lines, 2 join tokens)" test "$count" -ge 6
   pulumi_local stack export >"$work/state.json"
   pulumi_local stack output --json --show-secrets >"$work/outputs.json"
-  pulumi_local preview --diff >"$work/preview.log" 2>&1 || true
+  pulumi_local preview "${POLICY_PACK[@]}" --diff >"$work/preview.log" 2>&1 || true
   # A wrong pinned key for the first manager; the targeted membership reaches the Swarm through it first.
   good="$(pulumi_local config get --path 'mbio-cloud:hosts[0].hostKey')"
   pulumi_local config set --path 'mbio-cloud:hosts[0].hostKey' "$(ssh-keygen -q -t ed25519 -N '' -f "$work/wrong" <<<y >/dev/null 2>&1; cut -d' ' -f1-2 "$work/wrong.pub")"
   urn="$(jq -r '.deployment.resources[] | select(.type == "pulumi-nodejs:dynamic/swarm:Node") | .urn' "$work/state.json" | grep -- '-membership$' | sed -n 2p)"
   local t=$SECONDS rc=0
-  pulumi_local up --yes --skip-preview --target "$urn" >"$work/failing-up.log" 2>&1 || rc=$?
+  pulumi_local up "${POLICY_PACK[@]}" --yes --skip-preview --target "$urn" >"$work/failing-up.log" 2>&1 || rc=$?
   pulumi_local config set --path 'mbio-cloud:hosts[0].hostKey' "$good"
   echo "  the failing run took $((SECONDS - t))s; its error:"
   grep -m2 -o 'host key of [^)]*)[^.]*' "$work/failing-up.log" | sed 's/^/    /'
