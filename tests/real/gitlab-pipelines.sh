@@ -107,6 +107,7 @@ expect_jobs "scheduled pipeline PIPELINE=drift" "drift: [development] on_success
 drift: [staging] on_success
 drift: [production] on_success" "$infra" --variable CI_PIPELINE_SOURCE=schedule --variable PIPELINE=drift
 expect_jobs "scheduled pipeline PIPELINE=renovate" "renovate on_success" "$infra" --variable CI_PIPELINE_SOURCE=schedule --variable PIPELINE=renovate
+expect_jobs "scheduled pipeline PIPELINE=nightly: the slow drills" "nightly on_success" "$infra" --variable CI_PIPELINE_SOURCE=schedule --variable PIPELINE=nightly
 expect_jobs "push to a feature branch (no MR): no pipeline" "" "$infra" "${PUSH[@]}" --variable CI_COMMIT_BRANCH=feature
 
 # An image change on the default branch adds the image pipeline.
