@@ -10,7 +10,7 @@ import { Edge } from "./edge";
 import { EdgeLoadBalancer } from "./edge-load-balancer";
 import { NodeInfo } from "./machines/types";
 import { S3Backup } from "./s3-backup";
-import { StoridgeStorage } from "./storidge-storage";
+import { PersistentStorage } from "./persistent-storage";
 import { SwarmCluster } from "./swarm-cluster";
 import { INFLUX_USERS, TigMonitoring } from "./tig-monitoring";
 
@@ -47,7 +47,7 @@ export function dnsNamespace(environment: string, domain: string): string {
 
 export class Environment extends pulumi.ComponentResource {
   readonly cluster: SwarmCluster;
-  readonly storage: StoridgeStorage;
+  readonly storage: PersistentStorage;
   readonly backup: S3Backup;
   readonly monitoring: TigMonitoring;
   readonly runner: GitlabRunner;
@@ -66,13 +66,13 @@ export class Environment extends pulumi.ComponentResource {
     this.cluster = new SwarmCluster(`${name}-swarm`, { config: cfg, sshPrivateKey: args.secrets.sshPrivateKey, registryPassword: args.secrets.registryPassword }, { parent: this });
     this.nodes = this.cluster.nodes;
 
-    this.storage = new StoridgeStorage(
+    this.storage = new PersistentStorage(
       `${name}-storage`,
       {
         environment: env,
         storage: cfg.storage,
-        nodes: this.cluster.machines.map((m) => ({ name: m.name, privateIp: m.privateIp, connection: m.connection, serverId: m.serverId })),
-        location: cfg.location,
+        nodes: this.cluster.machines.map((m) => ({ name: m.name, connection: m.connection })),
+        managerConnection: this.cluster.managerConnection,
         hcloudToken: args.secrets.hcloudToken,
         dependsOn: this.cluster.ready,
       },

@@ -206,6 +206,22 @@ export function overlayProblems(resources: StackResource[]): string[] {
     .map((r) => `overlay network of ${r.urn.split("::").pop()} is not encrypted (mbio-cloud:swarm.overlayEncrypted must be true on Hetzner)`);
 }
 
+/**
+ * Installers that run on servers are checked: nothing downloaded is piped into a shell (`curl … | bash`, how
+ * Storidge was installed), and a Docker plugin (the storage driver) is installed by digest only.
+ */
+export function installerProblems(props: Props): string[] {
+  const problems: string[] = [];
+  const text = (v: unknown) => known(() => (typeof v === "string" ? v : "")) ?? "";
+  for (const key of ["create", "update", "delete"]) {
+    const script = text(props[key]);
+    if (/\b(curl|wget)\b[^\n|;&]*\|\s*(sudo\s+)?(ba|da|z)?sh\b/.test(script)) problems.push(`${key}: pipes a download into a shell; fetch it, verify its checksum, then run it`);
+    const plugin = /\bPLUGIN='([^']*)'/.exec(script);
+    if (plugin && !/@sha256:[a-f0-9]{64}$/.test(plugin[1])) problems.push(`${key}: Docker plugin ${plugin[1]} is not pinned by @sha256:<digest>`);
+  }
+  return problems;
+}
+
 function stackRule(name: string, description: string, check: (r: StackResource[]) => string[]): StackValidationPolicy {
   return {
     name,
@@ -242,6 +258,14 @@ export const policies: (ResourceValidationPolicy | StackValidationPolicy)[] = [
       if (plain.length === 0) return undefined;
       console.log(`credential-inputs-are-secret: ${args.urn}: made secret: ${plain.join(", ")}`);
       return withSecretCredentials(args.props) as Props;
+    },
+  },
+  {
+    name: "installers-verified",
+    description: "Remote commands pipe no download into a shell and install Docker plugins by digest only.",
+    enforcementLevel: "mandatory",
+    validateResource: (args, report) => {
+      if (args.type === COMMAND) for (const p of installerProblems(args.props)) report(p);
     },
   },
   stackRule("production-has-3-managers-and-backups", "Production runs at least 3 Swarm managers and deploys the backup stack.", productionProblems),

@@ -23,35 +23,45 @@ export function isCron(expr: string): boolean {
   });
 }
 
+// Storidge was the plan's driver; it is gone (unmaintained, no Debian 12, `curl | bash`): docs/storage.md.
+const HETZNER_CSI_PLUGIN = /^hetznercloud\/hcloud-csi-driver:v\d+\.\d+\.\d+-swarm@sha256:[0-9a-f]{64}$/;
+const DRIVERS_ALLOWED = "hetzner-csi (Hetzner's CSI driver as a Docker managed plugin, Swarm cluster volumes; every Hetzner stack) or local (node-pinned named volumes; existing servers only)";
+
 export const storageSchema = z
   .strictObject({
-    driver: z.enum(["local", "storidge", "hetzner-csi"], {
-      message: "must be local (node-pinned named volumes), storidge (Storidge CIO on raw block volumes) or hetzner-csi (Swarm cluster volumes via Hetzner's CSI driver)",
+    driver: z.enum(["local", "hetzner-csi"], {
+      error: (iss) =>
+        iss.input === "storidge"
+          ? `storidge is no longer supported (unmaintained upstream, no Debian 12; docs/storage.md): use ${DRIVERS_ALLOWED}`
+          : `must be ${DRIVERS_ALLOWED}`,
     }),
-    storidge: z
-      .strictObject({
-        version: z.string().regex(/^v?\d+\.\d+\.\d+-\d+$/, { message: "must be a pinned Storidge release such as v1.0.0-3448" }),
-        volumesPerNode: z.literal(3, { message: "Storidge needs exactly 3 raw block devices per node" }).default(3),
-        volumeSizeGb: z.number({ message: "must be a whole number of GB from 10 to 10240" }).int({ message: "must be a whole number of GB from 10 to 10240" }).min(10, { message: "must be at least 10 (GB, Hetzner's minimum volume size)" }).max(10240, { message: "must be at most 10240 (GB, Hetzner's largest volume)" }),
-        profiles: z
-          .record(
-            z.string(),
-            z.strictObject({
-              capacityGb: z.number({ message: "must be a whole number of GB, at least 1" }).int({ message: "must be a whole number of GB, at least 1" }).min(1, { message: "must be a whole number of GB, at least 1" }),
-              replicas: z.union([z.literal(2), z.literal(3)], { message: "must be 2 or 3 (copies of each volume on different nodes)" }),
-              type: z.enum(["ssd", "hdd"], { message: "must be ssd or hdd" }).default("ssd"),
-            }),
-          )
-          .default({}),
-      })
-      .optional(),
+    // Accepted only to name it in a clear error instead of "unrecognized key".
+    storidge: z.unknown().optional(),
     hetznerCsi: z
-      .strictObject({ pluginImage: z.string().min(1), defaultSizeGb: z.number().int().min(10) })
+      .strictObject({
+        // The plugin is the installer: pinned by version and digest, and the digest is checked after install.
+        // Optional here, required below: a missing pin must not hide the other problems of the stack file.
+        pluginImage: z
+          .string({ message: "must be a string: hetznercloud/hcloud-csi-driver:vX.Y.Z-swarm@sha256:<64 hex digits>" })
+          .regex(HETZNER_CSI_PLUGIN, { message: "must be pinned as hetznercloud/hcloud-csi-driver:vX.Y.Z-swarm@sha256:<64 hex digits>, never a bare tag" })
+          .optional(),
+        defaultSizeGb: z
+          .number({ message: "must be a whole number of GB from 10 to 10240" })
+          .int({ message: "must be a whole number of GB from 10 to 10240" })
+          .min(10, { message: "must be at least 10 (GB, Hetzner's minimum volume size)" })
+          .max(10240, { message: "must be at most 10240 (GB, Hetzner's largest volume)" })
+          .default(10),
+        // How long a leaving node's volumes may take to detach before its plugin goes (scale in).
+        releaseTimeoutSeconds: z.number().int().min(30, { message: "must be at least 30 (seconds)" }).max(3600, { message: "must be at most 3600 (seconds)" }).default(300),
+      })
       .optional(),
   })
   .superRefine((s, ctx) => {
-    if (s.driver === "storidge" && !s.storidge) ctx.addIssue({ code: "custom", path: ["storidge"], message: "required when storage.driver is storidge ({ version, volumeSizeGb, profiles })" });
+    if (s.storidge !== undefined) ctx.addIssue({ code: "custom", path: ["storidge"], message: "is no longer supported: Storidge was replaced by hetzner-csi (docs/storage.md); remove this key" });
     if (s.driver === "hetzner-csi" && !s.hetznerCsi) ctx.addIssue({ code: "custom", path: ["hetznerCsi"], message: "required when storage.driver is hetzner-csi ({ pluginImage, defaultSizeGb })" });
+    if (s.hetznerCsi && !s.hetznerCsi.pluginImage) {
+      ctx.addIssue({ code: "custom", path: ["hetznerCsi", "pluginImage"], message: "required: the plugin pinned as hetznercloud/hcloud-csi-driver:vX.Y.Z-swarm@sha256:<64 hex digits> (docs/storage.md says where to read the digest)" });
+    }
   })
   .default({ driver: "local" });
 

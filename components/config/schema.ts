@@ -158,8 +158,13 @@ export const platformSchema = z
     if (c.dns.target === "load-balancer" && c.machineSource !== "hetzner") {
       ctx.addIssue({ code: "custom", path: ["dns", "target"], message: "load-balancer needs machineSource hetzner (a Hetzner load balancer); use managers for existing servers" });
     }
+    // A plugin pull by digest panics dockerd before moby#47299 (26.0): "5:27.5.1-1~debian.12~bookworm" → 27.
+    const engineMajor = Number(/^(?:\d+:)?(\d+)\./.exec(c.dockerEngine.version)?.[1] ?? 0);
+    if (c.storage.driver === "hetzner-csi" && engineMajor < 26) {
+      ctx.addIssue({ code: "custom", path: ["dockerEngine", "version"], message: "must be Docker Engine 26.0 or later with storage.driver hetzner-csi: older engines crash on a plugin install by digest (moby#47299; docs/storage.md)" });
+    }
     if (c.storage.driver === "hetzner-csi" && c.machineSource !== "hetzner") {
-      ctx.addIssue({ code: "custom", path: ["storage", "driver"], message: "hetzner-csi needs machineSource hetzner; use local or storidge on existing servers" });
+      ctx.addIssue({ code: "custom", path: ["storage", "driver"], message: "hetzner-csi needs machineSource hetzner (the Hetzner API attaches its volumes); existing servers use local (docs/storage.md)" });
     }
   });
 

@@ -102,6 +102,7 @@ init_stack() { # stack token
     pulumi config set --path 'mbio-cloud:dns.zoneId' 0123456789abcdef0123456789abcdef >/dev/null
     pulumi config set --path 'mbio-cloud:images.portainer' "portainer/portainer-ce:2.33.6@sha256:$TEST_DIGEST" >/dev/null
     pulumi config set --path 'mbio-cloud:images.portainer-agent' "portainer/agent:2.33.6@sha256:$TEST_DIGEST" >/dev/null
+    pulumi config set --path 'mbio-cloud:storage.hetznerCsi.pluginImage' "hetznercloud/hcloud-csi-driver:v0.0.0-swarm@sha256:$TEST_DIGEST" >/dev/null
     if [ "$CLOUDFLARE" = skipped ]; then
       pulumi config set --path 'mbio-cloud:dns.provider' none >/dev/null
       pulumi config rm --path 'mbio-cloud:dns.zoneId' >/dev/null

@@ -37,12 +37,14 @@ describe("config validation", () => {
     `Pulumi.${stack}.yaml: mbio-cloud:dns.zoneId is missing — required when dns.provider is cloudflare (the zone id of the domain, 32 hex characters)`,
     expect.stringMatching(new RegExp(`^Pulumi\\.${stack}\\.yaml: mbio-cloud:images\\.portainer is missing — required when controlPlane\\.enabled is true`)),
     expect.stringMatching(new RegExp(`^Pulumi\\.${stack}\\.yaml: mbio-cloud:images\\.portainer-agent is missing — required when controlPlane\\.enabled is true`)),
+    // The CSI plugin has no citable digest yet (docs/storage.md): every Hetzner stack stops here.
+    expect.stringMatching(new RegExp(`^Pulumi\\.${stack}\\.yaml: mbio-cloud:storage\\.hetznerCsi\\.pluginImage is missing — required: the plugin pinned as hetznercloud/hcloud-csi-driver:vX\\.Y\\.Z-swarm@sha256:`)),
   ];
 
   test("development has no backups and needs no platform image; as committed it stops only at the operator's keys, the runner's group and image and the monitoring images", () => {
     const problems = problemsFor("development", unprefixed(stackFileConfig("development")));
     expect(problems).toEqual(expect.arrayContaining([...operatorKeys("development"), ...runnerProblems("development"), ...monitoringImageProblems("development")]));
-    expect(problems).toHaveLength(8);
+    expect(problems).toHaveLength(9);
   });
 
   test.each(["staging", "production"])("Pulumi.%s.yaml as committed stops at the missing images and zone id, saying how to get them", (stack) => {
@@ -55,7 +57,7 @@ describe("config validation", () => {
         ...monitoringImageProblems(stack),
       ]),
     );
-    expect(problems).toHaveLength(9);
+    expect(problems).toHaveLength(10);
   });
 
   const cases: [string, (r: Record<string, unknown>) => void, RegExp][] = [
@@ -77,8 +79,11 @@ describe("config validation", () => {
     ["bad endpoint mode", (r) => (r.swarm = { overlayEncrypted: true, endpointMode: "round-robin", publishMode: "host" }), /mbio-cloud:swarm\.endpointMode is round-robin — must be vip .* or dnsrr/],
     ["hosts on hetzner", (r) => (r.hosts = [{ name: "a", address: "1.2.3.4", privateAddress: "10.0.0.1", hostKey: TEST_HOST_KEY.publicKey }]), /mbio-cloud:hosts is .* — only for machineSource existing/],
     ["backup without bucket", (r) => (r.backup = { enabled: true }), /mbio-cloud:backup\.s3 is missing — required when backup\.enabled is true/],
-    ["storidge without settings", (r) => (r.storage = { driver: "storidge" }), /mbio-cloud:storage\.storidge is missing — required when storage\.driver is storidge/],
-    ["unknown storage driver", (r) => (r.storage = { driver: "glusterfs" }), /mbio-cloud:storage\.driver is glusterfs — must be local .*, storidge .* or hetzner-csi/],
+    ["storidge (replaced)", (r) => (r.storage = { driver: "storidge" }), /mbio-cloud:storage\.driver is storidge — storidge is no longer supported .*: use hetzner-csi .* or local /],
+    ["storidge settings left behind", (r) => (r.storage = { driver: "local", storidge: { version: "v1.0.0-3448" } }), /mbio-cloud:storage\.storidge is .* — is no longer supported: Storidge was replaced by hetzner-csi \(docs\/storage\.md\); remove this key/],
+    ["hetzner-csi on an old engine", (r) => (r.dockerEngine = { package: "docker.io", version: "20.10.24+dfsg1-1+deb12u1" }), /mbio-cloud:dockerEngine\.version is 20\.10\.24\+dfsg1-1\+deb12u1 — must be Docker Engine 26\.0 or later with storage\.driver hetzner-csi: .*moby#47299/],
+    ["unknown storage driver", (r) => (r.storage = { driver: "glusterfs" }), /mbio-cloud:storage\.driver is glusterfs — must be hetzner-csi .* or local /],
+    ["hetzner-csi without a plugin pin", (r) => (r.storage = { driver: "hetzner-csi", hetznerCsi: { defaultSizeGb: 10 } }), /mbio-cloud:storage\.hetznerCsi\.pluginImage is missing — required: the plugin pinned as hetznercloud\/hcloud-csi-driver:vX\.Y\.Z-swarm@sha256:/],
   ];
   test.each(cases)("rejects %s with a message naming file, key and what is allowed", (_name, mutate, expected) => {
     const raw = valid();
@@ -108,6 +113,17 @@ describe("config validation", () => {
     expect(problems.join("\n")).toMatch(/mbio-cloud:sshPrivateKey is stored in plain text — it must be a secret: pulumi config set --secret mbio-cloud:sshPrivateKey --stack staging/);
     const missing = problemsFor("staging", valid(), {});
     expect(missing.join("\n")).toMatch(/mbio-cloud:resticPassword is missing — backup\.enabled is true: pulumi config set --secret/);
+  });
+
+  test("existing servers have no Hetzner API: hetzner-csi is refused there, local is the machine-source seam", () => {
+    const raw = valid();
+    raw.machineSource = "existing";
+    for (const k of ["location", "osImage", "serverTypes", "privateNetwork"]) delete raw[k];
+    raw.hosts = ["a", "b", "c", "d", "e"].map((n, i) => ({ name: n, address: `192.0.2.${i + 1}`, privateAddress: `10.0.0.${i + 1}` }));
+    raw.storage = { driver: "hetzner-csi", hetznerCsi: { pluginImage: `hetznercloud/hcloud-csi-driver:v0.0.0-swarm@sha256:${"f".repeat(64)}` } };
+    expect(problemsFor("staging", raw).join("\n")).toMatch(/mbio-cloud:storage\.driver is hetzner-csi — hetzner-csi needs machineSource hetzner .*existing servers use local/);
+    raw.storage = { driver: "local" };
+    expect(problemsFor("staging", raw).join("\n")).not.toMatch(/storage/);
   });
 
   test("existing hosts must cover managers + workers", () => {

@@ -1,11 +1,25 @@
-// The three environments must be the same platform: same components, same resources per node role.
-// Only sizing (counts, server types) and the documented seams (storage driver, whether backups run)
-// may differ; this test names those seams explicitly so a new difference fails loudly.
-import { deployableConfig, ProgramRun, runProgram } from "./support/harness";
+// The three environments must be the same platform: same resource types, same resources per node role, same
+// Swarm stacks with the same services, same storage driver. What may differ are the documented seams, each
+// named below and in the stack files' headers; any other difference fails here.
+//   sizes      server types, node counts (managers/workers), volume size, runner concurrency
+//   addresses  network ranges; the DNS name under the domain (production owns the apex)
+//   backups    on/off and their schedule, bucket and retention (development runs none: the plan allows it)
+// Existing-server stacks (local, on-premise) are a separate seam, the machine source: docs/storage.md.
+import { asSecret, deployableConfig, ProgramRun, runProgram, stackFileConfig } from "./support/harness";
 
 const ENVIRONMENTS = ["development", "staging", "production"] as const;
-/** Resource name prefixes of per-stack seams (docs/storage.md, docs/disaster-recovery.md). */
-const SEAMS = (env: string) => [`${env}-storage`, `${env}-backup`];
+/** Resources only a stack with backups has (the backup seam). */
+const BACKUP_SEAM = (env: string) => `${env}-backup`;
+/** Stack-file keys (dotted paths below mbio-cloud:) whose values may differ, with the seam each belongs to. */
+const CONFIG_SEAMS: Record<string, string> = {
+  serverTypes: "sizes",
+  managers: "sizes",
+  workers: "sizes",
+  "storage.hetznerCsi.defaultSizeGb": "sizes",
+  "gitlab.concurrency": "sizes",
+  privateNetwork: "addresses",
+  backup: "backups",
+};
 
 interface Shape {
   perRole: Record<string, string[]>;
@@ -17,7 +31,7 @@ function shape(env: string, run: ProgramRun): Shape {
   const roleOf: Record<string, string> = {};
   const shared: Record<string, number> = {};
   for (const r of run.resources) {
-    if (SEAMS(env).some((p) => r.name.startsWith(p))) continue;
+    if (r.name.startsWith(BACKUP_SEAM(env))) continue;
     const m = r.name.match(new RegExp(`${env}-(manager|worker)-(\\d+)`));
     const normal = r.name.split(env).join("ENV");
     if (m) {
@@ -40,6 +54,25 @@ function shape(env: string, run: ProgramRun): Shape {
   return { perRole, shared };
 }
 
+/** Swarm stack name → its service names, from the documents the program deploys. */
+function services(run: ProgramRun): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const r of run.resources.filter((x) => x.type === "pulumi-nodejs:dynamic/swarm:Stack")) {
+    const doc = JSON.parse(String(asSecret(r.inputs.document).value)) as { services: Record<string, unknown> };
+    out[String(r.inputs.stackName)] = Object.keys(doc.services).sort();
+  }
+  return out;
+}
+
+/** Every leaf of a stack file's config as dotted path → JSON value (arrays are leaves). */
+function leaves(value: unknown, prefix = ""): Record<string, string> {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return { [prefix]: JSON.stringify(value) };
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(value)) Object.assign(out, leaves(v, prefix ? `${prefix}.${k}` : k.replace(/^mbio-cloud:/, "")));
+  return out;
+}
+const seamOf = (key: string) => Object.keys(CONFIG_SEAMS).find((s) => key === s || key.startsWith(`${s}.`));
+
 describe("environment parity", () => {
   let runs: Record<string, ProgramRun>;
   beforeAll(async () => {
@@ -49,6 +82,45 @@ describe("environment parity", () => {
 
   test("every stack file builds without error", () => {
     for (const env of ENVIRONMENTS) expect([env, runs[env].error]).toEqual([env, undefined]);
+  });
+
+  test("the stack files differ only in the documented seams (sizes, addresses, backups)", () => {
+    const files = ENVIRONMENTS.map((env) => leaves(stackFileConfig(env)));
+    const keys = new Set(files.flatMap((f) => Object.keys(f)));
+    const undocumented = [...keys].filter((k) => !seamOf(k) && new Set(files.map((f) => f[k])).size > 1);
+    expect(undocumented).toEqual([]);
+    // The seams are real: each one does differ somewhere (a stale seam would hide nothing and mislead).
+    for (const seam of Object.keys(CONFIG_SEAMS)) {
+      const values = files.map((f) => JSON.stringify(Object.entries(f).filter(([k]) => seamOf(k) === seam)));
+      expect([seam, new Set(values).size > 1]).toEqual([seam, true]);
+    }
+  });
+
+  test("one storage driver everywhere: hetzner-csi, a plugin on every node", () => {
+    for (const env of ENVIRONMENTS) {
+      expect([env, (stackFileConfig(env)["mbio-cloud:storage"] as { driver: string }).driver]).toEqual([env, "hetzner-csi"]);
+      const plugins = runs[env].resources.filter((r) => r.type === "command:remote:Command" && r.name.endsWith("-csi-plugin"));
+      const servers = runs[env].resources.filter((r) => r.type === "hcloud:index/server:Server");
+      expect([env, plugins.length]).toEqual([env, servers.length]);
+    }
+  });
+
+  test("the same resource types in all three; only backup resources are missing where backups are off", () => {
+    const types = ENVIRONMENTS.map((env) => [...new Set(runs[env].resources.filter((r) => !r.name.startsWith(BACKUP_SEAM(env))).map((r) => r.type))].sort());
+    expect(types[0].length).toBeGreaterThan(10);
+    expect(types[1]).toEqual(types[0]);
+    expect(types[2]).toEqual(types[0]);
+    const backupTypes = (env: string) => runs[env].resources.filter((r) => r.name.startsWith(BACKUP_SEAM(env)) && !r.type.startsWith("mbio-cloud:")).length;
+    expect(ENVIRONMENTS.map(backupTypes).map((n) => n > 0)).toEqual([false, true, true]);
+  });
+
+  test("the same Swarm stacks with the same services; development lacks only the backup stack", () => {
+    const sets = ENVIRONMENTS.map((env) => services(runs[env]));
+    expect(Object.keys(sets[1]).length).toBeGreaterThan(3);
+    expect(sets[2]).toEqual(sets[1]);
+    const { backup, ...withoutBackup } = sets[1];
+    expect(backup).toEqual(expect.arrayContaining(["agent"]));
+    expect(sets[0]).toEqual(withoutBackup);
   });
 
   test("every manager and every worker gets the same resources in all three environments", () => {

@@ -1,12 +1,12 @@
-// StoridgeStorage under Pulumi mocks, one block per storage.driver; Storidge itself cannot run here
-// (unmaintained, older Ubuntu only), so its scripts are checked with stand-in commands.
+// PersistentStorage under Pulumi mocks, one block per storage.driver, and its scripts against a stand-in
+// `docker` that keeps plugin, node and cluster-volume state in files (no Hetzner API here).
 import * as pulumi from "@pulumi/pulumi";
-import { execFileSync } from "child_process";
+import { execFileSync, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { storageSchema } from "../../components/config/data";
-import { settle as settleRegistrations } from "./support/harness";
+import { settle as settleRegistrations, TEST_HETZNER_CSI_PLUGIN } from "./support/harness";
 
 interface Res { type: string; name: string; inputs: Record<string, unknown> }
 const resources: Res[] = [];
@@ -14,9 +14,7 @@ pulumi.runtime.setMocks(
   {
     newResource: (a) => {
       resources.push({ type: a.type, name: a.name, inputs: a.inputs });
-      const state: Record<string, unknown> = { ...a.inputs, stdout: a.name.endsWith("cluster-create") ? "TOKEN123\n" : "", stderr: "" };
-      if (a.type === "hcloud:index/volume:Volume") state.linuxDevice = `/dev/disk/by-id/scsi-0HC_Volume_${a.name}`;
-      return { id: `${resources.length}`, state };
+      return { id: `${resources.length}`, state: { ...a.inputs, stdout: "", stderr: "" } };
     },
     call: (a) => a.inputs,
   },
@@ -25,22 +23,25 @@ pulumi.runtime.setMocks(
   false,
 );
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { StoridgeStorage, storageVolumeDriver, HETZNER_CSI_ALIAS } = require("../../components/storidge-storage") as typeof import("../../components/storidge-storage");
+const { PersistentStorage, storageVolumeDriver, HETZNER_CSI_ALIAS } = require("../../components/persistent-storage") as typeof import("../../components/persistent-storage");
 
 const FILES = path.join(__dirname, "../../components/files/storage");
 const conn = (h: string) => ({ host: h, user: "root", privateKey: "k" });
-const nodes = ["m1", "m2", "m3"].map((n, i) => ({ name: n, privateIp: `10.20.1.${i + 2}`, connection: conn(n), serverId: 100 + i }));
+const nodes = ["manager-1", "worker-1", "worker-2"].map((n) => ({ name: n, connection: conn(n) }));
+const manager = conn("manager-1-via-manager");
 
 const settle = () => settleRegistrations(() => resources.length);
 // Secret inputs reach the mocks wrapped as { <sig>: …, value }.
-const plain = (v: unknown): string => String(v !== null && typeof v === "object" && "value" in v ? (v as { value: unknown }).value : v);
-const ofType = (t: string) => resources.filter((r) => r.type === t);
-const commands = () => ofType("command:remote:Command");
+const unwrap = (v: unknown): unknown => (v !== null && typeof v === "object" && "value" in v ? (v as { value: unknown }).value : v);
+const plain = (v: unknown): string => String(unwrap(v));
+const host = (r: Res) => (unwrap(r.inputs.connection) as { host: string }).host;
+const commands = () => resources.filter((r) => r.type === "command:remote:Command");
+const csiStorage = storageSchema.parse({ driver: "hetzner-csi", hetznerCsi: { pluginImage: TEST_HETZNER_CSI_PLUGIN, defaultSizeGb: 20 } });
 
-describe("storage.driver local", () => {
+describe("storage.driver local (existing servers)", () => {
   test("creates nothing and tells services to use the local driver", async () => {
     resources.length = 0;
-    const s = new StoridgeStorage("development-storage", { environment: "development", storage: storageSchema.parse(undefined), nodes });
+    const s = new PersistentStorage("local-storage", { environment: "local", storage: storageSchema.parse(undefined), nodes });
     await settle();
     expect(s.driver).toBe("local");
     expect(resources.filter((r) => !r.type.startsWith("mbio-cloud:"))).toEqual([]);
@@ -48,96 +49,223 @@ describe("storage.driver local", () => {
   });
 });
 
-describe("storage.driver storidge", () => {
-  const storage = storageSchema.parse({ driver: "storidge", storidge: { version: "v1.0.0-3448", volumeSizeGb: 100, profiles: { database: { capacityGb: 50, replicas: 2, type: "ssd" } } } });
-
+describe("storage.driver hetzner-csi", () => {
+  // Transformations see each child's options: how the release is ordered against the plugin.
+  const dependsOn: Record<string, string[]> = {};
   beforeAll(async () => {
     resources.length = 0;
-    new StoridgeStorage("staging-storage", { environment: "staging", storage, nodes, location: "fsn1" });
+    const record: pulumi.ResourceTransformation = (a) => {
+      const deps = ([] as unknown[]).concat(a.opts.dependsOn ?? []) as pulumi.Resource[];
+      Promise.all(deps.map((d) => (d as unknown as { __name?: string }).__name ?? "")).then((names) => (dependsOn[a.name] = names));
+      return undefined;
+    };
+    new PersistentStorage("staging-storage", { environment: "staging", storage: csiStorage, nodes, managerConnection: manager, hcloudToken: pulumi.secret("hc-token") }, { transformations: [record] });
     await settle();
   });
 
-  test("three raw volumes per node, attached, never formatted or mounted", () => {
-    const volumes = ofType("hcloud:index/volume:Volume");
-    expect(volumes).toHaveLength(9);
-    for (const v of volumes) {
-      expect(v.inputs.format).toBeUndefined();
-      expect(v.inputs.automount).toBe(false);
-      expect(v.inputs.size).toBe(100);
-      expect(v.inputs.location).toBe("fsn1");
-    }
-    const attachments = ofType("hcloud:index/volumeAttachment:VolumeAttachment");
-    expect(attachments).toHaveLength(9);
-    expect(attachments.map((a) => a.inputs.serverId).sort()).toEqual([100, 100, 100, 101, 101, 101, 102, 102, 102]);
-    expect(attachments.every((a) => a.inputs.automount === false)).toBe(true);
-  });
-
-  test("pinned install on each node, cluster created on the first, joined by the others, then profiles", () => {
-    const names = commands().map((c) => c.name);
-    expect(names.filter((n) => n.endsWith("-install"))).toHaveLength(3);
-    const install = commands().find((c) => c.name === "staging-storage-m2-install")!;
-    expect(String(install.inputs.create)).toContain("STORIDGE_VERSION='v1.0.0-3448'");
-    expect(String(install.inputs.create)).toContain("scsi-0HC_Volume_staging-storage-m2-disk-3");
-    expect(names).toEqual(expect.arrayContaining(["staging-storage-cluster-create", "staging-storage-m2-join", "staging-storage-m3-join", "staging-storage-cluster-init", "staging-storage-profile-database"]));
-    expect(names).not.toContain("staging-storage-m1-join");
-    const join = commands().find((c) => c.name === "staging-storage-m3-join")!;
-    expect(plain(join.inputs.create)).toContain("TOKEN='TOKEN123'");
-    expect(plain(join.inputs.create)).toContain("FIRST_IP='10.20.1.2'");
-    const profile = commands().find((c) => c.name === "staging-storage-profile-database")!;
-    expect(String(profile.inputs.stdin)).toMatch(/capacity: 50\n[\s\S]*level: 2\n[\s\S]*type: ssd/);
-  });
-
-  test("volume driver for services", () => {
-    const d = storageVolumeDriver(storage);
-    expect(d.driver).toBe("cio");
-    expect(d.driverOpts({ profile: "database" })).toEqual({ profile: "database" });
-  });
-
-  test("too few nodes and missing server ids are clear errors", () => {
-    expect(() => new StoridgeStorage("x", { environment: "staging", storage, nodes: nodes.slice(0, 2), location: "fsn1" })).toThrow(/1 or at least 3 storage nodes/);
-    expect(() => new StoridgeStorage("y", { environment: "staging", storage, nodes: [{ ...nodes[0], serverId: undefined }], location: "fsn1" })).toThrow(/no server id/);
-  });
-
-  test("schema: exactly 3 devices, pinned version", () => {
-    expect(storageSchema.safeParse({ driver: "storidge", storidge: { version: "latest", volumeSizeGb: 100 } }).success).toBe(false);
-    expect(storageSchema.safeParse({ driver: "storidge" }).success).toBe(false);
-  });
-});
-
-describe("storage.driver hetzner-csi", () => {
-  test("the pinned plugin on every node, token on stdin", async () => {
-    resources.length = 0;
-    const storage = storageSchema.parse({ driver: "hetzner-csi", hetznerCsi: { pluginImage: "hetznercloud/hcloud-csi-driver:v2.9.0-swarm", defaultSizeGb: 20 } });
-    new StoridgeStorage("staging-storage", { environment: "staging", storage, nodes, hcloudToken: pulumi.secret("hc-token") });
-    await settle();
-    const plugins = commands();
-    expect(plugins).toHaveLength(3);
+  test("the plugin pinned by version and digest on every node, installed and removed by the script, token on stdin", () => {
+    const plugins = commands().filter((c) => c.name.endsWith("-csi-plugin"));
+    expect(plugins.map((p) => p.name).sort()).toEqual(["staging-storage-manager-1-csi-plugin", "staging-storage-worker-1-csi-plugin", "staging-storage-worker-2-csi-plugin"]);
     for (const p of plugins) {
-      expect(String(p.inputs.create)).toContain("PLUGIN='hetznercloud/hcloud-csi-driver:v2.9.0-swarm'");
-      expect(String(p.inputs.create)).not.toContain("hc-token");
+      const create = plain(p.inputs.create);
+      expect(create).toContain(`PLUGIN='${TEST_HETZNER_CSI_PLUGIN}'`);
+      expect(create).toContain("ACTION='install'");
+      expect(create).toContain(`ALIAS='${HETZNER_CSI_ALIAS}'`);
+      expect(plain(p.inputs.update)).toBe(create);
+      expect(plain(p.inputs.delete)).toContain("ACTION='remove'");
+      expect(plain(p.inputs.stdin)).toBe("hc-token");
+      expect(create + plain(p.inputs.delete)).not.toContain("hc-token");
+      // A replacement would create the new plugin, then remove it with the old one's delete.
+      expect(p.inputs.triggers).toBeUndefined();
     }
-    expect(ofType("hcloud:index/volume:Volume")).toHaveLength(0);
-    expect(storageVolumeDriver(storage)).toMatchObject({ driver: HETZNER_CSI_ALIAS, shared: true });
-    expect(storageVolumeDriver(storage).driverOpts()).toEqual({ size: "20G" });
+    expect(plugins.map(host).sort()).toEqual(["manager-1", "worker-1", "worker-2"]);
+  });
+
+  test("scale in: a release per node runs on a manager, and is deleted before that node's plugin", () => {
+    const releases = commands().filter((c) => c.name.endsWith("-csi-release"));
+    expect(releases).toHaveLength(3);
+    for (const r of releases) {
+      const node = r.name.replace("staging-storage-", "").replace("-csi-release", "");
+      expect(host(r)).toBe(manager.host);
+      expect(plain(r.inputs.delete)).toContain(`NODE_NAME='${node}'`);
+      expect(plain(r.inputs.delete)).toContain("TIMEOUT='300'");
+      expect(plain(r.inputs.delete)).toContain("docker volume ls --cluster");
+      // Pulumi deletes dependents first: the release depends on the plugin, so it runs while the plugin is there.
+      expect(dependsOn[r.name]).toEqual([`staging-storage-${node}-csi-plugin`]);
+    }
+  });
+
+  test("volume driver for services: the alias, the configured default size, volumes follow the task", () => {
+    expect(storageVolumeDriver(csiStorage)).toMatchObject({ driver: HETZNER_CSI_ALIAS, shared: true });
+    expect(storageVolumeDriver(csiStorage).driverOpts()).toEqual({ size: "20G" });
+    expect(storageVolumeDriver(csiStorage).driverOpts({ sizeGb: 50 })).toEqual({ size: "50G" });
+  });
+
+  test("no token or no manager: clear errors before anything is created", () => {
+    expect(() => new PersistentStorage("x", { environment: "staging", storage: csiStorage, nodes, managerConnection: manager })).toThrow(/needs the Hetzner API token/);
+    expect(() => new PersistentStorage("y", { environment: "staging", storage: csiStorage, nodes, hcloudToken: "t" })).toThrow(/needs a manager connection/);
   });
 });
+
+describe("storage config", () => {
+  const issues = (raw: unknown) => {
+    const r = storageSchema.safeParse(raw);
+    return r.success ? [] : r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
+  };
+  test("storidge is refused with what is allowed", () => {
+    expect(issues({ driver: "storidge" })).toEqual([expect.stringMatching(/^driver: storidge is no longer supported .*docs\/storage\.md.*use hetzner-csi .* or local /)]);
+    expect(issues({ driver: "hetzner-csi", hetznerCsi: { pluginImage: TEST_HETZNER_CSI_PLUGIN }, storidge: { version: "v1.0.0-3448" } })).toEqual([expect.stringMatching(/^storidge: is no longer supported: Storidge was replaced by hetzner-csi/)]);
+    expect(issues({ driver: "glusterfs" })).toEqual([expect.stringMatching(/^driver: must be hetzner-csi .* or local /)]);
+  });
+  test("the plugin must be pinned by version and digest", () => {
+    expect(issues({ driver: "hetzner-csi" })).toEqual([expect.stringMatching(/^hetznerCsi: required when storage\.driver is hetzner-csi/)]);
+    expect(issues({ driver: "hetzner-csi", hetznerCsi: {} })).toEqual([expect.stringMatching(/^hetznerCsi\.pluginImage: required: the plugin pinned as hetznercloud\/hcloud-csi-driver:vX\.Y\.Z-swarm@sha256:/)]);
+    for (const bad of ["hetznercloud/hcloud-csi-driver:v2.9.0-swarm", "hetznercloud/hcloud-csi-driver:latest@sha256:" + "a".repeat(64), "evil/hcloud-csi-driver:v2.9.0-swarm@sha256:" + "a".repeat(64)]) {
+      expect(issues({ driver: "hetzner-csi", hetznerCsi: { pluginImage: bad } })).toEqual([expect.stringMatching(/^hetznerCsi\.pluginImage: must be pinned as hetznercloud\/hcloud-csi-driver:vX\.Y\.Z-swarm@sha256:/)]);
+    }
+    expect(storageSchema.parse({ driver: "hetzner-csi", hetznerCsi: { pluginImage: TEST_HETZNER_CSI_PLUGIN } }).hetznerCsi).toEqual({ pluginImage: TEST_HETZNER_CSI_PLUGIN, defaultSizeGb: 10, releaseTimeoutSeconds: 300 });
+  });
+});
+
+// A stand-in docker: plugin state in $STATE/plugin (the reference the engine records; RECORD_AS overrides
+// it to simulate an engine that installed something else), nodes and cluster volumes from files, calls logged.
+const FAKE_DOCKER = `#!/usr/bin/env bash
+S="$FAKE_STATE"; echo "$*" >>"$S/calls"
+case "$1 $2" in
+  "version --format") echo "\${FAKE_SERVER:-27.5.1}" ;;
+  "plugin inspect")
+    [ -f "$S/plugin" ] || exit 1
+    case "$*" in *PluginReference*) cat "$S/plugin" ;; *Enabled*) if [ -f "$S/enabled" ]; then echo true; else echo false; fi ;; esac ;;
+  "plugin install") ref="\${!#}"; echo "docker.io/\${RECORD_AS:-$ref}" >"$S/plugin" ;;
+  "plugin set") echo "$4" >"$S/setting" ;;
+  "plugin enable") touch "$S/enabled" ;;
+  "plugin disable") rm -f "$S/enabled" ;;
+  "plugin rm") rm -f "$S/plugin" "$S/enabled" ;;
+  "node ls") cat "$S/node" 2>/dev/null ;;
+  "node inspect") cat "$S/node-state" 2>/dev/null || echo ready ;;
+  "node update") echo drained >"$S/drained" ;;
+  "volume ls") cat "$S/volumes" 2>/dev/null ;;
+  "volume inspect")
+    # Each inspect uses up one line of publish status; the last line stays.
+    f="$S/publish-\${!#}"; head -n1 "$f"; [ "$(wc -l <"$f")" -gt 1 ] && sed -i 1d "$f"; true ;;
+  *) exit 0 ;;
+esac
+`;
+
+function sandbox() {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mbio-storage-"));
+  const bin = path.join(dir, "bin");
+  const state = path.join(dir, "state");
+  fs.mkdirSync(bin);
+  fs.mkdirSync(state);
+  fs.writeFileSync(path.join(bin, "docker"), FAKE_DOCKER, { mode: 0o755 });
+  fs.writeFileSync(path.join(bin, "sleep"), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+  const run = (script: string, env: Record<string, string>, input = "") =>
+    spawnSync("bash", [path.join(FILES, script)], { input, encoding: "utf8", env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, FAKE_STATE: state, STATE_DIR: path.join(dir, "mbio"), ...env } });
+  const calls = () => (fs.existsSync(path.join(state, "calls")) ? fs.readFileSync(path.join(state, "calls"), "utf8").trim().split("\n") : []);
+  const reset = () => fs.rmSync(path.join(state, "calls"), { force: true });
+  return { dir, state, run, calls, reset, done: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
 
 describe("storage scripts", () => {
   test("shellcheck-clean", () => {
     const files = fs.readdirSync(FILES).filter((f) => f.endsWith(".sh")).map((f) => path.join(FILES, f));
-    expect(files.length).toBeGreaterThanOrEqual(4);
+    expect(files.map((f) => path.basename(f)).sort()).toEqual(["hetzner-csi-plugin.sh", "hetzner-csi-release.sh"]);
     expect(() => execFileSync("shellcheck", files, { stdio: "pipe" })).not.toThrow();
   });
 
-  test("storidge-profile.sh is idempotent (a stand-in cio records calls)", () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cio-"));
-    const log = path.join(dir, "calls");
-    fs.writeFileSync(path.join(dir, "cio"), `#!/bin/sh\necho "$*" >>${log}\n[ "$1 $2" = "profile ls" ] && cat ${dir}/profiles 2>/dev/null\n[ "$1 $2" = "profile add" ] && basename "$3" >>${dir}/profiles\nexit 0\n`, { mode: 0o755 });
-    const runIt = () => execFileSync("bash", [path.join(FILES, "storidge-profile.sh")], { input: "capacity: 5\n", env: { ...process.env, PATH: `${dir}:${process.env.PATH}`, PROFILE: "db", PROFILE_DIR: path.join(dir, "p") }, stdio: "pipe" });
-    runIt();
-    runIt();
-    const adds = fs.readFileSync(log, "utf8").split("\n").filter((l) => l.startsWith("profile add"));
-    expect(adds).toHaveLength(1);
-    fs.rmSync(dir, { recursive: true });
+  test("hetzner-csi-plugin.sh: installs by digest and checks it, is idempotent, applies a rotated token, removes twice", () => {
+    const s = sandbox();
+    const env = { ACTION: "install", ALIAS: HETZNER_CSI_ALIAS, PLUGIN: TEST_HETZNER_CSI_PLUGIN };
+    try {
+      const first = s.run("hetzner-csi-plugin.sh", env, "tok-1");
+      expect([first.status, first.stderr]).toEqual([0, expect.stringContaining("installed: ")]);
+      expect(s.calls()).toContain(`plugin install --disable --alias ${HETZNER_CSI_ALIAS} --grant-all-permissions ${TEST_HETZNER_CSI_PLUGIN}`);
+      expect(fs.readFileSync(path.join(s.state, "setting"), "utf8").trim()).toBe("HCLOUD_TOKEN=tok-1");
+      expect(first.stdout + first.stderr).not.toContain("tok-1");
+      s.reset();
+      const again = s.run("hetzner-csi-plugin.sh", env, "tok-1");
+      expect([again.status, again.stderr]).toEqual([0, expect.stringContaining("unchanged")]);
+      expect(s.calls().filter((c) => !c.startsWith("plugin inspect") && !c.startsWith("version "))).toEqual([]);
+      s.reset();
+      const rotated = s.run("hetzner-csi-plugin.sh", env, "tok-2");
+      expect(rotated.status).toBe(0);
+      expect(s.calls().some((c) => c.startsWith("plugin install"))).toBe(false);
+      expect(fs.readFileSync(path.join(s.state, "setting"), "utf8").trim()).toBe("HCLOUD_TOKEN=tok-2");
+      for (let i = 0; i < 2; i++) expect(s.run("hetzner-csi-plugin.sh", { ACTION: "remove", ALIAS: HETZNER_CSI_ALIAS }).status).toBe(0);
+      expect(fs.existsSync(path.join(s.state, "plugin"))).toBe(false);
+    } finally {
+      s.done();
+    }
+  });
+
+  test("hetzner-csi-plugin.sh: a plugin at another digest is replaced; an engine recording another digest fails; no digest refused", () => {
+    const s = sandbox();
+    const env = { ACTION: "install", ALIAS: HETZNER_CSI_ALIAS, PLUGIN: TEST_HETZNER_CSI_PLUGIN };
+    try {
+      fs.writeFileSync(path.join(s.state, "plugin"), `docker.io/hetznercloud/hcloud-csi-driver:v0.0.1-swarm@sha256:${"a".repeat(64)}\n`);
+      expect(s.run("hetzner-csi-plugin.sh", env, "tok").status).toBe(0);
+      expect(s.calls()).toEqual(expect.arrayContaining([`plugin rm -f ${HETZNER_CSI_ALIAS}`, expect.stringMatching(/^plugin install /)]));
+      expect(fs.readFileSync(path.join(s.state, "plugin"), "utf8").trim()).toBe(`docker.io/${TEST_HETZNER_CSI_PLUGIN}`);
+
+      fs.rmSync(path.join(s.state, "plugin"));
+      const wrong = s.run("hetzner-csi-plugin.sh", { ...env, RECORD_AS: `hetznercloud/hcloud-csi-driver:v0.0.0-swarm@sha256:${"b".repeat(64)}` }, "tok");
+      expect([wrong.status, wrong.stderr]).toEqual([1, expect.stringContaining("not at sha256:fedcba")]);
+      expect(fs.existsSync(path.join(s.state, "plugin"))).toBe(false);
+
+      const bare = s.run("hetzner-csi-plugin.sh", { ...env, PLUGIN: "hetznercloud/hcloud-csi-driver:v2.9.0-swarm" }, "tok");
+      expect([bare.status, bare.stderr]).toEqual([2, expect.stringContaining("not pinned by a sha256 digest")]);
+      const noToken = s.run("hetzner-csi-plugin.sh", env, "");
+      expect([noToken.status, noToken.stderr]).toEqual([1, expect.stringContaining("no Hetzner API token")]);
+      // Engines before moby#47299 panic on a pull by digest (it took this machine's dockerd down): refused first.
+      s.reset();
+      const old = s.run("hetzner-csi-plugin.sh", { ...env, FAKE_SERVER: "20.10.24+dfsg1" }, "tok");
+      expect([old.status, old.stderr]).toEqual([3, expect.stringContaining("Docker Engine 20.10.24+dfsg1 cannot install a plugin by digest safely (moby#47299); needs 26.0 or later")]);
+      expect(s.calls().filter((c) => c.startsWith("plugin "))).toEqual([]);
+    } finally {
+      s.done();
+    }
+  });
+
+  test("hetzner-csi-release.sh: drains a node holding cluster volumes and waits until they are unpublished", () => {
+    const s = sandbox();
+    try {
+      fs.writeFileSync(path.join(s.state, "node"), "nodeW2\n");
+      fs.writeFileSync(path.join(s.state, "volumes"), "pgdata\nother\n");
+      // pgdata: published to the node, then unpublishing, then gone; other: on another node throughout.
+      fs.writeFileSync(path.join(s.state, "publish-pgdata"), "nodeW2 \nnodeW2 \nnodeW2 \n\n");
+      fs.writeFileSync(path.join(s.state, "publish-other"), "nodeM1 \n");
+      const r = s.run("hetzner-csi-release.sh", { NODE_NAME: "worker-2" });
+      expect([r.status, r.stderr]).toEqual([0, expect.stringContaining("released: no cluster volume left on worker-2")]);
+      expect(r.stderr).toContain("cluster volumes pgdata");
+      expect(r.stderr).not.toContain("other");
+      expect(s.calls()).toEqual(expect.arrayContaining(["node ls -q --filter node.label=mbio.name=worker-2", "node update --availability drain nodeW2"]));
+      expect(s.calls().filter((c) => c === "volume inspect -f {{range .ClusterVolume.PublishStatus}}{{.NodeID}} {{end}} pgdata")).toHaveLength(4);
+    } finally {
+      s.done();
+    }
+  });
+
+  test("hetzner-csi-release.sh: no volumes or no node: nothing drained; stuck volumes: an error that keeps the plugin", () => {
+    const s = sandbox();
+    try {
+      expect(s.run("hetzner-csi-release.sh", { NODE_NAME: "gone" }).stderr).toContain("unchanged: no Swarm node labelled mbio.name=gone");
+      fs.writeFileSync(path.join(s.state, "node"), "nodeW1\n");
+      fs.writeFileSync(path.join(s.state, "volumes"), "other\n");
+      fs.writeFileSync(path.join(s.state, "publish-other"), "nodeM1 \n");
+      const none = s.run("hetzner-csi-release.sh", { NODE_NAME: "worker-1" });
+      expect([none.status, none.stderr]).toEqual([0, expect.stringContaining("unchanged: no cluster volume on worker-1")]);
+      expect(fs.existsSync(path.join(s.state, "drained"))).toBe(false);
+
+      fs.writeFileSync(path.join(s.state, "publish-other"), "nodeW1 \n");
+      const stuck = s.run("hetzner-csi-release.sh", { NODE_NAME: "worker-1", TIMEOUT: "0" });
+      expect([stuck.status, stuck.stderr]).toEqual([1, expect.stringContaining("still published on worker-1: other")]);
+
+      fs.writeFileSync(path.join(s.state, "node-state"), "down\n");
+      const down = s.run("hetzner-csi-release.sh", { NODE_NAME: "worker-1" });
+      expect([down.status, down.stderr]).toEqual([0, expect.stringContaining("worker-1 is down with cluster volumes")]);
+    } finally {
+      s.done();
+    }
   });
 });

@@ -4,7 +4,7 @@
 #   backup.sh [all|volumes|databases]      (default all); exit 1 when any item failed
 #
 # Volumes: label mbio.backup=true. A volume of the local driver is backed up on the node that holds it;
-# a volume of a shared driver (storidge, hetzner-csi) only on the node whose running container mounts it,
+# a volume of a shared driver (hetzner-csi) only on the node whose running container mounts it,
 # so a cluster-wide volume is backed up once, where its data is.
 # Databases: container label mbio.backup.database=postgres|mysql (Compose service `labels:`). The dump runs
 # inside the database container with its own client and credentials (POSTGRES_USER; MYSQL_ROOT_PASSWORD,

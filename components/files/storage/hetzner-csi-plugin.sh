@@ -1,18 +1,72 @@
 #!/usr/bin/env bash
-# Installs Hetzner's CSI driver as a Docker managed plugin (Swarm cluster volumes) at the pinned $PLUGIN,
-# under the alias $ALIAS, with the API token from stdin; does nothing when that image is installed and enabled.
-# Env: PLUGIN (image@digest), ALIAS. Stdin: the Hetzner API token.
+# Hetzner's CSI driver as a Docker managed plugin (Swarm cluster volumes) on this node.
+#   ACTION=install  installs $PLUGIN (name:vX.Y.Z-swarm@sha256:<digest>) under $ALIAS with the API token from
+#                   stdin, then checks that the engine recorded exactly that digest; a plugin at another
+#                   digest is replaced. Nothing changes when the pinned digest is enabled with the same token.
+#   ACTION=remove   disables and removes the plugin (after hetzner-csi-release.sh moved the volumes away).
+# Env: ACTION, ALIAS, PLUGIN (install), STATE_DIR (default /var/lib/mbio). Stdin (install): the Hetzner API token.
+# The token's sha256 is kept (0600) to notice a rotated token without ever printing the token.
 set -euo pipefail
-: "${PLUGIN:?}" "${ALIAS:?}"
-token="$(cat)"
-[ -n "$token" ] || { echo "error: no Hetzner API token on stdin" >&2; exit 1; }
-current="$(docker plugin inspect -f '{{.PluginReference}} {{.Enabled}}' "$ALIAS" 2>/dev/null || true)"
-if [ "$current" = "$PLUGIN true" ]; then echo "plugin $ALIAS ($PLUGIN) enabled" >&2; exit 0; fi
-if [ -n "$current" ]; then
+: "${ACTION:?}" "${ALIAS:?}"
+STATE_DIR="${STATE_DIR:-/var/lib/mbio}"
+token_sum="$STATE_DIR/hcloud-csi-token.sha256"
+say() { printf 'hetzner-csi-plugin: %s\n' "$*" >&2; }
+installed_ref() { docker plugin inspect -f '{{.PluginReference}}' "$ALIAS" 2>/dev/null || true; }
+enabled() { [ "$(docker plugin inspect -f '{{.Enabled}}' "$ALIAS" 2>/dev/null || true)" = true ]; }
+remove() {
   docker plugin disable -f "$ALIAS" >/dev/null 2>&1 || true
-  docker plugin rm -f "$ALIAS" >/dev/null
-fi
-docker plugin install --disable --alias "$ALIAS" --grant-all-permissions "$PLUGIN" >&2
-docker plugin set "$ALIAS" HCLOUD_TOKEN="$token"
-docker plugin enable "$ALIAS" >&2
-echo "plugin $ALIAS ($PLUGIN) installed" >&2
+  docker plugin rm -f "$ALIAS" >/dev/null 2>&1 || true
+  rm -f "$token_sum"
+}
+
+case "$ACTION" in
+  install)
+    : "${PLUGIN:?}"
+    digest="${PLUGIN##*@}"
+    case "$digest" in sha256:????????????????????????????????????????????????????????????????) ;; *)
+      say "error: PLUGIN $PLUGIN is not pinned by a sha256 digest"; exit 2 ;;
+    esac
+    # Engines before moby#47299 (in 26.0) panic on a plugin pull by digest and take every container down
+    # with them (seen here with Debian's docker.io 20.10.24): refuse before pulling.
+    server="$(docker version --format '{{.Server.Version}}' 2>/dev/null || true)"
+    major="${server%%.*}"
+    if ! [ "${major:-0}" -ge 26 ] 2>/dev/null; then
+      say "error: Docker Engine ${server:-unknown} cannot install a plugin by digest safely (moby#47299); needs 26.0 or later (dockerEngine.version)"
+      exit 3
+    fi
+    token="$(cat)"
+    [ -n "$token" ] || { say "error: no Hetzner API token on stdin"; exit 1; }
+    sum="$(printf '%s' "$token" | sha256sum | cut -d' ' -f1)"
+    ref="$(installed_ref)"
+    if [ -n "$ref" ] && [ "${ref##*@}" = "$digest" ]; then
+      if enabled && [ "$(cat "$token_sum" 2>/dev/null || true)" = "$sum" ]; then
+        say "unchanged: $ALIAS at $digest, enabled"
+        exit 0
+      fi
+      # Same plugin, new token (or left disabled): set it and enable again.
+      docker plugin disable -f "$ALIAS" >/dev/null 2>&1 || true
+    else
+      if [ -n "$ref" ]; then say "replacing $ref"; remove; fi
+      say "installing $PLUGIN as $ALIAS"
+      docker plugin install --disable --alias "$ALIAS" --grant-all-permissions "$PLUGIN" >&2
+      ref="$(installed_ref)"
+      # The pull verified the content against the digest; this checks the engine installed that reference.
+      if [ "${ref##*@}" != "$digest" ]; then
+        say "error: installed plugin reference is '$ref', not at $digest; removing it"
+        remove
+        exit 1
+      fi
+    fi
+    docker plugin set "$ALIAS" HCLOUD_TOKEN="$token"
+    docker plugin enable "$ALIAS" >&2
+    install -d -m 0700 "$STATE_DIR"
+    (umask 077 && printf '%s\n' "$sum" >"$token_sum")
+    say "installed: $ALIAS at $digest, enabled"
+    ;;
+  remove)
+    if [ -z "$(installed_ref)" ]; then say "unchanged: $ALIAS not installed"; exit 0; fi
+    remove
+    say "removed $ALIAS"
+    ;;
+  *) say "error: ACTION is $ACTION; must be install or remove"; exit 2 ;;
+esac

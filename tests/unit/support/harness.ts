@@ -53,6 +53,8 @@ export const UNPINNED_UPSTREAM_IMAGES = {
   portainer: `portainer/portainer-ce:2.33.6@sha256:${"fedcba9876543210".repeat(4)}`,
   "portainer-agent": `portainer/agent:2.33.6@sha256:${"fedcba9876543210".repeat(4)}`,
 };
+/** The Hetzner CSI plugin has no citable digest of a -swarm release yet (docs/storage.md): a visibly fake test digest. */
+export const TEST_HETZNER_CSI_PLUGIN = `hetznercloud/hcloud-csi-driver:v0.0.0-swarm@sha256:${"fedcba9876543210".repeat(4)}`;
 /** Stands in for the operator's Cloudflare zone id (stack files leave dns.zoneId to be set). */
 export const TEST_ZONE_ID = "0123456789abcdef0123456789abcdef";
 
@@ -60,11 +62,13 @@ export function deployableConfig(stack: string): Record<string, unknown> {
   const config = stackFileConfig(stack);
   const gitlab = config["mbio-cloud:gitlab"] as object | undefined;
   const dns = config["mbio-cloud:dns"] as Record<string, unknown> | undefined;
+  const storage = config["mbio-cloud:storage"] as { driver?: string; hetznerCsi?: Record<string, unknown> } | undefined;
   return {
     ...config,
     "mbio-cloud:images": { ...(config["mbio-cloud:images"] as object), ...PIPELINE_IMAGES, ...UNPINNED_UPSTREAM_IMAGES },
     ...(gitlab ? { "mbio-cloud:gitlab": { ...gitlab, groupId: TEST_GITLAB_GROUP_ID } } : {}),
     ...(dns?.provider === "cloudflare" && !dns.zoneId ? { "mbio-cloud:dns": { ...dns, zoneId: TEST_ZONE_ID } } : {}),
+    ...(storage?.driver === "hetzner-csi" && !storage.hetznerCsi?.pluginImage ? { "mbio-cloud:storage": { ...storage, hetznerCsi: { ...storage.hetznerCsi, pluginImage: TEST_HETZNER_CSI_PLUGIN } } } : {}),
   };
 }
 
@@ -96,6 +100,8 @@ export const TEST_SECRETS = {
   "mbio-cloud:influxdbReaderPassword": "unit-test-influxdb-reader",
   "mbio-cloud:grafanaAdminPassword": "unit-test-grafana-admin",
   "mbio-cloud:gitlabToken": "glpat-unit-test-admin-token-0000",
+  // The Hetzner API token: the hcloud provider's and the CSI plugin's (storage.driver hetzner-csi).
+  "hcloud:token": "unit-test-hcloud-token",
 };
 
 /** A host key pair for the mocks' Hetzner servers and existing hosts, made once per test run. */
