@@ -19,7 +19,7 @@ import { createHmac } from "crypto";
 import { edgeHosts } from "./edge";
 import { serviceDeploy, STDOUT_LOGGING, traefikRouteLabels } from "./service-conventions";
 import { swarmObject } from "./swarm-objects";
-import { ComposeFile, Connection, SwarmStack } from "./swarm-stack";
+import { ComposeFile, ManagerConnections, SwarmStack } from "./swarm-stack";
 
 export const CONTROL_PLANE_STACK = "portainer";
 const PORTAINER_PORT = 9000;
@@ -104,7 +104,7 @@ export interface ControlPlaneArgs {
   networkName: string;
   overlayEncrypted: boolean;
   endpointMode?: "vip" | "dnsrr";
-  managerConnection: pulumi.Input<Connection>;
+  managerConnection: ManagerConnections;
   adminPassword: pulumi.Input<string>;
 }
 

@@ -9,7 +9,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { edgeHosts } from "./edge";
 import { RETRY_MIDDLEWARE, serviceDeploy, STDOUT_LOGGING, traefikRouteLabels } from "./service-conventions";
-import { ComposeFile, Connection, SwarmStack } from "./swarm-stack";
+import { ComposeFile, ManagerConnections, SwarmStack } from "./swarm-stack";
 
 export const DEMO_STACK = "demo";
 export const DEMO_SERVICE = "whoami";
@@ -61,7 +61,7 @@ export interface DemoServiceArgs {
   release?: string;
   networkName: string;
   endpointMode?: "vip" | "dnsrr";
-  managerConnection: pulumi.Input<Connection>;
+  managerConnection: ManagerConnections;
 }
 
 export class DemoService extends pulumi.ComponentResource {

@@ -29,7 +29,7 @@ import {
   traefikRouteLabels,
 } from "./service-conventions";
 import { swarmObject } from "./swarm-objects";
-import { ComposeFile, Connection, SwarmStack } from "./swarm-stack";
+import { ComposeFile, ManagerConnections, SwarmStack } from "./swarm-stack";
 
 const CONFIG_PATH = "/etc/traefik/traefik.yml";
 const ACME_CA_PATH = "/etc/traefik/acme-ca.pem";
@@ -181,7 +181,7 @@ export interface EdgeArgs {
   images: Record<string, string>;
   publishMode: "ingress" | "host";
   endpointMode?: "vip" | "dnsrr";
-  managerConnection: pulumi.Input<Connection>;
+  managerConnection: ManagerConnections;
   networkName: string;
   adminPassword: pulumi.Input<string>;
   /** Needed when edge.acme.challenge is dns-cloudflare. */

@@ -89,7 +89,7 @@ export class Environment extends pulumi.ComponentResource {
         dnsNamespace: this.dnsNamespace,
         monitoring: cfg.monitoring,
         images: cfg.images,
-        managerConnection: this.cluster.managerConnection,
+        managerConnection: this.cluster.managerConnections,
         networkName: this.cluster.networkName,
         backupSchedule: cfg.backup.schedule,
         endpointMode: cfg.swarm.endpointMode,
@@ -109,7 +109,7 @@ export class Environment extends pulumi.ComponentResource {
         environment: env,
         backup: cfg.backup,
         images: cfg.images,
-        managerConnection: this.cluster.managerConnection,
+        managerConnection: this.cluster.managerConnections,
         networkName: this.cluster.networkName,
         endpointMode: cfg.swarm.endpointMode,
         resticPassword: need(args.secrets.resticPassword),
@@ -128,7 +128,7 @@ export class Environment extends pulumi.ComponentResource {
         environment: env,
         gitlab: cfg.gitlab,
         images: cfg.images,
-        managerConnection: this.cluster.managerConnection,
+        managerConnection: this.cluster.managerConnections,
         adminToken: need(args.secrets.gitlabToken),
         endpointMode: cfg.swarm.endpointMode,
       },
@@ -146,7 +146,7 @@ export class Environment extends pulumi.ComponentResource {
         images: cfg.images,
         publishMode: cfg.swarm.publishMode,
         endpointMode: cfg.swarm.endpointMode,
-        managerConnection: this.cluster.managerConnection,
+        managerConnection: this.cluster.managerConnections,
         networkName: this.cluster.networkName,
         adminPassword,
         cloudflareApiToken: args.secrets.cloudflareApiToken,
@@ -165,7 +165,7 @@ export class Environment extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    const platform = { managerConnection: this.cluster.managerConnection, networkName: this.cluster.networkName, endpointMode: cfg.swarm.endpointMode };
+    const platform = { managerConnection: this.cluster.managerConnections, networkName: this.cluster.networkName, endpointMode: cfg.swarm.endpointMode };
     if (cfg.controlPlane.enabled) {
       this.controlPlane = new ControlPlane(
         `${name}-control-plane`,

@@ -16,7 +16,7 @@ import type { GitlabConfig } from "./config/gitlab";
 import { RunnerInputs, RunnerOutputs, runnerProvider } from "./gitlab/runner-api";
 import { remoteScript } from "./files";
 import { serviceDeploy, STDOUT_LOGGING } from "./service-conventions";
-import { ComposeFile, Connection, SwarmStack } from "./swarm-stack";
+import { ComposeFile, firstManager, ManagerConnections, SwarmStack } from "./swarm-stack";
 import { secretObjectName } from "./swarm-objects";
 
 export const RUNNER_STACK = "gitlab-runner";
@@ -27,7 +27,7 @@ export interface GitlabRunnerArgs {
   environment: string;
   gitlab: GitlabConfig;
   images: Record<string, string>;
-  managerConnection: pulumi.Input<Connection>;
+  managerConnection: ManagerConnections;
   /** GitLab access token that creates the runner (glpat-…, scope create_runner). */
   adminToken: pulumi.Input<string>;
   endpointMode?: "vip" | "dnsrr";
@@ -150,7 +150,7 @@ export class GitlabRunner extends pulumi.ComponentResource {
     const secret = new command.remote.Command(
       `${name}-config-secret`,
       {
-        connection: args.managerConnection,
+        connection: firstManager(args.managerConnection),
         create: remoteScript("backup/swarm-object.sh", { KIND: "secret", NAME: secretName, LABEL: "mbio.component=gitlab-runner" }),
         // Removing fails while the service still uses it; the updated service has moved on by then.
         delete: pulumi.interpolate`docker secret rm ${secretName} >/dev/null 2>&1 || true`,

@@ -28,7 +28,7 @@ import * as command from "@pulumi/command";
 import { createHash } from "crypto";
 import type { BackupConfig } from "./config/data";
 import { remoteScript, scriptFile } from "./files";
-import { ComposeFile, Connection, SwarmStack } from "./swarm-stack";
+import { ComposeFile, firstManager, ManagerConnections, SwarmStack } from "./swarm-stack";
 import { secretObjectName } from "./swarm-objects";
 
 export const BACKUP_LABEL = "mbio.backup";
@@ -41,7 +41,7 @@ export interface S3BackupArgs {
   environment: string;
   backup: BackupConfig;
   images: Record<string, string>;
-  managerConnection: pulumi.Input<Connection>;
+  managerConnection: ManagerConnections;
   networkName?: pulumi.Input<string>;
   resticPassword: pulumi.Input<string>;
   s3AccessKeyId: pulumi.Input<string>;
@@ -194,7 +194,7 @@ export class S3Backup extends pulumi.ComponentResource {
       new command.remote.Command(
         `${name}-${kind}-${id}`,
         {
-          connection: args.managerConnection,
+          connection: firstManager(args.managerConnection),
           create: remoteScript("backup/swarm-object.sh", { KIND: kind, NAME: objectName, LABEL: "mbio.component=backup" }),
           // Removing fails while a service still uses the object; the replacement stack has moved on by then.
           delete: pulumi.interpolate`docker ${kind} rm ${objectName} >/dev/null 2>&1 || true`,

@@ -1,15 +1,17 @@
 // SwarmCluster: machines from one of two sources (Hetzner servers or existing hosts), then a Docker Swarm
 // bootstrapped over SSH. Every step is a script under components/files/ that changes nothing when run twice.
 //
-//   per machine:  harden ─► docker engine ─┬─► (first manager) swarm init ─► overlay network
-//                                          └─► (others) join ─► membership (labels; drain + remove on delete)
+//   per machine:  harden ─► docker engine ─┬─► Swarm (found through any manager; init only if none has one)
+//                                          └─► join ─► membership (exact labels; drain + remove + leave on a
+//                                                      real removal only) ─► overlay network
 //
-// Memberships and the network are Swarm provider resources (swarm-provider/): they read the live Swarm, so a
-// drained node, a hand-edited label or a removed network shows in `pulumi refresh`; they act through any
-// reachable manager.
+// The Swarm, memberships and the network are Swarm provider resources (swarm-provider/): they read the live
+// Swarm, so a drained node, a hand-edited label, rotated tokens or a removed network show in `pulumi
+// refresh`; they act through any reachable manager, so manager-1 is no single point of failure.
 //
-// Joins depend only on the init and their own engine, so Pulumi runs them in parallel; adding a node adds
+// Joins depend only on the Swarm and their own engine, so Pulumi runs them in parallel; adding a node adds
 // only its own chain, and removing one drains it and takes it out of the Swarm before its server goes.
+// Replacing a join or a membership (`--replace`) never takes a node out: see swarm-provider/node.ts.
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { ValidatedConfig } from "./config/load";
@@ -22,7 +24,7 @@ import { deployPublicKey } from "./machines/ssh-keys";
 import { Machine, NodeInfo } from "./machines/types";
 import { SwarmNetwork } from "./swarm-provider/network";
 import { SwarmNode } from "./swarm-provider/node";
-import { ManagerConnection } from "./swarm-provider/ssh";
+import { Swarm } from "./swarm-provider/swarm";
 import { managerConnections, type Connection } from "./swarm-stack";
 
 export interface SwarmClusterArgs {
@@ -33,19 +35,13 @@ export interface SwarmClusterArgs {
   registryPassword?: pulumi.Input<string>;
 }
 
-interface JoinTokens {
-  managerToken: string;
-  workerToken: string;
-  nodeId: string;
-}
-
 export class SwarmCluster extends pulumi.ComponentResource {
   /** Every node: name, role, public and private address. */
   readonly nodes: pulumi.Output<NodeInfo[]>;
   /** SSH connection to the first manager (secret: it holds the private key). */
   readonly managerConnection: pulumi.Output<Connection>;
   /** SSH connections to every manager, first manager first (secret): Swarm changes go through any of them. */
-  readonly managerConnections: pulumi.Output<ManagerConnection[]>;
+  readonly managerConnections: pulumi.Output<Connection[]>;
   /** user@host:port of the first manager, for operators. */
   readonly managerSshAddress: pulumi.Output<string>;
   /** known_hosts lines of every machine's pinned host key, for OpenSSH clients (tools/mbio-restore). */
@@ -100,49 +96,59 @@ export class SwarmCluster extends pulumi.ComponentResource {
     }
 
     const [first, ...others] = machines;
+    const managers = machines.filter((m) => m.role === "manager");
+    this.managerConnections = pulumi.secret(pulumi.all(managers.map((m) => m.connection)));
+    // What the Swarm provider resources take: host, port, user, key (ssh2).
+    const viaManagers = pulumi.secret(managerConnections(managers.map((m) => m.connection)));
     // Joins try every manager in order: the first one being down does not block a join.
-    const managerAddresses = pulumi.all(machines.filter((m) => m.role === "manager").map((m) => m.privateIp)).apply((ips) => ips.join(" "));
+    const managerAddresses = pulumi.all(managers.map((m) => m.privateIp)).apply((ips) => ips.join(" "));
     const otherManagerAddresses = pulumi.all(others.filter((m) => m.role === "manager").map((m) => m.privateIp)).apply((ips) => ips.join(" "));
-    // No delete: a replaced init (join-token runbook, `--replace`) must never take the first manager out of the
-    // Swarm — in a one-manager environment that is the whole cluster. The Swarm goes with its machines.
-    const init = run("init", first.connection, "swarm/swarm-init.sh", { ADVERTISE_ADDR: first.privateIp, OTHER_MANAGERS: otherManagerAddresses }, {}, [engines.get(first.name)!], true);
-    const tokens = init.stdout.apply((s) => JSON.parse(s) as JoinTokens);
-    this.joinTokens = pulumi.secret(tokens.apply((t) => ({ manager: t.managerToken, worker: t.workerToken })));
+    // The Swarm is found through any manager; it is initialised on the first manager only when every
+    // configured manager answered without one, so it waits for every manager's engine. Token rotation is
+    // swarm.joinTokenRotation (an update, members untouched). No delete: the Swarm goes with its machines.
+    const swarm = new Swarm(
+      `${name}-swarm`,
+      { connections: viaManagers, advertiseAddr: first.privateIp, otherManagers: otherManagerAddresses, joinTokenRotation: cfg.swarm.joinTokenRotation ?? 0 },
+      { parent: this, dependsOn: managers.map((m) => engines.get(m.name)!) },
+    );
+    this.joinTokens = pulumi.secret(pulumi.all([swarm.managerToken, swarm.workerToken]).apply(([manager, worker]) => ({ manager, worker })));
     this.managerConnection = first.connection;
 
-    const managers = machines.filter((m) => m.role === "manager");
-    this.managerConnections = pulumi.secret(managerConnections(managers.map((m) => m.connection)));
     const nodeLabels = (m: Machine) => ({ ...cfg.labels, "mbio.environment": env, "mbio.role": m.role, "mbio.name": m.name });
-    const membership = (m: Machine, nodeId: pulumi.Input<string>, removeOnDelete: boolean, dependsOn: pulumi.Resource[]) =>
-      new SwarmNode(`${name}-${m.name}-membership`, { connections: this.managerConnections, nodeId, role: m.role, labels: nodeLabels(m), removeOnDelete }, { parent: this, dependsOn });
-
-    // The node the Swarm was initialised on is never removed by a delete: it holds the Swarm.
-    const firstLabels = membership(first, pulumi.unsecret(tokens.apply((t) => t.nodeId)), false, [init]);
-    const memberships: pulumi.Resource[] = [firstLabels];
-    let lastManagerMembership: pulumi.Resource = firstLabels;
-    for (const m of others) {
+    const memberships: pulumi.Resource[] = [];
+    let lastManagerMembership: pulumi.Resource | undefined;
+    for (const m of machines) {
+      // Every node joins, the first manager too: on the Swarm's own first node the join changes nothing; a
+      // rebuilt first manager joins the live Swarm through the others. No delete: a replaced join never
+      // takes a node out (that is the membership's delete, on a real removal only). The token travels on
+      // stdin: never on a command line, never in a log.
       const join = run(
         `${m.name}-join`,
         m.connection,
         "swarm/swarm-join.sh",
         { MANAGER_ADDR: managerAddresses, ADVERTISE_ADDR: m.privateIp },
-        // The token travels on stdin: never on a command line, never in a log.
-        { delete: remoteScript("swarm/swarm-leave.sh"), stdin: pulumi.secret(tokens.apply((t) => (m.role === "manager" ? t.managerToken : t.workerToken))) },
-        [engines.get(m.name)!, init],
+        { stdin: pulumi.secret(m.role === "manager" ? swarm.managerToken : swarm.workerToken) },
+        [engines.get(m.name)!, swarm],
       );
       const nodeId = join.stdout.apply((s) => s.trim());
       // Manager memberships form a chain, so managers are demoted one at a time when several go (scale in,
       // destroy): each demotion changes the Raft membership, and parallel ones race for the leader.
-      const previousManager = m.role === "manager" ? [lastManagerMembership] : [];
-      const member = membership(m, nodeId, true, [join, ...previousManager]);
+      const previousManager = m.role === "manager" && lastManagerMembership ? [lastManagerMembership] : [];
+      const member = new SwarmNode(
+        `${name}-${m.name}-membership`,
+        // Every node, the first manager too: a rebuilt first manager's dead node is removed once it joined
+        // again; the Swarm's last manager never is (node-remove.sh), so a destroy leaves a one-node Swarm.
+        { connections: viaManagers, nodeId, role: m.role, labels: nodeLabels(m), removeOnDelete: true, nodeConnection: managerConnections(m.connection).apply((c) => c[0]) },
+        { parent: this, dependsOn: [join, ...previousManager] },
+      );
       if (m.role === "manager") lastManagerMembership = member;
       memberships.push(member);
     }
 
     const network = new SwarmNetwork(
       `${name}-network`,
-      { connections: this.managerConnections, name: this.networkName, encrypted: cfg.swarm.overlayEncrypted, mtu: String(cfg.swarm.overlayMtu ?? "") },
-      { parent: this, dependsOn: [init] },
+      { connections: viaManagers, name: this.networkName, encrypted: cfg.swarm.overlayEncrypted, mtu: String(cfg.swarm.overlayMtu ?? "") },
+      { parent: this, dependsOn: [swarm] },
     );
     this.ready = [network, ...memberships, ...registryLogins];
 

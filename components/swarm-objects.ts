@@ -6,7 +6,7 @@ import * as command from "@pulumi/command";
 import { createHmac } from "crypto";
 import { remoteScript } from "./files";
 import { contentName } from "./service-conventions";
-import type { Connection } from "./swarm-stack";
+import { firstManager, type ManagerConnections } from "./swarm-stack";
 
 export interface SwarmObjectRef {
   /** The Swarm object's name (content-hashed). */
@@ -23,10 +23,10 @@ export interface SwarmObjectRef {
  * holds in its manager connection). Without that key, the name cannot be tested against a guess. Rotating the
  * deploy key renames every secret once (the services roll once).
  */
-export function secretObjectName(prefix: string, connection: pulumi.Input<Connection> | pulumi.Input<Connection[]>, value: pulumi.Input<string>): pulumi.Output<string> {
+export function secretObjectName(prefix: string, connection: ManagerConnections, value: pulumi.Input<string>): pulumi.Output<string> {
   return pulumi.unsecret(
-    pulumi.all([pulumi.output(connection as pulumi.Input<Connection | Connection[]>), pulumi.secret(value)]).apply(([c, v]) => {
-      const privateKey = (Array.isArray(c) ? c[0] : c)?.privateKey;
+    pulumi.all([firstManager(connection), pulumi.secret(value)]).apply(([c, v]) => {
+      const privateKey = c?.privateKey;
       if (!privateKey) throw new Error(`naming the Swarm secret ${prefix}: the manager connection carries no SSH private key (mbio-cloud:sshPrivateKey)`);
       const key = createHmac("sha256", "mbio-cloud swarm secret names").update(String(privateKey)).digest();
       return `${prefix}-${createHmac("sha256", key).update(v).digest("hex").slice(0, 12)}`;
@@ -38,14 +38,15 @@ export function secretObjectName(prefix: string, connection: pulumi.Input<Connec
 export function swarmObject(
   parent: pulumi.Resource,
   id: string,
-  args: { connection: pulumi.Input<Connection>; kind: "config" | "secret"; prefix: string; content: pulumi.Input<string>; label: string; environment: string },
+  args: { connection: ManagerConnections; kind: "config" | "secret"; prefix: string; content: pulumi.Input<string>; label: string; environment: string },
 ): SwarmObjectRef {
   const content = args.kind === "secret" ? pulumi.secret(args.content) : pulumi.output(args.content);
   const name = args.kind === "secret" ? secretObjectName(args.prefix, args.connection, content) : content.apply((c) => contentName(args.prefix, c));
   const resource = new command.remote.Command(
     id,
     {
-      connection: args.connection,
+      // A remote command runs on one host: the first manager (objects change only with their content).
+      connection: firstManager(args.connection),
       create: remoteScript("backup/swarm-object.sh", { KIND: args.kind, NAME: name, LABEL: args.label }),
       delete: pulumi.interpolate`docker ${args.kind} rm ${name} >/dev/null 2>&1 || true`,
       stdin: content,

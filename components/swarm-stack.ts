@@ -20,9 +20,17 @@ export interface ComposeFile {
   secrets?: Record<string, Record<string, unknown>>;
 }
 
+/** SSH connection to a manager, or to every manager (tried in order: any reachable manager acts). */
+export type ManagerConnections = pulumi.Input<Connection> | pulumi.Input<pulumi.Input<Connection>[]>;
+
+/** The first of `ManagerConnections`: for steps that run on one manager (remote commands). */
+export function firstManager(c: ManagerConnections): pulumi.Output<Connection> {
+  return pulumi.output(c as pulumi.Input<Connection | Connection[]>).apply((v) => (Array.isArray(v) ? v[0] : v));
+}
+
 export interface SwarmStackArgs {
   /** SSH connection to a manager, or to every manager (tried in order: any reachable manager deploys). */
-  connection: pulumi.Input<Connection> | pulumi.Input<pulumi.Input<Connection>[]>;
+  connection: ManagerConnections;
   /** Stack name on the Swarm, e.g. `backup`; prefixed with nothing: one environment per Swarm. */
   stackName: string;
   /** The Compose document; may contain secret outputs (they stay secret in state). */

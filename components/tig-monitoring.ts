@@ -20,7 +20,7 @@ import { dashboardFiles } from "./monitoring/dashboards";
 import { DATASOURCE_UID } from "./monitoring/influxql";
 import { EDGE_METRICS_URL, TELEGRAF_HEALTH_PORT, telegrafConfig } from "./monitoring/telegraf";
 import { contentName, serviceDeploy, STDOUT_LOGGING, traefikRouteLabels } from "./service-conventions";
-import { ComposeFile, Connection, SwarmStack } from "./swarm-stack";
+import { ComposeFile, firstManager, ManagerConnections, SwarmStack } from "./swarm-stack";
 import { secretObjectName } from "./swarm-objects";
 
 export const MONITORING_STACK = "monitoring";
@@ -40,7 +40,7 @@ export interface TigMonitoringArgs {
   dnsNamespace: string;
   monitoring: MonitoringConfig;
   images: Record<string, string>;
-  managerConnection: pulumi.Input<Connection>;
+  managerConnection: ManagerConnections;
   networkName: pulumi.Input<string>;
   /** The backup schedule (cron): the stale-backup alert allows one interval plus grace. */
   backupSchedule: string;
@@ -282,7 +282,7 @@ export class TigMonitoring extends pulumi.ComponentResource {
       new command.remote.Command(
         `${name}-${kind}-${id}`,
         {
-          connection: args.managerConnection,
+          connection: firstManager(args.managerConnection),
           create: remoteScript("backup/swarm-object.sh", { KIND: kind, NAME: objectName, LABEL: "mbio.component=monitoring" }),
           delete: pulumi.interpolate`docker ${kind} rm ${objectName} >/dev/null 2>&1 || true`,
           stdin: content,

@@ -33,7 +33,7 @@ const ALLOWED: Record<string, string> = {
   sshPublicKeys: "a list of OpenSSH public keys",
   adminCidrs: "a list of CIDRs allowed to reach SSH, e.g. [203.0.113.0/24]",
   dockerEngine: "{ package: docker-ce | docker.io, version: <exact apt version> }",
-  swarm: "{ overlayEncrypted: true|false, endpointMode: vip|dnsrr, publishMode: ingress|host, overlayMtu?: 1280-1450 }",
+  swarm: "{ overlayEncrypted: true|false, endpointMode: vip|dnsrr, publishMode: ingress|host, overlayMtu?: 1280-1450, joinTokenRotation?: whole number ≥ 0 }",
 };
 
 export interface ValidatedConfig extends PlatformConfig {

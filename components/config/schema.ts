@@ -47,6 +47,13 @@ export const swarmSchema = z.strictObject({
     .min(1280, { message: "must be a whole number from 1280 to 1450" })
     .max(1450, { message: "must be a whole number from 1280 to 1450" })
     .optional(),
+  // Join-token rotation generation: raise it (0 → 1 → 2 …) and `pulumi up` rotates the worker and manager
+  // join tokens; nodes already in the Swarm are not touched. Absent: 0.
+  joinTokenRotation: z
+    .number({ message: "must be a whole number ≥ 0, the join-token rotation generation: raise it by one and pulumi up to rotate both join tokens" })
+    .int({ message: "must be a whole number ≥ 0 (raise it by one to rotate the join tokens)" })
+    .min(0, { message: "must be a whole number ≥ 0 (raise it by one to rotate the join tokens)" })
+    .optional(),
 });
 
 /** A private registry the managers log in to, so `docker stack deploy --with-registry-auth` can pull. */

@@ -40,8 +40,19 @@ export interface RunResult {
   host: string;
 }
 
-/** Runs `script` (bash) with `env` on the first manager that answers; stdin carries data and secrets. */
-export async function runOnManager(connections: ManagerConnection[], script: string, env: Record<string, string> = {}, stdin = ""): Promise<RunResult> {
+/** One manager asked and why it did not do the work: `unreachable` (SSH) or `not-a-manager` (it answered). */
+export interface ManagerAttempt {
+  host: string;
+  reason: "unreachable" | "not-a-manager";
+  detail: string;
+}
+
+/**
+ * Runs `script` (bash) with `env` on the first manager that answers; stdin carries data and secrets. When
+ * none does, the error names every manager tried and carries them as `attempts` (swarm.ts decides from them
+ * whether a Swarm may be initialised). `guard: false` runs on the first reachable host, manager or not.
+ */
+export async function runOnManager(connections: ManagerConnection[], script: string, env: Record<string, string> = {}, stdin = "", guard = true): Promise<RunResult> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { Client } = require("ssh2") as typeof import("ssh2");
   const quote = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
@@ -49,7 +60,7 @@ export async function runOnManager(connections: ManagerConnection[], script: str
     .sort()
     .map((k) => `${k}=${quote(env[k])}`)
     .join(" ");
-  const commandLine = `${assignments} bash -c ${quote(`set -euo pipefail\n${MANAGER_GUARD}${script}`)}`;
+  const commandLine = `${assignments} bash -c ${quote(`set -euo pipefail\n${guard ? MANAGER_GUARD : ""}${script}`)}`;
   const attempt = (c: ManagerConnection) =>
     new Promise<{ code: number; stdout: string; stderr: string; unreachable?: string; mismatch?: string }>((resolve) => {
       const client = new Client();
@@ -81,10 +92,12 @@ export async function runOnManager(connections: ManagerConnection[], script: str
         .on("error", (e: Error) => resolve({ code: -1, stdout, stderr, unreachable: e.message, mismatch }))
         .connect({ host: c.host, port: c.port ?? 22, username: c.user ?? "root", privateKey: c.privateKey, hostVerifier, readyTimeout: (c.perDialTimeout ?? 15) * 1000 });
     });
-  const failures: string[] = [];
-  for (const c of connections) {
-    // A manager that is starting (sshd, Docker) gets a few tries before the next one is asked.
-    for (let i = 0; i < 3; i++) {
+  // Rounds over all managers, so a stopped manager costs one dial per round, not three before the next is
+  // asked; a manager that is starting (sshd, Docker) gets the later rounds. "Not a manager" is final.
+  const last = new Map<string, ManagerAttempt>();
+  for (let round = 0; round < 3; round++) {
+    for (const c of connections) {
+      if (last.get(c.host)?.reason === "not-a-manager") continue;
       const r = await attempt(c);
       // Not a reason to try the next manager: a wrong host key is an alarm, not an outage.
       if (r.mismatch) throw new Error(r.mismatch);
@@ -92,10 +105,17 @@ export async function runOnManager(connections: ManagerConnection[], script: str
       if (r.unreachable === undefined && r.code !== NOT_A_MANAGER) {
         throw new Error(`on ${c.host}: exit ${r.code}: ${r.stderr.trim().split("\n").slice(-5).join(" | ")}`);
       }
-      failures.push(`${c.host}: ${r.unreachable ?? r.stderr.trim()}`);
-      if (r.code === NOT_A_MANAGER) break;
-      await new Promise((res) => setTimeout(res, 2000 * (i + 1)));
+      last.set(c.host, r.code === NOT_A_MANAGER ? { host: c.host, reason: "not-a-manager", detail: r.stderr.trim() } : { host: c.host, reason: "unreachable", detail: r.unreachable ?? "" });
     }
+    if (round === 2 || [...last.values()].every((a) => a.reason === "not-a-manager")) break;
+    await new Promise((res) => setTimeout(res, 2000 * (round + 1)));
   }
-  throw new Error(`no Swarm manager answered (${failures.join("; ")})`);
+  const attempts = connections.map((c) => last.get(c.host)!);
+  const tried = attempts.map((a) => `${a.host}: ${a.reason === "unreachable" ? `unreachable (${a.detail})` : "reachable, not a Swarm manager"}`);
+  throw Object.assign(new Error(`no Swarm manager answered; tried ${attempts.length} manager(s): ${tried.join("; ")}`), { attempts });
+}
+
+/** Runs `script` on this one host (a node acting on itself, e.g. leaving the Swarm), no manager guard. */
+export function runOnHost(connection: ManagerConnection, script: string, env: Record<string, string> = {}, stdin = ""): Promise<RunResult> {
+  return runOnManager([connection], script, env, stdin, false);
 }

@@ -72,9 +72,10 @@ for pass in 1 2; do
   wait
   for ip in "$m1" "$m2" "$m3"; do check "pass $pass: engine on $ip is $version" has "docker-$pass-$ip" "docker.io $version"; done
   run "init-$pass" "$m1" swarm/swarm-init.sh "ADVERTISE_ADDR=$m1"
-  check "pass $pass: init prints join tokens" grep -q '"managerToken":"SWMTKN-' "$out/init-$pass.out"
-  token=$(jq -r .managerToken "$out/init-$pass.out")
-  init_id=$(jq -r .nodeId "$out/init-$pass.out")
+  run "tokens-$pass" "$m1" swarm/swarm-tokens.sh
+  check "pass $pass: the tokens script prints the join tokens" grep -q '"managerToken":"SWMTKN-' "$out/tokens-$pass.out"
+  token=$(jq -r .managerToken "$out/tokens-$pass.out")
+  init_id=$(cat "$out/init-$pass.out")
   # Joins run in parallel, as Pulumi runs them.
   for ip in "$m2" "$m3"; do run_stdin "join-$pass-$ip" "$ip" swarm/swarm-join.sh "MANAGER_ADDR=$m1 ADVERTISE_ADDR=$ip" "$token" & done
   wait
@@ -97,7 +98,8 @@ for ip in "$m1" "$m2" "$m3"; do
   check "labels on $ip: second pass unchanged" has "labels-2-$ip" "unchanged"
 done
 check "init: second pass unchanged" has init-2 "unchanged: already a Swarm manager"
-check "init: tokens stable across passes" cmp -s "$out/init-1.out" "$out/init-2.out"
+check "init: node and tokens stable across passes" cmp -s "$out/init-1.out" "$out/init-2.out"
+check "tokens: stable across passes (reading never rotates)" cmp -s "$out/tokens-1.out" "$out/tokens-2.out"
 for ip in "$m2" "$m3"; do check "join $ip: second pass unchanged" has "join-2-$ip" "unchanged: already in the Swarm"; done
 check "network: second pass unchanged" has network-2 "unchanged local-platform"
 check "network: platform network and ingress have the configured MTU 1400" test "$(machine_ssh "$m1" "for n in local-platform ingress; do docker network inspect \$n --format '{{index .Options \"com.docker.network.driver.mtu\"}}'; done" | sort -u)" = 1400
@@ -139,7 +141,10 @@ check "overlay network exists, attachable, unencrypted" test "$(machine_ssh "$m1
 
 echo "bootstrap: scale in (drain, demote, remove) and rejoin"
 id3=$(cat "$out/join-1-$m3.out")
+run remove-claimed "$m1" swarm/node-remove.sh "NODE_ID=$id3 CLAIM=an-older-membership"
+check "a node claimed by another membership is kept (delete after a replace)" test "$(cat "$out/remove-claimed.out")" = kept
 run remove "$m1" swarm/node-remove.sh "NODE_ID=$id3 DRAIN_TIMEOUT=30"
+check "the node's own membership removes it" test "$(cat "$out/remove.out")" = removed
 run leave "$m3" swarm/swarm-leave.sh
 check "removed node is gone from the Swarm" test "$(machine_ssh "$m1" "docker node ls -q" | wc -l)" = 2
 run remove-again "$m1" swarm/node-remove.sh "NODE_ID=$id3"

@@ -175,8 +175,8 @@ check "no task is left on mbio-sandbox-4" test -z "$(machine_ssh "$(machine_ip 4
 
 # ---------------------------------------------------------------------------------------------------
 must "pulumi destroy" pulumi_local destroy --yes --skip-preview
-# The first manager keeps its Swarm, now of one node: the init step has no delete, so that replacing it can
-# never dissolve the cluster (docs/architecture.md); every machine that joined has left.
+# The first manager keeps its Swarm, now of one node: the Swarm resource has no delete and the first
+# manager's membership never removes it (docs/architecture.md); every other machine has left.
 left="$(for i in 2 3 4; do machine_ssh "$(machine_ip "$i")" "docker info --format '{{.Swarm.LocalNodeState}}'"; done | sort -u | tr '\n' ' ')"
 check "after destroy every machine that joined has left the Swarm (states: $left)" test "$left" = "inactive "
 check "after destroy the first manager's Swarm has no other node" test "$(machine_ssh "$(machine_ip 1)" "docker node ls -q 2>/dev/null | wc -l")" -le 1

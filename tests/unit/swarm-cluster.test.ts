@@ -5,6 +5,7 @@ const SERVER = "hcloud:index/server:Server";
 const COMMAND = "command:remote:Command";
 const NODE = "pulumi-nodejs:dynamic/swarm:Node";
 const NETWORK = "pulumi-nodejs:dynamic/swarm:Network";
+const SWARM = "pulumi-nodejs:dynamic/swarm:Swarm";
 
 function withWorkers(stack: string, workers: number) {
   return { ...deployableConfig(stack), "mbio-cloud:workers": workers };
@@ -120,27 +121,36 @@ describe("SwarmCluster on Hetzner", () => {
       expect(names).toContain(`staging-swarm-${node}-docker`);
       expect(names).toContain(`staging-swarm-${node}-membership`);
     }
-    expect(names.filter((n) => n.startsWith("staging-swarm-") && n.endsWith("-join")).sort()).toEqual(["staging-swarm-staging-manager-2-join", "staging-swarm-staging-manager-3-join", "staging-swarm-staging-worker-1-join", "staging-swarm-staging-worker-2-join"]);
-    expect(names.filter((n) => n.startsWith("staging-swarm-") && n.endsWith("-init"))).toEqual(["staging-swarm-init"]);
-    // A replaced init (join-token runbook) must never make the first manager leave its Swarm.
-    expect(commands.find((c) => c.name === "staging-swarm-init")!.inputs.delete).toBeUndefined();
-    // A replaced first manager refuses to start a second Swarm while the others answer.
-    expect(commands.find((c) => c.name === "staging-swarm-init")!.inputs.create).toContain("OTHER_MANAGERS='10.20.1.12 10.20.1.13'");
+    // Every node joins, the first manager too (a no-op on the Swarm's first node; a rebuilt one joins the
+    // live Swarm through the others). No join has a delete: a replaced join never takes a node out.
+    const joins = commands.filter((c) => c.name.startsWith("staging-swarm-") && c.name.endsWith("-join"));
+    expect(joins.map((c) => c.name).sort()).toEqual(["staging-swarm-staging-manager-1-join", "staging-swarm-staging-manager-2-join", "staging-swarm-staging-manager-3-join", "staging-swarm-staging-worker-1-join", "staging-swarm-staging-worker-2-join"]);
+    expect(joins.every((c) => c.inputs.delete === undefined)).toBe(true);
+    expect(names).not.toContain("staging-swarm-init");
+    // One Swarm resource: found through every manager (first manager first), initialised only when none has one.
+    const [swarm] = byType(run, SWARM);
+    expect(swarm.name).toBe("staging-swarm-swarm");
+    expect(swarm.inputs).toMatchObject({ advertiseAddr: "10.20.1.11", otherManagers: "10.20.1.12 10.20.1.13", joinTokenRotation: 0 });
+    expect((asSecret(swarm.inputs.connections) as { value: { host: string }[] }).value).toHaveLength(3);
     const docker = commands.find((c) => c.name === "staging-swarm-staging-worker-1-docker")!;
     expect(docker.inputs.create).toContain("DOCKER_PACKAGE='docker-ce' DOCKER_VERSION='5:27.5.1-1~debian.12~bookworm'");
     const workerJoin = commands.find((c) => c.name === "staging-swarm-staging-worker-1-join")!;
     // Join tokens travel on stdin (secret), never on a command line.
     expect(String(workerJoin.inputs.create)).not.toContain("SWMTKN");
-    expect(asSecret(workerJoin.inputs.stdin)).toEqual({ secret: true, value: "SWMTKN-1-worker" });
+    expect(asSecret(workerJoin.inputs.stdin)).toEqual({ secret: true, value: "SWMTKN-1-worker-0" });
     expect(workerJoin.inputs.create).toContain("MANAGER_ADDR='10.20.1.11 10.20.1.12 10.20.1.13'");
     expect(workerJoin.inputs.create).toContain("ADVERTISE_ADDR='10.20.1.101'");
-    expect(asSecret(commands.find((c) => c.name === "staging-swarm-staging-manager-2-join")!.inputs.stdin)).toEqual({ secret: true, value: "SWMTKN-1-manager" });
-    // Memberships are Swarm provider resources: exact labels, removal only for joined nodes, any manager.
+    expect(asSecret(commands.find((c) => c.name === "staging-swarm-staging-manager-2-join")!.inputs.stdin)).toEqual({ secret: true, value: "SWMTKN-1-manager-0" });
+    // Memberships are Swarm provider resources: exact labels, removal on a real removal only, any manager.
     const nodes = byType(run, NODE);
     const membership = nodes.find((c) => c.name === "staging-swarm-staging-worker-2-membership")!;
     expect(membership.inputs).toMatchObject({ nodeId: "node-staging-swarm-staging-worker-2-join", role: "worker", availability: "active", removeOnDelete: true });
     expect(membership.inputs.labels).toEqual({ "cost-center": "mbio-cloud", "mbio.environment": "staging", "mbio.role": "worker", "mbio.name": "staging-worker-2" });
-    expect(nodes.find((c) => c.name === "staging-swarm-staging-manager-1-membership")!.inputs.removeOnDelete).toBe(false);
+    const first = nodes.find((c) => c.name === "staging-swarm-staging-manager-1-membership")!;
+    // The first manager's membership removes too (a rebuilt manager-1's dead node); node-remove.sh keeps the last manager.
+    expect(first.inputs).toMatchObject({ nodeId: "node-staging-swarm-staging-manager-1-join", removeOnDelete: true });
+    // A removed node's machine leaves the Swarm through its own connection (secret: it holds the key).
+    expect(asSecret(membership.inputs.nodeConnection)).toEqual({ secret: true, value: expect.objectContaining({ host: (asSecret(commands.find((c) => c.name === "staging-swarm-staging-worker-2-join")!.inputs.connection) as { value: { host: string } }).value.host }) });
     const managerHosts = (asSecret(membership.inputs.connections) as { secret: boolean; value: { host: string }[] });
     expect(managerHosts.secret).toBe(true);
     expect(managerHosts.value).toHaveLength(3);
@@ -152,6 +162,36 @@ describe("SwarmCluster on Hetzner", () => {
     expect(logins[0].inputs.create).toContain("REGISTRY='registry.gitlab.com' REGISTRY_USER='mbio-cloud-deploy'");
     expect(String(logins[0].inputs.create)).not.toContain("unit-test-registry-password");
     expect(asSecret(logins[0].inputs.stdin)).toEqual({ secret: true, value: "unit-test-registry-password" });
+  });
+
+  test("join-token rotation is config: a new swarm.joinTokenRotation changes the Swarm's generation and the joins' token, nothing else", async () => {
+    const cfg = deployableConfig("staging");
+    const before = await runProgram("staging", cfg);
+    const swarmCfg = cfg["mbio-cloud:swarm"] as Record<string, unknown>;
+    const after = await runProgram("staging", { ...cfg, "mbio-cloud:swarm": { ...swarmCfg, joinTokenRotation: 1 } });
+    expect(after.error).toBeUndefined();
+    expect(byType(after, SWARM)[0].inputs.joinTokenRotation).toBe(1);
+    const b = new Map(before.resources.map((r) => [`${r.type}/${r.name}`, JSON.stringify(r.inputs)]));
+    const changed = after.resources.filter((r) => b.get(`${r.type}/${r.name}`) !== JSON.stringify(r.inputs)).map((r) => r.name).sort();
+    expect(changed).toEqual(["staging-swarm-staging-manager-1-join", "staging-swarm-staging-manager-2-join", "staging-swarm-staging-manager-3-join", "staging-swarm-staging-worker-1-join", "staging-swarm-staging-worker-2-join", "staging-swarm-swarm"]);
+    expect(asSecret(byType(after, COMMAND).find((c) => c.name === "staging-swarm-staging-worker-1-join")!.inputs.stdin)).toEqual({ secret: true, value: "SWMTKN-1-worker-1" });
+    // The joins' create is unchanged (an update re-runs it: "unchanged: already in the Swarm").
+    expect(byType(after, COMMAND).find((c) => c.name === "staging-swarm-staging-worker-1-join")!.inputs.create).toBe(byType(before, COMMAND).find((c) => c.name === "staging-swarm-staging-worker-1-join")!.inputs.create);
+  });
+
+  test("every stack deploy goes through every manager (first manager first); swarm objects run on the first manager", async () => {
+    const run = await runProgram("staging", deployableConfig("staging"));
+    const stacks = byType(run, "pulumi-nodejs:dynamic/swarm:Stack");
+    expect(stacks.length).toBeGreaterThan(0);
+    const first = (asSecret(byType(run, COMMAND).find((c) => c.name === "staging-swarm-staging-manager-1-join")!.inputs.connection) as { value: { host: string } }).value.host;
+    const second = (asSecret(byType(run, COMMAND).find((c) => c.name === "staging-swarm-staging-manager-2-join")!.inputs.connection) as { value: { host: string } }).value.host;
+    for (const s of stacks) {
+      const hosts = (asSecret(s.inputs.connections) as { value: { host: string }[] }).value.map((c) => c.host);
+      expect([s.name, hosts.length, hosts[0], hosts[1]]).toEqual([s.name, 3, first, second]);
+    }
+    const objects = byType(run, COMMAND).filter((c) => String(c.inputs.create).includes("swarm-object.sh"));
+    expect(objects.length).toBeGreaterThan(0);
+    for (const o of objects) expect([o.name, (asSecret(o.inputs.connection) as { value: { host: string } }).value.host]).toEqual([o.name, first]);
   });
 
   test("scale out 2 → 4 workers adds only the new machines and their joins; nothing existing changes", async () => {
@@ -195,7 +235,7 @@ describe("SwarmCluster on existing hosts", () => {
     expect(run.error).toBeUndefined();
     expect(run.resources.filter((r) => r.type.startsWith("hcloud:"))).toEqual([]);
     const names = byType(run, COMMAND).map((c) => c.name);
-    expect(names).toEqual(expect.arrayContaining(["staging-swarm-onprem-1-harden", "staging-swarm-onprem-1-docker", "staging-swarm-init", "staging-swarm-onprem-3-join"]));
+    expect(names).toEqual(expect.arrayContaining(["staging-swarm-onprem-1-harden", "staging-swarm-onprem-1-docker", "staging-swarm-onprem-1-join", "staging-swarm-onprem-3-join"]));
     expect(names.some((n) => n.includes("onprem-4"))).toBe(false);
     const join = byType(run, COMMAND).find((c) => c.name === "staging-swarm-onprem-2-join")!;
     // The connection carries the private key, so it is stored as a secret in state.
@@ -222,7 +262,7 @@ describe("SwarmCluster on existing hosts", () => {
     const added = after.resources.filter((r) => !b.has(r.name)).map((r) => r.name);
     expect(added.sort()).toEqual(["staging-swarm-onprem-4-docker", "staging-swarm-onprem-4-firewall", "staging-swarm-onprem-4-first-boot", "staging-swarm-onprem-4-harden", "staging-swarm-onprem-4-join", "staging-swarm-onprem-4-membership", "staging-swarm-onprem-4-ssh-keys"]);
     for (const r of after.resources.filter((x) => b.has(x.name))) expect(JSON.stringify(r.inputs)).toBe(b.get(r.name));
-    expect(asSecret(byType(after, COMMAND).find((c) => c.name === "staging-swarm-onprem-4-join")!.inputs.stdin)).toEqual({ secret: true, value: "SWMTKN-1-worker" });
+    expect(asSecret(byType(after, COMMAND).find((c) => c.name === "staging-swarm-onprem-4-join")!.inputs.stdin)).toEqual({ secret: true, value: "SWMTKN-1-worker-0" });
   });
 });
 

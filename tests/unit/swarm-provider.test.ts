@@ -1,9 +1,15 @@
 // The Swarm provider's read view and diff logic: which live differences are drift, which field each one is
-// named by, and which changes update in place versus replace. SSH is mocked; the scripts are the real ones.
-jest.mock("../../components/swarm-provider/ssh", () => ({ ...jest.requireActual("../../components/swarm-provider/ssh"), runOnManager: jest.fn() }));
+// named by, and which changes update in place versus replace (and what a delete after a replace does).
+// SSH is mocked; the scripts are the real ones.
+jest.mock("../../components/swarm-provider/ssh", () => {
+  const runOnManager = jest.fn();
+  // runOnHost is runOnManager on one host without the manager guard; routed through the mock.
+  return { ...jest.requireActual("../../components/swarm-provider/ssh"), runOnManager, runOnHost: (c: unknown, script: string, env = {}, stdin = "") => runOnManager([c], script, env, stdin, false) };
+});
 import { diffNetwork, networkProvider, NetworkOutputs } from "../../components/swarm-provider/network";
-import { diffNode, nodeProvider, NodeOutputs } from "../../components/swarm-provider/node";
-import { runOnManager } from "../../components/swarm-provider/ssh";
+import { CLAIM_LABEL, diffNode, nodeProvider, NodeOutputs, removeNode } from "../../components/swarm-provider/node";
+import { ManagerAttempt, runOnManager } from "../../components/swarm-provider/ssh";
+import { diffSwarm, mayInitialise, swarmProvider } from "../../components/swarm-provider/swarm";
 import { diffStack, stackProvider, StackInputs, StackOutputs } from "../../components/swarm-provider/stack";
 import { changedPaths, serviceView } from "../../components/swarm-provider/view";
 
@@ -115,34 +121,161 @@ describe("stack provider", () => {
 describe("node provider", () => {
   const nodeInspect = (labels: Record<string, string>, availability = "active", role = "worker") =>
     ({ stdout: JSON.stringify([{ ID: "n1", Description: { Hostname: "worker-1" }, Spec: { Labels: labels, Role: role, Availability: availability } }]), stderr: "", host: "h" });
-  const wanted = { connections: managers, nodeId: "n1", role: "worker", availability: "active", labels: { "mbio.role": "worker", "mbio.name": "worker-1" }, removeOnDelete: true };
+  const self = { host: "198.51.100.7", port: 22, user: "root" };
+  const wanted = { connections: managers, nodeId: "n1", role: "worker", availability: "active", labels: { "mbio.role": "worker", "mbio.name": "worker-1" }, removeOnDelete: true, nodeConnection: self };
+  /** What `docker node inspect` shows after apply: the configured labels and the claim the call wrote. */
+  const applied = () => {
+    const labels = Object.fromEntries(String(run.mock.calls[run.mock.calls.length - 1]?.[2]?.LABELS ?? "").split(" ").filter(Boolean).map((p) => p.split("=")));
+    return nodeInspect(labels);
+  };
+  const create = async () => {
+    run.mockImplementationOnce(async () => applied());
+    return (await nodeProvider.create(wanted)).outs!;
+  };
 
-  test("create sends the exact label set; read shows a drain and a tampered label as fields that update", async () => {
-    run.mockResolvedValueOnce(nodeInspect(wanted.labels));
-    const outs = (await nodeProvider.create(wanted)).outs!;
-    expect(run.mock.calls[0][2]).toEqual({ NODE_ID: "n1", ROLE: "worker", AVAILABILITY: "active", LABELS: "mbio.name=worker-1 mbio.role=worker" });
+  test("create sends the exact label set with a fresh claim; read shows a drain and a tampered label as fields that update", async () => {
+    const outs = await create();
+    expect(run.mock.calls[0][2]).toMatchObject({ NODE_ID: "n1", ROLE: "worker", AVAILABILITY: "active" });
+    expect(run.mock.calls[0][2]!.LABELS).toBe(`mbio.membership=${outs.claim} mbio.name=worker-1 mbio.role=worker`);
+    expect(outs.claim).toMatch(/^[0-9a-f-]{36}$/);
     expect(run.mock.calls[0][1]).toContain("--label-rm");
     expect(diffNode(outs, wanted)).toMatchObject({ changes: false });
-    run.mockResolvedValueOnce(nodeInspect({ ...wanted.labels, "mbio.role": "tampered", extra: "x" }, "drain"));
+    run.mockResolvedValueOnce(nodeInspect({ ...wanted.labels, [CLAIM_LABEL]: outs.claim, "mbio.role": "tampered", extra: "x" }, "drain"));
     const refreshed = (await nodeProvider.read!("n1", outs)).props as NodeOutputs;
+    expect(refreshed.claim).toBe(outs.claim);
     const diff = diffNode(refreshed, wanted);
     expect(diff).toMatchObject({ changes: true, replaces: [] });
     expect(diff.fields).toEqual(["availability", "labels.extra", "labels.mbio.role"]);
   });
 
-  test("a node gone from the Swarm reads as deleted; only a new node id replaces", async () => {
-    run.mockResolvedValueOnce({ stdout: "[]\n", stderr: "", host: "h" });
-    expect(await nodeProvider.read!("n1", { ...wanted, hostname: "worker-1" })).toEqual({});
-    expect(diffNode({ ...wanted, hostname: "w" }, { ...wanted, nodeId: "n2" })).toMatchObject({ replaces: ["nodeId"] });
-    expect(diffNode({ ...wanted, hostname: "w" }, { ...wanted, role: "manager" })).toMatchObject({ changes: true, replaces: [], fields: ["role"] });
+  test("exact labels: a label removed from config is a diff, and the update sends a set without it (node-apply removes the rest)", async () => {
+    const outs = await create();
+    const fewer = { ...wanted, labels: { "mbio.role": "worker" } };
+    expect(diffNode(outs, fewer)).toMatchObject({ changes: true, replaces: [], fields: ["labels.mbio.name"] });
+    run.mockResolvedValueOnce(nodeInspect({ "mbio.role": "worker", [CLAIM_LABEL]: outs.claim }));
+    const updated = (await nodeProvider.update!("n1", outs, fewer)).outs!;
+    // The update keeps the membership's claim: it is the same membership.
+    expect(run.mock.calls[1][2]!.LABELS).toBe(`mbio.membership=${outs.claim} mbio.role=worker`);
+    expect(updated.claim).toBe(outs.claim);
+    expect(diffNode(updated, fewer)).toMatchObject({ changes: false });
   });
 
-  test("delete drains and removes a joined node, never the node the Swarm was initialised on", async () => {
-    run.mockResolvedValue({ stdout: "", stderr: "", host: "h" });
-    await nodeProvider.delete!("n1", { ...wanted, hostname: "w", removeOnDelete: false });
-    expect(run).not.toHaveBeenCalled();
-    await nodeProvider.delete!("n1", { ...wanted, hostname: "w" });
+  test("a node gone from the Swarm reads as deleted; only a new node id replaces; role, labels and connections update", async () => {
+    const outs = { ...wanted, hostname: "worker-1", claim: "c1", labels: { ...wanted.labels, [CLAIM_LABEL]: "c1" } };
+    run.mockResolvedValueOnce({ stdout: "[]\n", stderr: "", host: "h" });
+    expect(await nodeProvider.read!("n1", outs)).toEqual({});
+    expect(diffNode(outs, { ...wanted, nodeId: "n2" })).toMatchObject({ replaces: ["nodeId"] });
+    expect(diffNode(outs, { ...wanted, role: "manager" })).toMatchObject({ changes: true, replaces: [], fields: ["role"] });
+    expect(diffNode(outs, { ...wanted, connections: [managers[1]] })).toMatchObject({ changes: true, replaces: [], fields: ["connections"] });
+    expect(diffNode(outs, { ...wanted, nodeConnection: { ...self, host: "198.51.100.8" } })).toMatchObject({ changes: true, replaces: [], fields: ["nodeConnection.host"] });
+    expect(await nodeProvider.diff!("n1", outs, { ...wanted, labels: { a: "b" } })).toEqual({ changes: true, replaces: [] });
+  });
+
+  test("a membership from before claims gets one by an update, never a replace", async () => {
+    const legacy = { ...wanted, hostname: "worker-1", labels: { ...wanted.labels } } as unknown as NodeOutputs;
+    expect(diffNode(legacy, wanted)).toMatchObject({ changes: true, replaces: [], fields: ["labels.mbio.membership"] });
+    run.mockResolvedValueOnce(nodeInspect(wanted.labels));
+    const outs = (await nodeProvider.update!("n1", legacy, wanted)).outs!;
+    expect(outs.claim).toMatch(/^[0-9a-f-]{36}$/);
+    expect(run.mock.calls[0][2]!.LABELS).toContain(`mbio.membership=${outs.claim}`);
+  });
+
+  test("delete on a real removal: drain + remove through the managers with this claim, then the machine leaves", async () => {
+    const props = { ...wanted, hostname: "w", claim: "c1" };
+    run.mockResolvedValueOnce({ stdout: "removed\n", stderr: "", host: "h" }).mockResolvedValueOnce({ stdout: "", stderr: "", host: self.host });
+    await nodeProvider.delete!("n1", props);
+    expect(run.mock.calls[0][0]).toBe(managers);
     expect(run.mock.calls[0][1]).toContain("docker node rm --force");
+    expect(run.mock.calls[0][2]).toEqual({ NODE_ID: "n1", CLAIM: "c1" });
+    // runOnHost: the node itself, no manager guard, the leave script.
+    expect(run.mock.calls[1][0]).toEqual([self]);
+    expect(run.mock.calls[1][1]).toContain("docker swarm leave --force");
+    // Only while the machine is still that node (a rebuilt machine at the same address has a new one).
+    expect(run.mock.calls[1][2]).toEqual({ NODE_ID: "n1" });
+    expect(run.mock.calls[1][4]).toBe(false);
+  });
+
+  test("delete after a replace: the node carries the new membership's claim, so it is kept and does not leave", async () => {
+    run.mockResolvedValueOnce({ stdout: "kept\n", stderr: "", host: "h" });
+    expect(await removeNode({ ...wanted, hostname: "w", claim: "old-claim" })).toBe("kept");
+    expect(run).toHaveBeenCalledTimes(1);
+  });
+
+  test("delete never touches the node the Swarm was initialised on; an unreachable machine after its removal is a warning", async () => {
+    await nodeProvider.delete!("n1", { ...wanted, hostname: "w", claim: "c1", removeOnDelete: false });
+    expect(run).not.toHaveBeenCalled();
+    run.mockResolvedValueOnce({ stdout: "removed\n", stderr: "", host: "h" }).mockRejectedValueOnce(Object.assign(new Error("no Swarm manager answered"), { attempts: [{ host: self.host, reason: "unreachable", detail: "timeout" }] }));
+    const warn = jest.spyOn(console, "error").mockImplementation(() => undefined);
+    expect(await removeNode({ ...wanted, hostname: "w", claim: "c1" })).toBe("removed");
+    expect(warn.mock.calls[0][0]).toMatch(/could not be reached to leave/);
+    warn.mockRestore();
+    // A leave that ran and failed is an error.
+    run.mockResolvedValueOnce({ stdout: "removed\n", stderr: "", host: "h" }).mockRejectedValueOnce(new Error("on 198.51.100.7: exit 1: swarm-leave: error"));
+    await expect(removeNode({ ...wanted, hostname: "w", claim: "c1" })).rejects.toThrow(/swarm-leave: error/);
+  });
+});
+
+describe("swarm provider", () => {
+  const wanted = { connections: managers, advertiseAddr: "10.0.0.11", otherManagers: "10.0.0.12", joinTokenRotation: 0 };
+  const tokens = (gen: number) => ({ stdout: JSON.stringify({ clusterId: "cl1", managerToken: `SWMTKN-m${gen}`, workerToken: `SWMTKN-w${gen}` }), stderr: "", host: "192.0.2.2" });
+  const noManager = (...attempts: ManagerAttempt[]) => Object.assign(new Error("no Swarm manager answered"), { attempts });
+
+  test("an existing Swarm is found through any manager: no init, tokens read without rotating", async () => {
+    run.mockResolvedValueOnce(tokens(0));
+    const { id, outs } = await swarmProvider.create(wanted);
+    expect(id).toBe("cl1");
+    expect(outs).toMatchObject({ clusterId: "cl1", managerToken: "SWMTKN-m0", workerToken: "SWMTKN-w0" });
+    expect(run).toHaveBeenCalledTimes(1);
+    expect(run.mock.calls[0][0]).toBe(managers);
+    expect(run.mock.calls[0][2]).toEqual({ ROTATE: "false" });
+  });
+
+  test("init only when every configured manager answered without a Swarm, on the first manager", async () => {
+    run
+      .mockRejectedValueOnce(noManager({ host: "192.0.2.1", reason: "not-a-manager", detail: "" }, { host: "192.0.2.2", reason: "not-a-manager", detail: "" }))
+      .mockResolvedValueOnce({ stdout: "node-1\n", stderr: "", host: "192.0.2.1" })
+      .mockResolvedValueOnce(tokens(0));
+    await swarmProvider.create(wanted);
+    expect(run.mock.calls[1][0]).toEqual([managers[0]]);
+    expect(run.mock.calls[1][1]).toContain("docker swarm init");
+    expect(run.mock.calls[1][2]).toEqual({ ADVERTISE_ADDR: "10.0.0.11", OTHER_MANAGERS: "10.0.0.12" });
+    expect(run.mock.calls[1][4]).toBe(false);
+  });
+
+  test("no init while a manager cannot be reached (it may hold the Swarm): the error names every manager", async () => {
+    run.mockRejectedValueOnce(
+      Object.assign(new Error("no Swarm manager answered; tried 2 manager(s): 192.0.2.1: reachable, not a Swarm manager; 192.0.2.2: unreachable (timeout)"), {
+        attempts: [{ host: "192.0.2.1", reason: "not-a-manager", detail: "" }, { host: "192.0.2.2", reason: "unreachable", detail: "timeout" }],
+      }),
+    );
+    await expect(swarmProvider.create(wanted)).rejects.toThrow(/192\.0\.2\.1: reachable, not a Swarm manager; 192\.0\.2\.2: unreachable \(timeout\)\. No Swarm was initialised/);
+    expect(run).toHaveBeenCalledTimes(1);
+    expect(mayInitialise([{ host: "a", reason: "not-a-manager", detail: "" }], 2)).toBe(false);
+  });
+
+  test("a new joinTokenRotation is an update that rotates both tokens; other changes never rotate; nothing replaces", async () => {
+    run.mockResolvedValueOnce(tokens(0));
+    const outs = (await swarmProvider.create(wanted)).outs!;
+    expect(diffSwarm(outs, wanted)).toMatchObject({ changes: false });
+    const next = { ...wanted, joinTokenRotation: 1 };
+    expect(diffSwarm(outs, next)).toMatchObject({ changes: true, replaces: [], fields: ["joinTokenRotation"] });
+    run.mockResolvedValueOnce(tokens(1));
+    const rotated = (await swarmProvider.update!("cl1", outs, next)).outs!;
+    expect(run.mock.calls[1][2]).toEqual({ ROTATE: "true" });
+    expect(run.mock.calls[1][1]).toContain("docker swarm join-token --rotate -q worker");
+    expect(rotated).toMatchObject({ joinTokenRotation: 1, workerToken: "SWMTKN-w1" });
+    const moved = { ...next, connections: [managers[1], managers[0]] };
+    expect(diffSwarm(rotated, moved)).toMatchObject({ changes: true, replaces: [], fields: ["connections"] });
+    run.mockResolvedValueOnce(tokens(1));
+    await swarmProvider.update!("cl1", rotated, moved);
+    expect(run.mock.calls[2][2]).toEqual({ ROTATE: "false" });
+    expect(swarmProvider.delete).toBeUndefined();
+  });
+
+  test("read shows tokens rotated by hand", async () => {
+    run.mockResolvedValueOnce(tokens(7));
+    const read = await swarmProvider.read!("cl1", { ...wanted, clusterId: "cl1", managerToken: "SWMTKN-m0", workerToken: "SWMTKN-w0" });
+    expect(read.props).toMatchObject({ managerToken: "SWMTKN-m7", workerToken: "SWMTKN-w7" });
   });
 });
 

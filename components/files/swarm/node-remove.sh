@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # Runs on a manager before a node's machine goes away (scale in): drains the node so its tasks move,
 # demotes it if it is a manager, and removes it from the Swarm. A node already gone is not an error.
-# Env: NODE_ID, DRAIN_TIMEOUT (seconds, default 300).
+# Only while the node carries the caller's claim (label mbio.membership = CLAIM): a node claimed by a newer
+# membership (the old one's delete after a replace) is left exactly as it is. The Swarm's last manager is
+# never removed either: it holds the Swarm.
+# Prints one word on stdout: removed, kept (claimed by another membership) or absent.
+# Env: NODE_ID, CLAIM (empty: a membership from before claims), DRAIN_TIMEOUT (seconds, default 300).
 set -euo pipefail
 : "${NODE_ID:?}"
+CLAIM="${CLAIM:-}"
 DRAIN_TIMEOUT="${DRAIN_TIMEOUT:-300}"
 say() { printf 'node-remove: %s\n' "$*" >&2; }
 
@@ -25,6 +30,18 @@ swarm_update() {
 
 if ! docker node inspect "$NODE_ID" >/dev/null 2>&1; then
   say "unchanged: node $NODE_ID is not in the Swarm"
+  echo absent
+  exit 0
+fi
+live_claim="$(docker node inspect "$NODE_ID" --format '{{index .Spec.Labels "mbio.membership"}}')"
+if [ "$live_claim" != "$CLAIM" ]; then
+  say "unchanged: node $NODE_ID belongs to another membership (claim ${live_claim:-none}, not ${CLAIM:-none}): a replace, not a removal"
+  echo kept
+  exit 0
+fi
+if [ "$(docker node inspect "$NODE_ID" --format '{{.Spec.Role}}')" = manager ] && [ "$(docker node ls --filter role=manager -q | wc -l)" -le 1 ]; then
+  say "unchanged: $NODE_ID is the Swarm's last manager; it keeps the Swarm (destroy leaves a one-node Swarm)"
+  echo kept
   exit 0
 fi
 say "draining $NODE_ID"
@@ -43,3 +60,4 @@ if [ "$(docker node inspect "$NODE_ID" --format '{{.Spec.Role}}')" = manager ]; 
 fi
 swarm_update docker node rm --force "$NODE_ID"
 say "removed $NODE_ID"
+echo removed

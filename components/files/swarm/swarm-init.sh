@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Initialises the Swarm on the first manager, advertising its private address; on a node that is already
-# a Swarm manager it changes nothing. Prints the join tokens as JSON (a secret output in Pulumi).
-# Never a second Swarm: when another manager of the configuration (OTHER_MANAGERS) already answers on the
-# Swarm port — this first manager was replaced while the Swarm lives on — it refuses instead of initialising.
+# a Swarm manager it changes nothing. The Swarm provider (swarm-provider/swarm.ts) runs it only after every
+# configured manager answered that it holds no Swarm; a rebuilt first manager joins the live Swarm instead.
+# Never a second Swarm, also as a last check here: when another manager of the configuration
+# (OTHER_MANAGERS) already answers on the Swarm port, it refuses instead of initialising.
 # Env: ADVERTISE_ADDR, OTHER_MANAGERS (private addresses, space-separated; may be empty).
 set -euo pipefail
 : "${ADVERTISE_ADDR:?}"
@@ -22,5 +23,4 @@ else
   say "initialising the Swarm on $ADVERTISE_ADDR"
   docker swarm init --advertise-addr "$ADVERTISE_ADDR" --listen-addr "$ADVERTISE_ADDR:2377" >/dev/null
 fi
-printf '{"managerToken":"%s","workerToken":"%s","nodeId":"%s"}\n' \
-  "$(docker swarm join-token -q manager)" "$(docker swarm join-token -q worker)" "$(docker info --format '{{.Swarm.NodeID}}')"
+docker info --format '{{.Swarm.NodeID}}'

@@ -120,12 +120,13 @@ function mockState(type: string, name: string, inputs: Record<string, unknown>):
       return { ...inputs, ipv4Address: fakeIp(name), ipv6Address: "2001:db8::1", status: "running" };
     case "command:remote:Command": {
       const create = String(inputs.create ?? "");
-      if (create.includes("swarm-init.sh")) return { ...inputs, stdout: JSON.stringify({ managerToken: "SWMTKN-1-manager", workerToken: "SWMTKN-1-worker", nodeId: "node-init" }), stderr: "" };
       if (create.includes("swarm-join.sh")) return { ...inputs, stdout: `node-${name}`, stderr: "" };
       return { ...inputs, stdout: "", stderr: "" };
     }
     case "pulumi-nodejs:dynamic/mbio:SshHostKey":
       return { ...inputs, ...TEST_HOST_KEY };
+    case "pulumi-nodejs:dynamic/swarm:Swarm":
+      return { ...inputs, clusterId: "swarm-cluster-id", managerToken: `SWMTKN-1-manager-${inputs.joinTokenRotation ?? 0}`, workerToken: `SWMTKN-1-worker-${inputs.joinTokenRotation ?? 0}` };
     case "pulumi-nodejs:dynamic/gitlab:RunnerRegistration":
       return { ...inputs, runnerId: 9171, token: "glrt-mock-runner-token", tokenExpiresAt: null };
     default:
