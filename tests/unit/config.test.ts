@@ -119,7 +119,7 @@ describe("config validation", () => {
     const raw = valid();
     raw.machineSource = "existing";
     for (const k of ["location", "osImage", "serverTypes", "privateNetwork"]) delete raw[k];
-    raw.hosts = ["a", "b", "c", "d", "e"].map((n, i) => ({ name: n, address: `192.0.2.${i + 1}`, privateAddress: `10.0.0.${i + 1}` }));
+    raw.hosts = ["a", "b", "c", "d", "e"].map((n, i) => ({ name: n, address: `192.0.2.${i + 1}`, privateAddress: `10.0.0.${i + 1}`, hostKey: TEST_HOST_KEY.publicKey }));
     raw.storage = { driver: "hetzner-csi", hetznerCsi: { pluginImage: `hetznercloud/hcloud-csi-driver:v0.0.0-swarm@sha256:${"f".repeat(64)}` } };
     expect(problemsFor("staging", raw).join("\n")).toMatch(/mbio-cloud:storage\.driver is hetzner-csi — hetzner-csi needs machineSource hetzner .*existing servers use local/);
     raw.storage = { driver: "local" };
