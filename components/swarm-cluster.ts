@@ -22,6 +22,7 @@ import { HetznerMachines } from "./machines/hetzner";
 import { knownHostsLine } from "./machines/host-keys";
 import { deployPublicKey } from "./machines/ssh-keys";
 import { Machine, NodeInfo } from "./machines/types";
+import { EngineRollout, rollingOrder } from "./rolling/engine";
 import { SwarmNetwork } from "./swarm-provider/network";
 import { SwarmNode } from "./swarm-provider/node";
 import { Swarm } from "./swarm-provider/swarm";
@@ -68,12 +69,13 @@ export class SwarmCluster extends pulumi.ComponentResource {
         ? new HetznerMachines(`${name}-hetzner`, { config: cfg, sshPrivateKey: args.sshPrivateKey }, { parent: this }).machines
         : existingMachines({ hosts: cfg.hosts ?? [], managers: cfg.managers, workers: cfg.workers, sshUser: cfg.sshUser, sshPrivateKey: args.sshPrivateKey }));
 
-    const run = (id: string, connection: pulumi.Input<Connection>, script: string, env: Record<string, pulumi.Input<string>>, extra: Partial<command.remote.CommandArgs>, dependsOn: pulumi.Resource[], secretStdout = false) =>
+    const run = (id: string, connection: pulumi.Input<Connection>, script: string, env: Record<string, pulumi.Input<string>>, extra: Partial<command.remote.CommandArgs>, dependsOn: pulumi.Resource[], secretStdout = false, ignoreChanges?: string[]) =>
       new command.remote.Command(
         `${name}-${id}`,
         { connection, create: remoteScript(script, env), logging: "stderr", ...extra },
-        { parent: this, dependsOn, additionalSecretOutputs: secretStdout ? ["stdout"] : [] },
+        { parent: this, dependsOn, additionalSecretOutputs: secretStdout ? ["stdout"] : [], ignoreChanges },
       );
+    const engineEnv: Record<string, string> = { DOCKER_PACKAGE: cfg.dockerEngine.package, DOCKER_VERSION: cfg.dockerEngine.version, CONTAINERD_VERSION: cfg.dockerEngine.containerdVersion ?? "" };
 
     const deployKey = deployPublicKey(args.sshPrivateKey);
     const engines = new Map<string, command.remote.Command>();
@@ -86,7 +88,9 @@ export class SwarmCluster extends pulumi.ComponentResource {
       run(`${m.name}-firewall`, m.connection, "cloud-init/firewall.sh", hostFirewallEnv(cfg, m.role, privateSources(cfg)), {}, [harden]);
       // authorized_keys follows sshPublicKeys: rotation is an edit and `pulumi up` (servers are not replaced).
       run(`${m.name}-ssh-keys`, m.connection, "swarm/authorized-keys.sh", { DEPLOY_KEY: deployKey }, { stdin: cfg.sshPublicKeys.join("\n") }, [cloudInit]);
-      const engine = run(`${m.name}-docker`, m.connection, "swarm/install-docker.sh", { DOCKER_PACKAGE: cfg.dockerEngine.package, DOCKER_VERSION: cfg.dockerEngine.version }, {}, [harden]);
+      // The first install only (ignoreChanges): every later engine change goes node by node through the
+      // EngineRollout chain below; re-running this command would restart every engine at once.
+      const engine = run(`${m.name}-docker`, m.connection, "swarm/install-docker.sh", engineEnv, {}, [harden], false, ["create"]);
       engines.set(m.name, engine);
       // Every manager can deploy a stack, so every manager holds the registry login (password on stdin).
       if (cfg.registry && m.role === "manager") {
@@ -116,6 +120,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
 
     const nodeLabels = (m: Machine) => ({ ...cfg.labels, "mbio.environment": env, "mbio.role": m.role, "mbio.name": m.name });
     const memberships: pulumi.Resource[] = [];
+    const joined = new Map<string, { nodeId: pulumi.Input<string>; member: pulumi.Resource }>();
     let lastManagerMembership: pulumi.Resource | undefined;
     for (const m of machines) {
       // Every node joins, the first manager too: on the Swarm's own first node the join changes nothing; a
@@ -143,6 +148,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
       );
       if (m.role === "manager") lastManagerMembership = member;
       memberships.push(member);
+      joined.set(m.name, { nodeId, member });
     }
 
     const network = new SwarmNetwork(
@@ -151,6 +157,18 @@ export class SwarmCluster extends pulumi.ComponentResource {
       { parent: this, dependsOn: [swarm] },
     );
     this.ready = [network, ...memberships, ...registryLogins];
+
+    // Engine changes roll: each node's EngineRollout waits for the previous one, managers first.
+    let previous: { name: string; rollout: EngineRollout } | undefined;
+    for (const m of rollingOrder(machines)) {
+      const { nodeId, member } = joined.get(m.name)!;
+      const rollout = new EngineRollout(
+        `${name}-${m.name}-engine`,
+        { managers: viaManagers, node: managerConnections(m.connection).apply(([c]) => c), nodeName: m.name, nodeId, engine: engineEnv, after: previous?.name ?? "" },
+        { parent: this, dependsOn: [member, ...(previous ? [previous.rollout] : [])] },
+      );
+      previous = { name: m.name, rollout };
+    }
 
     this.nodes = pulumi.all(machines.map((m) => pulumi.all([m.publicIp, m.privateIp]).apply(([publicIp, privateIp]) => ({ name: m.name, role: m.role, publicIp, privateIp }))));
     const address = first.connection.apply((c) => `${c.user ?? "root"}@${c.host}:${c.port ?? 22}`);

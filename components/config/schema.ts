@@ -30,6 +30,15 @@ export const dockerEngineSchema = z.strictObject({
   version: z
     .string({ message: "must be the exact apt version string, e.g. 5:27.5.1-1~debian.12~bookworm" })
     .regex(/^[0-9][A-Za-z0-9.+:~-]*$/, { message: "must be the exact apt version string, e.g. 5:27.5.1-1~debian.12~bookworm (no wildcards, no latest)" }),
+  // containerd.io (docker-ce) or containerd (docker.io): the engine's runtime moves only with this pin.
+  containerdVersion: z
+    .string({ message: "must be the exact apt version of containerd.io (docker-ce) or containerd (docker.io), e.g. 1.7.25-1" })
+    .regex(/^[0-9][A-Za-z0-9.+:~-]*$/, { message: "must be the exact apt version of containerd.io (docker-ce) or containerd (docker.io), e.g. 1.7.25-1 (no wildcards)" })
+    .optional(),
+}).superRefine((e, ctx) => {
+  if (e.package === "docker-ce" && e.containerdVersion === undefined) {
+    ctx.addIssue({ code: "custom", path: ["containerdVersion"], message: "required with docker-ce: the exact containerd.io version (e.g. 1.7.25-1), or apt installs whatever is newest on each node" });
+  }
 });
 
 export const swarmSchema = z.strictObject({

@@ -2,6 +2,8 @@
 // Server names and private addresses derive from role + index (naming.ts), so scaling never renumbers.
 import * as pulumi from "@pulumi/pulumi";
 import * as hcloud from "@pulumi/hcloud";
+import * as command from "@pulumi/command";
+import { remoteScript } from "../files";
 import { ValidatedConfig } from "../config/load";
 import { cloudInitUserData } from "./cloud-init";
 import { hostKeyUserData, SshHostKey } from "./host-keys";
@@ -85,6 +87,10 @@ export class HetznerMachines extends pulumi.ComponentResource {
     };
 
     const userData = cloudInitUserData();
+    // Servers form a chain (managers first, then workers): a change that powers servers off (a server type
+    // resize) reaches one server at a time, and the next waits until the previous node is healthy again
+    // (node-healthy.sh: engine up, back in the Swarm, every manager reachable), so quorum holds throughout.
+    let previousHealthy: pulumi.Resource | undefined;
     this.machines = plannedNodes(env, cfg.managers, cfg.workers).map(({ name: nodeName, role, index }) => {
       const ip = privateIpFor(privateNetwork.subnet, role, index);
       // The server's host key, made before the server and written by cloud-init: the first SSH connection
@@ -110,14 +116,20 @@ export class HetznerMachines extends pulumi.ComponentResource {
         // cloud-init only runs at first boot: a changed user-data must not replace running servers. SSH keys
         // only seed the first boot too; afterwards authorized_keys follows sshPublicKeys (authorized-keys.sh),
         // so a key rotation never replaces a server.
-        { parent: this, dependsOn: [subnet], ignoreChanges: ["userData", "sshKeys"] },
+        { parent: this, dependsOn: [subnet, ...(previousHealthy ? [previousHealthy] : [])], ignoreChanges: ["userData", "sshKeys"] },
+      );
+      const connection = pulumi.output({ host: server.ipv4Address, port: 22, user: cfg.sshUser, privateKey: args.sshPrivateKey, hostKey: hostKey.publicKey, dialErrorLimit: 60, perDialTimeout: 10 });
+      previousHealthy = new command.remote.Command(
+        `${name}-${nodeName}-healthy`,
+        { connection, create: remoteScript("swarm/node-healthy.sh", { ROLE: role }), triggers: [server.serverType], logging: "stderr" },
+        { parent: this },
       );
       return {
         name: nodeName,
         role,
         publicIp: server.ipv4Address,
         privateIp: pulumi.output(ip),
-        connection: pulumi.output({ host: server.ipv4Address, port: 22, user: cfg.sshUser, privateKey: args.sshPrivateKey, hostKey: hostKey.publicKey, dialErrorLimit: 60, perDialTimeout: 10 }),
+        connection,
         serverId: server.id.apply(Number),
         readyAfter: [server],
       };

@@ -52,19 +52,7 @@ if ! docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
   as_root rm -rf "$WORK/rootfs"
 fi
 docker build -q --build-arg "BASE_IMAGE=$BASE_IMAGE" -t "$AGENT_IMAGE" "$ROOT/images/backup-agent" >/dev/null || abort "build $AGENT_IMAGE"
-mkdir -p "$WORK/pg"
-cat >"$WORK/pg/Dockerfile" <<'EOF'
-ARG BASE_IMAGE
-FROM ${BASE_IMAGE}
-RUN apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends postgresql-15 && rm -rf /var/lib/apt/lists/*
-ENV PATH=/usr/lib/postgresql/15/bin:$PATH PGDATA=/var/lib/postgresql/data
-# Like the official image: initdb on an empty volume, local socket trusted, superuser $POSTGRES_USER.
-RUN printf '%s\n' '#!/bin/sh' 'set -e' 'mkdir -p "$PGDATA" /run/postgresql && chown postgres "$PGDATA" /run/postgresql' \
-  '[ -s "$PGDATA/PG_VERSION" ] || su postgres -c "initdb -U ${POSTGRES_USER:-postgres} --auth-local=trust -D $PGDATA" >/dev/null' \
-  'exec su postgres -c "postgres -D $PGDATA -c listen_addresses="' >/entry.sh && chmod +x /entry.sh
-CMD ["/entry.sh"]
-EOF
-docker build -q --build-arg "BASE_IMAGE=$BASE_IMAGE" -t "$PG_IMAGE" "$WORK/pg" >/dev/null || abort "build $PG_IMAGE"
+docker build -q --build-arg "BASE_IMAGE=$BASE_IMAGE" -t "$PG_IMAGE" "$ROOT/images/drill-postgres" >/dev/null || abort "build $PG_IMAGE"
 eval "$(bash "$ROOT/scripts/versitygw.sh" start "$WORK/s3")" || abort "start versitygw"
 export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_DEFAULT_REGION=us-east-1
 BUCKET="drill-backups"

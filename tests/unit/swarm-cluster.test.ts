@@ -260,7 +260,7 @@ describe("SwarmCluster on existing hosts", () => {
     const after = await runProgram("staging", existing(1));
     const b = new Map(before.resources.map((r) => [r.name, JSON.stringify(r.inputs)]));
     const added = after.resources.filter((r) => !b.has(r.name)).map((r) => r.name);
-    expect(added.sort()).toEqual(["staging-swarm-onprem-4-docker", "staging-swarm-onprem-4-firewall", "staging-swarm-onprem-4-first-boot", "staging-swarm-onprem-4-harden", "staging-swarm-onprem-4-join", "staging-swarm-onprem-4-membership", "staging-swarm-onprem-4-ssh-keys"]);
+    expect(added.sort()).toEqual(["staging-swarm-onprem-4-docker", "staging-swarm-onprem-4-engine", "staging-swarm-onprem-4-firewall", "staging-swarm-onprem-4-first-boot", "staging-swarm-onprem-4-harden", "staging-swarm-onprem-4-join", "staging-swarm-onprem-4-membership", "staging-swarm-onprem-4-ssh-keys"]);
     for (const r of after.resources.filter((x) => b.has(x.name))) expect(JSON.stringify(r.inputs)).toBe(b.get(r.name));
     expect(asSecret(byType(after, COMMAND).find((c) => c.name === "staging-swarm-onprem-4-join")!.inputs.stdin)).toEqual({ secret: true, value: "SWMTKN-1-worker-0" });
   });
