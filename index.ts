@@ -47,6 +47,7 @@ export const dnsNamespace = environment.dnsNamespace;
 export const nodes = environment.nodes;
 export const managerSshAddress = environment.cluster.managerSshAddress;
 export const dockerHost = environment.cluster.dockerHost;
+export const sshKnownHosts = environment.cluster.sshKnownHosts;
 export const networkName = environment.cluster.networkName;
 export const grafanaUrl = environment.monitoring.grafanaUrl;
 export const gitlabRunnerId = environment.runner.runnerId;

@@ -36,7 +36,7 @@ eval "$(bash "$ROOT/scripts/versitygw.sh" start "$WORK/s3")"
 export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_DEFAULT_REGION=us-east-1 AGENT_IMAGE ENVIRONMENT=bench NODE_NAME=bench
 export RESTIC_REPOSITORY="s3:$S3_ENDPOINT/bench/restic" RESTIC_PASSWORD="bench-$RANDOM"
 # versitygw, like AWS, requires x-amz-content-sha256, which curl 7.88's --aws-sigv4 does not send itself.
-s3() { curl -sS --aws-sigv4 "aws:amz:us-east-1:s3" --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" "$@"; }
+s3() { curl -sS --aws-sigv4 "aws:amz:us-east-1:s3" -K <(printf 'user = "%s:%s"\n' "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY") -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" "$@"; }
 [ "$(s3 -o "$WORK/bucket.xml" -w '%{http_code}' -X PUT "$S3_ENDPOINT/bench")" = 200 ] || { cat "$WORK/bucket.xml"; die "could not create bucket bench"; }
 now() { date +%s.%N; }
 secs() { awk -v s="$1" -v e="$2" 'BEGIN { printf "%.1f", e - s }'; }

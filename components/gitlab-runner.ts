@@ -15,8 +15,9 @@ import * as command from "@pulumi/command";
 import type { GitlabConfig } from "./config/gitlab";
 import { RunnerInputs, RunnerOutputs, runnerProvider } from "./gitlab/runner-api";
 import { remoteScript } from "./files";
-import { contentName, serviceDeploy, STDOUT_LOGGING } from "./service-conventions";
+import { serviceDeploy, STDOUT_LOGGING } from "./service-conventions";
 import { ComposeFile, firstManager, ManagerConnections, SwarmStack } from "./swarm-stack";
+import { secretObjectName } from "./swarm-objects";
 
 export const RUNNER_STACK = "gitlab-runner";
 const METRICS_PORT = 9252;
@@ -145,8 +146,7 @@ export class GitlabRunner extends pulumi.ComponentResource {
         runnerConfigToml({ environment: args.environment, gitlab: g, url, runnerId, token, defaultImage: g.docker.defaultImage ?? image }),
       ),
     );
-    // The name hashes the content (with the token, high entropy: the hash says nothing about it).
-    const secretName = pulumi.unsecret(toml.apply((t) => contentName("gitlab-runner-config", `${args.environment}\0${t}`)));
+    const secretName = secretObjectName("gitlab-runner-config", args.managerConnection, toml);
     const secret = new command.remote.Command(
       `${name}-config-secret`,
       {

@@ -29,6 +29,7 @@ import { createHash } from "crypto";
 import type { BackupConfig } from "./config/data";
 import { remoteScript, scriptFile } from "./files";
 import { ComposeFile, firstManager, ManagerConnections, SwarmStack } from "./swarm-stack";
+import { secretObjectName } from "./swarm-objects";
 
 export const BACKUP_LABEL = "mbio.backup";
 export const BACKUP_DATABASE_LABEL = "mbio.backup.database";
@@ -222,9 +223,7 @@ export class S3Backup extends pulumi.ComponentResource {
     const secretNameOutputs: Record<string, pulumi.Output<string>> = {};
     for (const [k, value] of Object.entries(secretInputs)) {
       if (value === undefined) continue;
-      // A hash of a high-entropy secret says nothing about it, and names the version in use.
-      const objectName = pulumi.secret(value).apply((v) => `backup-${k.replace(/_/g, "-")}-${shortHash(`${args.environment}\0${v}`)}`);
-      secretNameOutputs[k] = pulumi.unsecret(objectName);
+      secretNameOutputs[k] = secretObjectName(`backup-${k.replace(/_/g, "-")}`, args.managerConnection, value);
       objects.push(swarmObject("secret", k.replace(/_/g, "-"), secretNameOutputs[k], pulumi.secret(value)));
     }
 

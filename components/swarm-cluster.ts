@@ -16,8 +16,10 @@ import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { ValidatedConfig } from "./config/load";
 import { remoteScript } from "./files";
+import { hostFirewallEnv, privateSources } from "./host-firewall";
 import { existingMachines } from "./machines/existing";
 import { HetznerMachines } from "./machines/hetzner";
+import { knownHostsLine } from "./machines/host-keys";
 import { deployPublicKey } from "./machines/ssh-keys";
 import { Machine, NodeInfo } from "./machines/types";
 import { EngineRollout, rollingOrder } from "./rolling/engine";
@@ -43,6 +45,8 @@ export class SwarmCluster extends pulumi.ComponentResource {
   readonly managerConnections: pulumi.Output<Connection[]>;
   /** user@host:port of the first manager, for operators. */
   readonly managerSshAddress: pulumi.Output<string>;
+  /** known_hosts lines of every machine's pinned host key, for OpenSSH clients (tools/mbio-restore). */
+  readonly sshKnownHosts: pulumi.Output<string>;
   /** DOCKER_HOST for a docker client or provider: ssh://user@host:port. */
   readonly dockerHost: pulumi.Output<string>;
   /** The platform's attachable overlay network; every stack joins it. */
@@ -80,6 +84,8 @@ export class SwarmCluster extends pulumi.ComponentResource {
       // A new Hetzner server runs cloud-init (package_update, harden.sh) while sshd already answers.
       const cloudInit = run(`${m.name}-first-boot`, m.connection, "cloud-init/wait.sh", {}, {}, m.readyAfter);
       const harden = run(`${m.name}-harden`, m.connection, "cloud-init/harden.sh", {}, {}, [cloudInit]);
+      // The host firewall behind the Hetzner one (which sees only the public interface); the same rules on existing hosts.
+      run(`${m.name}-firewall`, m.connection, "cloud-init/firewall.sh", hostFirewallEnv(cfg, m.role, privateSources(cfg)), {}, [harden]);
       // authorized_keys follows sshPublicKeys: rotation is an edit and `pulumi up` (servers are not replaced).
       run(`${m.name}-ssh-keys`, m.connection, "swarm/authorized-keys.sh", { DEPLOY_KEY: deployKey }, { stdin: cfg.sshPublicKeys.join("\n") }, [cloudInit]);
       // The first install only (ignoreChanges): every later engine change goes node by node through the
@@ -168,6 +174,10 @@ export class SwarmCluster extends pulumi.ComponentResource {
     const address = first.connection.apply((c) => `${c.user ?? "root"}@${c.host}:${c.port ?? 22}`);
     this.managerSshAddress = pulumi.unsecret(address);
     this.dockerHost = this.managerSshAddress.apply((a) => `ssh://${a}`);
+    // Host keys are public: taken out of the (secret) connections on purpose.
+    this.sshKnownHosts = pulumi.unsecret(
+      pulumi.all(machines.map((m) => m.connection)).apply((cs) => cs.map((c) => knownHostsLine(String(c.host), Number(c.port ?? 22), String(c.hostKey))).join("\n") + "\n"),
+    );
     this.registerOutputs({ nodes: this.nodes, managerSshAddress: this.managerSshAddress, dockerHost: this.dockerHost, networkName: this.networkName });
   }
 }

@@ -15,18 +15,33 @@ export interface SwarmObjectRef {
 }
 
 /**
- * A Swarm config (plain content) or secret (secret content) named `<prefix>-<hash>`. Secret names hash the
- * content keyed by the environment: a keyed hash of a secret says nothing about it.
+ * The name of a Swarm secret: `<prefix>-<12 hex of HMAC-SHA256(key, value)>`. The name must change with the
+ * value (so the services roll), must not change between runs (no churn), and must say nothing about the value
+ * although it sits in plain state and in `docker secret ls`. An unkeyed hash fails the last point (a weak
+ * password can be guessed offline from it); so the key is a per-stack secret: derived from the stack's SSH
+ * deploy key (mbio-cloud:sshPrivateKey, a Pulumi secret that every component creating Swarm secrets already
+ * holds in its manager connection). Without that key, the name cannot be tested against a guess. Rotating the
+ * deploy key renames every secret once (the services roll once).
  */
+export function secretObjectName(prefix: string, connection: ManagerConnections, value: pulumi.Input<string>): pulumi.Output<string> {
+  return pulumi.unsecret(
+    pulumi.all([firstManager(connection), pulumi.secret(value)]).apply(([c, v]) => {
+      const privateKey = c?.privateKey;
+      if (!privateKey) throw new Error(`naming the Swarm secret ${prefix}: the manager connection carries no SSH private key (mbio-cloud:sshPrivateKey)`);
+      const key = createHmac("sha256", "mbio-cloud swarm secret names").update(String(privateKey)).digest();
+      return `${prefix}-${createHmac("sha256", key).update(v).digest("hex").slice(0, 12)}`;
+    }),
+  );
+}
+
+/** A Swarm config (plain content, named by its hash) or secret (secret content, named by secretObjectName). */
 export function swarmObject(
   parent: pulumi.Resource,
   id: string,
   args: { connection: ManagerConnections; kind: "config" | "secret"; prefix: string; content: pulumi.Input<string>; label: string; environment: string },
 ): SwarmObjectRef {
   const content = args.kind === "secret" ? pulumi.secret(args.content) : pulumi.output(args.content);
-  const name = pulumi.unsecret(
-    content.apply((c) => (args.kind === "secret" ? `${args.prefix}-${createHmac("sha256", args.environment).update(c).digest("hex").slice(0, 12)}` : contentName(args.prefix, c))),
-  );
+  const name = args.kind === "secret" ? secretObjectName(args.prefix, args.connection, content) : content.apply((c) => contentName(args.prefix, c));
   const resource = new command.remote.Command(
     id,
     {

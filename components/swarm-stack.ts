@@ -73,6 +73,7 @@ export function managerConnections(connection: SwarmStackArgs["connection"]): pu
       port: Number(m.port ?? 22),
       user: String(m.user ?? "root"),
       privateKey: m.privateKey === undefined ? undefined : String(m.privateKey),
+      hostKey: m.hostKey === undefined ? undefined : String(m.hostKey),
       perDialTimeout: Number(m.perDialTimeout ?? 15),
     })),
   );

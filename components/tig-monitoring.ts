@@ -21,6 +21,7 @@ import { DATASOURCE_UID } from "./monitoring/influxql";
 import { EDGE_METRICS_URL, TELEGRAF_HEALTH_PORT, telegrafConfig } from "./monitoring/telegraf";
 import { contentName, serviceDeploy, STDOUT_LOGGING, traefikRouteLabels } from "./service-conventions";
 import { ComposeFile, firstManager, ManagerConnections, SwarmStack } from "./swarm-stack";
+import { secretObjectName } from "./swarm-objects";
 
 export const MONITORING_STACK = "monitoring";
 export const INFLUXDB_PORT = 8086;
@@ -306,8 +307,7 @@ export class TigMonitoring extends pulumi.ComponentResource {
     };
     const secretNames = {} as Record<SecretKey, pulumi.Output<string>>;
     for (const k of SECRET_KEYS) {
-      // A hash of a high-entropy secret says nothing about it, and names the version in use.
-      secretNames[k] = pulumi.unsecret(pulumi.secret(secretValues[k]).apply((v) => contentName(`monitoring-${k.replace(/_/g, "-")}`, `${args.environment}\0${v}`)));
+      secretNames[k] = secretObjectName(`monitoring-${k.replace(/_/g, "-")}`, args.managerConnection, secretValues[k]);
       objects.push(swarmObject("secret", k.replace(/_/g, "-"), secretNames[k], pulumi.secret(secretValues[k])));
     }
     const compose = pulumi.all([pulumi.all(secretNames), pulumi.output(args.networkName)]).apply(([names, networkName]) =>

@@ -118,7 +118,8 @@ existing_machine_indexes() {
 
 # ---- ssh -------------------------------------------------------------------------------------------
 SSH_KEY="$STATE_DIR/id_ed25519"
-# Host keys change whenever a machine is recreated or cloud-init regenerates them: do not record them.
+# The sandbox's own provisioning runs before a machine's host key is recorded (up.sh writes it into
+# Pulumi.local.yaml and .state/known_hosts afterwards): these options serve only that, on its own bridge.
 SSH_OPTS=(-i "$SSH_KEY" -o BatchMode=yes -o IdentitiesOnly=yes -o StrictHostKeyChecking=no
   -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o ConnectTimeout=3)
 machine_ssh() {

@@ -59,7 +59,8 @@ up() {
   local body code
   body="$(mktemp)"
   # versitygw, like AWS, requires x-amz-content-sha256, which curl 7.88's --aws-sigv4 does not send itself.
-  code="$(curl -sS -o "$body" -w '%{http_code}' --aws-sigv4 "aws:amz:us-east-1:s3" --user "$S3_ACCESS_KEY_ID:$S3_SECRET_ACCESS_KEY" \
+  # The keys reach curl as a config on a file descriptor, never on its command line.
+  code="$(curl -sS -o "$body" -w '%{http_code}' --aws-sigv4 "aws:amz:us-east-1:s3" -K <(printf 'user = "%s:%s"\n' "$S3_ACCESS_KEY_ID" "$S3_SECRET_ACCESS_KEY") \
     -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -X PUT "$(endpoint)/$S3_BUCKET")" || code=000
   if [ "$code" != 200 ] && ! grep -q BucketAlreadyOwnedByYou "$body"; then
     cat "$body" >&2

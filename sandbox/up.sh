@@ -532,6 +532,13 @@ wait_images() {
 # ---- Pulumi.local.yaml and machines.json ------------------------------------------------------------
 yaml_str() { printf '"%s"' "$(printf '%s' "$1" | sed 's/\\/\\\\/g; s/"/\\"/g')"; }
 
+machine_host_key() {
+  local key
+  key="$(docker exec "$(machine_name "$1")" cat /etc/ssh/ssh_host_ed25519_key.pub | awk '{print $1" "$2}')"
+  [[ "$key" =~ ^ssh-ed25519\ [A-Za-z0-9+/]{68}$ ]] || die "$(machine_name "$1") has no ed25519 host key (/etc/ssh/ssh_host_ed25519_key.pub)"
+  printf '%s' "$key"
+}
+
 write_stack_config() {
   local gen="$STATE_DIR/Pulumi.local.generated.yaml" i ref
   # The engine actually installed on the machines is the one the platform must pin.
@@ -547,9 +554,10 @@ config:
   mbio-cloud:workers: $WORKERS
   mbio-cloud:hosts:
 EOF
+    # Each machine's real ed25519 host key: Pulumi pins it (cloud-init keeps it: ssh_deletekeys false).
     for i in $(seq 1 "$N"); do
-      printf '    - { name: %s, address: %s, privateAddress: %s, port: 22, user: root }\n' \
-        "$(machine_name "$i")" "$(machine_ip "$i")" "$(machine_ip "$i")"
+      printf '    - { name: %s, address: %s, privateAddress: %s, port: 22, user: root, hostKey: "%s" }\n' \
+        "$(machine_name "$i")" "$(machine_ip "$i")" "$(machine_ip "$i")" "$(machine_host_key "$i")"
     done
     cat <<EOF
   mbio-cloud:sshPublicKeys:
@@ -613,10 +621,11 @@ EOF
       --arg role "$([ "$i" -le "$MANAGERS" ] && echo manager || echo worker)" '{name: $name, ip: $ip, role: $role}'
   done | jq -s '.' >"$STATE_DIR/machines.json.tmp"
   mv "$STATE_DIR/machines.json.tmp" "$STATE_DIR/machines.json"
-  # A ssh_config for people: ssh -F sandbox/.state/ssh_config mbio-sandbox-1
+  # A ssh_config for people: ssh -F sandbox/.state/ssh_config mbio-sandbox-1, checking the pinned host keys.
+  for i in $(seq 1 "$N"); do printf '%s %s\n' "$(machine_ip "$i")" "$(machine_host_key "$i")"; done >"$STATE_DIR/known_hosts"
   for i in $(seq 1 "$N"); do
-    printf 'Host %s\n  HostName %s\n  User root\n  IdentityFile %s\n  IdentitiesOnly yes\n  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n  LogLevel ERROR\n' \
-      "$(machine_name "$i")" "$(machine_ip "$i")" "$SSH_KEY"
+    printf 'Host %s\n  HostName %s\n  User root\n  IdentityFile %s\n  IdentitiesOnly yes\n  StrictHostKeyChecking yes\n  UserKnownHostsFile %s\n  LogLevel ERROR\n' \
+      "$(machine_name "$i")" "$(machine_ip "$i")" "$SSH_KEY" "$STATE_DIR/known_hosts"
   done >"$STATE_DIR/ssh_config"
   note "wrote sandbox/.state/machines.json and sandbox/.state/ssh_config"
 }

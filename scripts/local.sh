@@ -14,7 +14,7 @@ case "$action" in
     start=$SECONDS
     local_stack_prepare "$n"
     log "pulumi up --stack $LOCAL_STACK"
-    pulumi_local up --yes --skip-preview
+    pulumi_local up "${POLICY_PACK[@]}" --yes --skip-preview
     print_placement
     print_access
     log "done in $((SECONDS - start)) s. Next: 'source scripts/lib/pulumi-env.sh && pulumi stack output --stack local', 'bash scripts/local.sh down'"

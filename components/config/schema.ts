@@ -71,12 +71,15 @@ export const registrySchema = z.strictObject({
   username: z.string().min(1, { message: "must be the registry user (a GitLab deploy token's user name)" }),
 });
 
+const HOST_KEY_MESSAGE = "must be the host's ed25519 public key, \"ssh-ed25519 AAAA…\" (ssh-keyscan -t ed25519 <address>, or /etc/ssh/ssh_host_ed25519_key.pub on the host)";
 export const hostSchema = z.strictObject({
   name: z.string().regex(NODE_NAME, { message: "must be a lowercase DNS label (a-z, 0-9, -)" }),
   address: z.string().min(1, { message: "must be the address Pulumi reaches the host's sshd on" }),
   privateAddress: z.string().refine(isIpv4, { message: "must be the IPv4 address the Swarm advertises on the private network" }),
   port: z.number().int().min(1).max(65535).optional(),
   user: z.string().min(1).optional(),
+  // Pinned: every SSH client checks it (components/machines/host-keys.ts).
+  hostKey: z.string({ message: HOST_KEY_MESSAGE }).regex(/^ssh-ed25519 [A-Za-z0-9+/]{68}( .*)?$/, { message: HOST_KEY_MESSAGE }),
 });
 export type HostConfig = z.infer<typeof hostSchema>;
 

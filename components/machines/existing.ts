@@ -3,6 +3,7 @@
 // the next host of the list.
 import * as pulumi from "@pulumi/pulumi";
 import { HostConfig } from "../config/schema";
+import { normalizeHostKey } from "./host-keys";
 import { Machine, NodeRole } from "./types";
 
 export interface ExistingMachinesArgs {
@@ -26,6 +27,7 @@ export function existingMachines(args: ExistingMachinesArgs): Machine[] {
         port: host.port ?? 22,
         user: host.user ?? args.sshUser,
         privateKey: args.sshPrivateKey,
+        hostKey: normalizeHostKey(host.hostKey),
         // Sandbox machines and fresh servers may still be starting sshd.
         dialErrorLimit: 30,
         perDialTimeout: 10,

@@ -6,6 +6,7 @@ import * as command from "@pulumi/command";
 import { remoteScript } from "../files";
 import { ValidatedConfig } from "../config/load";
 import { cloudInitUserData } from "./cloud-init";
+import { hostKeyUserData, SshHostKey } from "./host-keys";
 import { networkZone, placementGroupIndex, plannedNodes, privateIpFor } from "./naming";
 import { Machine, NodeRole } from "./types";
 
@@ -92,6 +93,9 @@ export class HetznerMachines extends pulumi.ComponentResource {
     let previousHealthy: pulumi.Resource | undefined;
     this.machines = plannedNodes(env, cfg.managers, cfg.workers).map(({ name: nodeName, role, index }) => {
       const ip = privateIpFor(privateNetwork.subnet, role, index);
+      // The server's host key, made before the server and written by cloud-init: the first SSH connection
+      // already checks it. The user-data holds the private half, so it is a secret.
+      const hostKey = new SshHostKey(`${name}-${nodeName}-host-key`, { comment: `root@${nodeName}` }, { parent: this });
       const server = new hcloud.Server(
         `${name}-${nodeName}`,
         {
@@ -103,7 +107,7 @@ export class HetznerMachines extends pulumi.ComponentResource {
           firewallIds: (role === "manager" ? [baseFirewall, edgeFirewall] : [baseFirewall]).map((f) => f.id.apply(Number)),
           placementGroupId: placementGroup(role, index).id.apply(Number),
           labels: labels(role),
-          userData,
+          userData: pulumi.secret(pulumi.all([hostKey.publicKey, hostKey.privateKey]).apply(([publicKey, privateKey]) => userData + hostKeyUserData({ publicKey, privateKey }))),
           publicNets: [{ ipv4Enabled: true, ipv6Enabled: true }],
           networks: [{ networkId: network.id.apply(Number), ip }],
           deleteProtection: production,
@@ -114,7 +118,7 @@ export class HetznerMachines extends pulumi.ComponentResource {
         // so a key rotation never replaces a server.
         { parent: this, dependsOn: [subnet, ...(previousHealthy ? [previousHealthy] : [])], ignoreChanges: ["userData", "sshKeys"] },
       );
-      const connection = pulumi.output({ host: server.ipv4Address, port: 22, user: cfg.sshUser, privateKey: args.sshPrivateKey, dialErrorLimit: 60, perDialTimeout: 10 });
+      const connection = pulumi.output({ host: server.ipv4Address, port: 22, user: cfg.sshUser, privateKey: args.sshPrivateKey, hostKey: hostKey.publicKey, dialErrorLimit: 60, perDialTimeout: 10 });
       previousHealthy = new command.remote.Command(
         `${name}-${nodeName}-healthy`,
         { connection, create: remoteScript("swarm/node-healthy.sh", { ROLE: role }), triggers: [server.serverType], logging: "stderr" },

@@ -10,7 +10,22 @@ export interface ManagerConnection {
   port?: number;
   user?: string;
   privateKey?: string;
+  /** The pinned host key, "ssh-ed25519 AAAA…" (components/machines/host-keys.ts); checked before anything is sent. */
+  hostKey?: string;
   perDialTimeout?: number;
+}
+
+/** Error text of a host key mismatch: names the host, both fingerprints and what to do. */
+export function hostKeyMismatch(host: string, expected: string, presented: Buffer): string {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { createHash } = require("crypto") as typeof import("crypto");
+  const fp = (blob: Buffer) => `SHA256:${createHash("sha256").update(blob).digest("base64").replace(/=+$/, "")}`;
+  return (
+    `host key of ${host} does not match the pinned one (expected ${fp(Buffer.from(expected.split(" ")[1] ?? "", "base64"))}, ` +
+    `${host} presented ${fp(presented)}): nothing was sent to it. If the machine was really reinstalled, check the new key ` +
+    `on its console and set it in the stack file (mbio-cloud:hosts[].hostKey, or \`pulumi up --replace\` the server's SshHostKey on Hetzner); ` +
+    `otherwise something else answers on that address`
+  );
 }
 
 /** Exit status of a script that found itself on a node that cannot answer for the Swarm: try the next one. */
@@ -47,8 +62,15 @@ export async function runOnManager(connections: ManagerConnection[], script: str
     .join(" ");
   const commandLine = `${assignments} bash -c ${quote(`set -euo pipefail\n${guard ? MANAGER_GUARD : ""}${script}`)}`;
   const attempt = (c: ManagerConnection) =>
-    new Promise<{ code: number; stdout: string; stderr: string; unreachable?: string }>((resolve) => {
+    new Promise<{ code: number; stdout: string; stderr: string; unreachable?: string; mismatch?: string }>((resolve) => {
       const client = new Client();
+      let mismatch: string | undefined;
+      const expected = c.hostKey === undefined ? undefined : Buffer.from(c.hostKey.trim().split(/\s+/)[1] ?? "", "base64");
+      const hostVerifier = (key: Buffer) => {
+        if (!expected || key.equals(expected)) return true;
+        mismatch = hostKeyMismatch(c.host, c.hostKey!, key);
+        return false;
+      };
       let stdout = "";
       let stderr = "";
       client
@@ -67,8 +89,8 @@ export async function runOnManager(connections: ManagerConnection[], script: str
             stream.end(stdin);
           }),
         )
-        .on("error", (e: Error) => resolve({ code: -1, stdout, stderr, unreachable: e.message }))
-        .connect({ host: c.host, port: c.port ?? 22, username: c.user ?? "root", privateKey: c.privateKey, readyTimeout: (c.perDialTimeout ?? 15) * 1000 });
+        .on("error", (e: Error) => resolve({ code: -1, stdout, stderr, unreachable: e.message, mismatch }))
+        .connect({ host: c.host, port: c.port ?? 22, username: c.user ?? "root", privateKey: c.privateKey, hostVerifier, readyTimeout: (c.perDialTimeout ?? 15) * 1000 });
     });
   // Rounds over all managers, so a stopped manager costs one dial per round, not three before the next is
   // asked; a manager that is starting (sshd, Docker) gets the later rounds. "Not a manager" is final.
@@ -77,6 +99,8 @@ export async function runOnManager(connections: ManagerConnection[], script: str
     for (const c of connections) {
       if (last.get(c.host)?.reason === "not-a-manager") continue;
       const r = await attempt(c);
+      // Not a reason to try the next manager: a wrong host key is an alarm, not an outage.
+      if (r.mismatch) throw new Error(r.mismatch);
       if (r.unreachable === undefined && r.code === 0) return { stdout: r.stdout, stderr: r.stderr, host: c.host };
       if (r.unreachable === undefined && r.code !== NOT_A_MANAGER) {
         throw new Error(`on ${c.host}: exit ${r.code}: ${r.stderr.trim().split("\n").slice(-5).join(" | ")}`);

@@ -8,6 +8,10 @@
 . "$MBIO_ROOT/sandbox/lib.sh"
 
 LOCAL_STACK=local
+# Every preview and up of the local stack runs the policy pack (policy/, docs/security.md): a mandatory
+# violation stops it before anything changes.
+# shellcheck disable=SC2034 # used by the scripts that source this file
+POLICY_PACK=(--policy-pack "$MBIO_ROOT/policy")
 
 # Pulumi on the local stack, from the project directory, never prompting.
 pulumi_local() { (cd "$MBIO_ROOT" && pulumi --non-interactive "$@" --stack "$LOCAL_STACK"); }

@@ -60,7 +60,7 @@ fi
 must "sandbox: 4 machines, registry, S3 server, local stack config" local_stack_prepare 4
 must "config: 3 managers, 0 workers (the 4th machine waits for the scale-out)" pulumi_local config set mbio-cloud:workers 0
 
-must "pulumi up (empty → ready Swarm)" pulumi_local up --yes --skip-preview
+must "pulumi up (empty → ready Swarm)" pulumi_local up "${POLICY_PACK[@]}" --yes --skip-preview
 
 printf '\n[e2e] the Swarm as docker sees it\n'
 on_manager docker node ls
@@ -75,6 +75,10 @@ on_manager "docker service ls"
 health="$(on_manager "docker ps --filter label=com.docker.swarm.service.name --format '{{.Names}} {{.Status}}'" )"
 echo "$health"
 check "a real service with a healthcheck reports healthy" grep -q '(healthy)' <<<"$health"
+
+# shellcheck source=tests/real/lib/secret-leak.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/secret-leak.sh"
+secret_leak_checks
 
 # ---------------------------------------------------------------------------------------------------
 printf '\n[e2e] one backup and restore through the deployed backup services\n'
@@ -97,7 +101,7 @@ check "restore.sh volume recreates the destroyed volume from the snapshot" node2
 after="$(node2 "docker run --rm -v e2e-data:/d --entrypoint sh '$image' -c '$sums'" 2>&1)"
 check "restored content is identical (sha256 of every file)" test "$before" = "$after"
 
-must "pulumi preview --expect-no-changes" pulumi_local preview --expect-no-changes --diff
+must "pulumi preview --expect-no-changes" pulumi_local preview "${POLICY_PACK[@]}" --expect-no-changes --diff
 must "pulumi refresh --preview-only --expect-no-changes" pulumi_local refresh --preview-only --expect-no-changes
 
 # ---------------------------------------------------------------------------------------------------
@@ -125,12 +129,12 @@ drift_case e "services.backup_maintenance.networks" on_platform -- docker servic
 
 # ---------------------------------------------------------------------------------------------------
 must "config: workers 0 → 1" pulumi_local config set mbio-cloud:workers 1
-pulumi_local preview --json >"$work/scale.json" 2>"$work/scale.err"
+pulumi_local preview "${POLICY_PACK[@]}" --json >"$work/scale.json" 2>"$work/scale.err"
 ops="$(jq -r '[.steps[]? | .op] | group_by(.) | map("\(.[0])=\(length)") | join(" ")' "$work/scale.json")"
 echo "  scale-out plan: $ops"
 check "scale-out creates resources" grep -q 'create=' <<<"$ops"
 check "scale-out replaces and deletes nothing" test -z "$(grep -Eo 'replace[^ ]*|delete[^ ]*' <<<"$ops")"
-must "pulumi up (scale out)" pulumi_local up --yes --skip-preview
+must "pulumi up (scale out)" pulumi_local up "${POLICY_PACK[@]}" --yes --skip-preview
 nodes="$(node_lines)"
 check "4 nodes Ready after scale-out" test "$(count ' Ready' "$nodes")" = 4
 check "the new node is a worker labelled as one" test "$(on_manager "docker node inspect mbio-sandbox-4 --format '{{.Spec.Role}} {{index .Spec.Labels \"mbio.role\"}}'")" = "worker worker"
@@ -160,11 +164,11 @@ check "$victim rejoins as Ready" wait_for "$victim ready" 120 victim_is ready
 # ---------------------------------------------------------------------------------------------------
 MANAGER_INDEX=1
 must "config: workers 1 → 0 (scale in)" pulumi_local config set mbio-cloud:workers 0
-pulumi_local preview --json >"$work/scale-in.json" 2>"$work/scale-in.err"
+pulumi_local preview "${POLICY_PACK[@]}" --json >"$work/scale-in.json" 2>"$work/scale-in.err"
 ops="$(jq -r '[.steps[]? | .op] | group_by(.) | map("\(.[0])=\(length)") | join(" ")' "$work/scale-in.json")"
 echo "  scale-in plan: $ops"
 check "scale-in deletes only the worker's resources (4) and replaces nothing" test "$(jq -r '[.steps[]? | select(.op == "delete" or .op == "replace") | .urn | select(test("mbio-sandbox-4") | not)] | length' "$work/scale-in.json")" = 0
-must "pulumi up (scale in: drain, remove, leave)" pulumi_local up --yes --skip-preview
+must "pulumi up (scale in: drain, remove, leave)" pulumi_local up "${POLICY_PACK[@]}" --yes --skip-preview
 check "the Swarm has 3 nodes again; mbio-sandbox-4 is gone from it" test "$(on_manager "docker node ls --format '{{.Hostname}}'" | sort | tr '\n' ' ')" = "mbio-sandbox-1 mbio-sandbox-2 mbio-sandbox-3 "
 check "mbio-sandbox-4 left the Swarm" test "$(machine_ssh "$(machine_ip 4)" "docker info --format '{{.Swarm.LocalNodeState}}'")" = inactive
 check "no task is left on mbio-sandbox-4" test -z "$(machine_ssh "$(machine_ip 4)" "docker ps -q --filter label=com.docker.swarm.service.name")"

@@ -138,9 +138,13 @@ if node -e '
   const r = p["deploy-production"]?.rules?.[0] ?? {};
   if (r.when !== "manual" || r.allow_failure !== false) problems.push(`deploy-production rule ${JSON.stringify(r)}`);
   if (!/pulumi preview --stack .*--diff/.test(JSON.stringify(p["preview-production"]?.script))) problems.push("preview without --diff");
+  // Every preview and up runs the policy pack (docs/security.md).
+  for (const [job, cmd] of [["preview-production", "preview"], ["deploy-production", "up"], ["deploy-production", "preview"]]) {
+    if (!new RegExp(`pulumi ${cmd} [^"]*--policy-pack policy`).test(JSON.stringify(p[job]?.script))) problems.push(`${job}: pulumi ${cmd} without --policy-pack policy`);
+  }
   if (problems.length) { console.error(problems.join("\n")); process.exit(1); }
 ' "$MBIO_ROOT" "$work/preview.yml" 2>"$work/preview.err"; then
-  ok "deploy jobs: environment per stack, resource_group pulumi-<stack>, not interruptible; production manual and blocking; previews --diff"
+  ok "deploy jobs: environment per stack, resource_group pulumi-<stack>, not interruptible; production manual and blocking; previews --diff; policy pack on every preview and up"
 else
   sed 's/^/      /' "$work/preview.err"
   fail "deploy job settings"

@@ -15,7 +15,7 @@ set -uo pipefail
 
 work="$(mktemp -d)"
 started=$SECONDS
-export MBIO_SSH_OPTIONS="-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR"
+export MBIO_SSH_OPTIONS="-o LogLevel=ERROR"
 TEST_NAME=restore-tool
 # shellcheck source=tests/real/lib/check.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/check.sh"
@@ -89,7 +89,7 @@ printf '\n[restore-tool] missing prerequisites are named\n'
 repo="$(pulumi_local config get mbio-cloud:backup | jq -r '"s3:" + (.s3.endpoint | rtrimstr("/")) + "/" + .s3.bucket + "/local"')"
 # shellcheck disable=SC1090,SC1091
 . "$STATE_DIR/s3.env"
-plain() { env RESTIC_REPOSITORY="$1" RESTIC_PASSWORD="$2" AWS_ACCESS_KEY_ID="$S3_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$S3_SECRET_ACCESS_KEY" "$MBIO_ROOT/tools/mbio-restore" --identity "$SSH_KEY" --ssh "root@$(machine_ip "$3")" "${@:4}"; }
+plain() { env MBIO_KNOWN_HOSTS="$STATE_DIR/known_hosts" RESTIC_REPOSITORY="$1" RESTIC_PASSWORD="$2" AWS_ACCESS_KEY_ID="$S3_ACCESS_KEY_ID" AWS_SECRET_ACCESS_KEY="$S3_SECRET_ACCESS_KEY" "$MBIO_ROOT/tools/mbio-restore" --identity "$SSH_KEY" --ssh "root@$(machine_ip "$3")" "${@:4}"; }
 check "wrong password" fails_with "password does not open" plain "$repo" not-the-password $W snapshots
 check "repository unreachable" fails_with "cannot reach the S3 endpoint" plain "s3:http://127.0.0.1:1/mbio-cloud-local-backups/local" x $W snapshots
 check "SSH login refused" fails_with "cannot log in to" tool --stack local --ssh "root@127.0.0.1:1" snapshots
@@ -113,9 +113,9 @@ swarm_objects "$L" >"$work/objects-before"
 must "a fresh machine mbio-sandbox-5 (Docker, not in a Swarm)" env SANDBOX_S3_ENDPOINT="$(bash "$MBIO_ROOT/sandbox/s3.sh" endpoint)" bash "$MBIO_ROOT/sandbox/up.sh" 5
 # The old managers are lost in a disaster; here they run, so the fresh machine must not reach them.
 on 5 "for i in 1 2 3 4; do iptables -I OUTPUT -d 172.30.0.1\$i -p tcp --dport 2377 -j REJECT; done"
-check "restore without --advertise-addr names the foreign address" fails_with "pass --advertise-addr" tool --stack local --ssh "root@$(machine_ip 5)" swarm-restore
+check "restore without --advertise-addr names the foreign address" fails_with "pass --advertise-addr" env MBIO_KNOWN_HOSTS="$STATE_DIR/known_hosts" "$MBIO_ROOT/tools/mbio-restore" --identity "$SSH_KEY" --stack local --ssh "root@$(machine_ip 5)" swarm-restore
 t=$SECONDS
-must "swarm-restore on mbio-sandbox-5 (--force-new-cluster)" tool --stack local --ssh "root@$(machine_ip 5)" swarm-restore --advertise-addr "$(machine_ip 5)"
+must "swarm-restore on mbio-sandbox-5 (--force-new-cluster)" env MBIO_KNOWN_HOSTS="$STATE_DIR/known_hosts" "$MBIO_ROOT/tools/mbio-restore" --identity "$SSH_KEY" --stack local --ssh "root@$(machine_ip 5)" swarm-restore --advertise-addr "$(machine_ip 5)"
 raft_restore_s=$((SECONDS - t))
 swarm_objects 5 >"$work/objects-after"
 check "nodes, services, configs and secrets of the restored Swarm as backed up" cmp -s "$work/objects-before" "$work/objects-after"

@@ -2,7 +2,7 @@ import { readFileSync } from "fs";
 import { parse } from "yaml";
 import { SECRET_KEYS, validateConfig } from "../../components/config/load";
 import { platformSchema } from "../../components/config/schema";
-import { deployableConfig, stackFileConfig } from "./support/harness";
+import { deployableConfig, stackFileConfig, TEST_HOST_KEY } from "./support/harness";
 
 const secrets = { sshPrivateKey: "secret" as const, backupS3AccessKeyId: "secret" as const, backupS3SecretAccessKey: "secret" as const, resticPassword: "secret" as const, registryPassword: "secret" as const, gitlabToken: "secret" as const, adminPassword: "secret" as const, cloudflareApiToken: "secret" as const, influxdbAdminPassword: "secret" as const, influxdbWriterPassword: "secret" as const, influxdbReaderPassword: "secret" as const, grafanaAdminPassword: "secret" as const };
 const monitoringImageProblems = (stack: string) =>
@@ -77,7 +77,7 @@ describe("config validation", () => {
     ["unknown key (typo)", (r) => (r.manager = 3), /mbio-cloud:manager is not a known key — check its spelling/],
     ["missing domain", (r) => delete r.domain, /mbio-cloud:domain is missing — set it to the environment's DNS domain/],
     ["bad endpoint mode", (r) => (r.swarm = { overlayEncrypted: true, endpointMode: "round-robin", publishMode: "host" }), /mbio-cloud:swarm\.endpointMode is round-robin — must be vip .* or dnsrr/],
-    ["hosts on hetzner", (r) => (r.hosts = [{ name: "a", address: "1.2.3.4", privateAddress: "10.0.0.1" }]), /mbio-cloud:hosts is .* — only for machineSource existing/],
+    ["hosts on hetzner", (r) => (r.hosts = [{ name: "a", address: "1.2.3.4", privateAddress: "10.0.0.1", hostKey: TEST_HOST_KEY.publicKey }]), /mbio-cloud:hosts is .* — only for machineSource existing/],
     ["backup without bucket", (r) => (r.backup = { enabled: true }), /mbio-cloud:backup\.s3 is missing — required when backup\.enabled is true/],
     ["storidge (replaced)", (r) => (r.storage = { driver: "storidge" }), /mbio-cloud:storage\.driver is storidge — storidge is no longer supported .*: use hetzner-csi .* or local /],
     ["storidge settings left behind", (r) => (r.storage = { driver: "local", storidge: { version: "v1.0.0-3448" } }), /mbio-cloud:storage\.storidge is .* — is no longer supported: Storidge was replaced by hetzner-csi \(docs\/storage\.md\); remove this key/],
@@ -119,7 +119,7 @@ describe("config validation", () => {
     const raw = valid();
     raw.machineSource = "existing";
     for (const k of ["location", "osImage", "serverTypes", "privateNetwork"]) delete raw[k];
-    raw.hosts = ["a", "b", "c", "d", "e"].map((n, i) => ({ name: n, address: `192.0.2.${i + 1}`, privateAddress: `10.0.0.${i + 1}` }));
+    raw.hosts = ["a", "b", "c", "d", "e"].map((n, i) => ({ name: n, address: `192.0.2.${i + 1}`, privateAddress: `10.0.0.${i + 1}`, hostKey: TEST_HOST_KEY.publicKey }));
     raw.storage = { driver: "hetzner-csi", hetznerCsi: { pluginImage: `hetznercloud/hcloud-csi-driver:v0.0.0-swarm@sha256:${"f".repeat(64)}` } };
     expect(problemsFor("staging", raw).join("\n")).toMatch(/mbio-cloud:storage\.driver is hetzner-csi — hetzner-csi needs machineSource hetzner .*existing servers use local/);
     raw.storage = { driver: "local" };
@@ -131,8 +131,23 @@ describe("config validation", () => {
     raw.machineSource = "existing";
     for (const k of ["location", "osImage", "serverTypes", "privateNetwork"]) delete raw[k];
     raw.storage = { driver: "local" };
-    raw.hosts = [{ name: "a", address: "192.0.2.1", privateAddress: "10.0.0.1" }];
+    raw.hosts = [{ name: "a", address: "192.0.2.1", privateAddress: "10.0.0.1", hostKey: TEST_HOST_KEY.publicKey }];
     expect(problemsFor("staging", raw).join("\n")).toMatch(/mbio-cloud:hosts .* lists 1 host\(s\) but managers \+ workers is 5; add hosts or lower the counts/);
+  });
+
+  test("existing hosts carry their pinned ed25519 host key", () => {
+    const raw = valid();
+    raw.machineSource = "existing";
+    for (const k of ["location", "osImage", "serverTypes", "privateNetwork"]) delete raw[k];
+    raw.storage = { driver: "local" };
+    raw.managers = 1;
+    raw.workers = 0;
+    raw.hosts = [{ name: "a", address: "192.0.2.1", privateAddress: "10.0.0.1" }];
+    expect(problemsFor("staging", raw).join("\n")).toMatch(/mbio-cloud:hosts\[0\]\.hostKey .*ssh-keyscan -t ed25519/);
+    raw.hosts = [{ name: "a", address: "192.0.2.1", privateAddress: "10.0.0.1", hostKey: "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBA==" }];
+    expect(problemsFor("staging", raw).join("\n")).toMatch(/mbio-cloud:hosts\[0\]\.hostKey .*must be the host's ed25519 public key/);
+    raw.hosts = [{ name: "a", address: "192.0.2.1", privateAddress: "10.0.0.1", hostKey: `${TEST_HOST_KEY.publicKey} root@a` }];
+    expect(problemsFor("staging", raw)).toEqual([]);
   });
 });
 

@@ -10,7 +10,7 @@ import { dnsRecordNames } from "../../components/dns";
 import { edgeCompose, edgeHosts, traefikStaticConfig } from "../../components/edge";
 import { apr1, htpasswdLine } from "../../components/htpasswd";
 import { contentName } from "../../components/service-conventions";
-import { asSecret, byType, deployableConfig, ProgramRun, runProgram, TEST_SECRETS, TEST_ZONE_ID } from "./support/harness";
+import { asSecret, byType, deployableConfig, ProgramRun, runProgram, TEST_HOST_KEY, TEST_SECRETS, TEST_ZONE_ID } from "./support/harness";
 
 const ENVIRONMENTS = ["development", "staging", "production"] as const;
 const PINNED = /^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)*:(?!latest@)[A-Za-z0-9._-]+@sha256:[a-f0-9]{64}$/;
@@ -313,7 +313,7 @@ describe("bad input stops before anything is created, naming file and key", () =
   });
 
   test("a load balancer needs Hetzner machines", async () => {
-    const cfg = { ...deployableConfig("staging"), "mbio-cloud:dns": { provider: "none", target: "load-balancer" }, "mbio-cloud:machineSource": "existing", "mbio-cloud:hosts": [{ name: "m1", address: "192.0.2.1", privateAddress: "10.0.0.1" }] };
+    const cfg = { ...deployableConfig("staging"), "mbio-cloud:dns": { provider: "none", target: "load-balancer" }, "mbio-cloud:machineSource": "existing", "mbio-cloud:hosts": [{ name: "m1", address: "192.0.2.1", privateAddress: "10.0.0.1", hostKey: TEST_HOST_KEY.publicKey }] };
     expect(await problems("staging", cfg)).toContain("mbio-cloud:dns.target is load-balancer — load-balancer needs machineSource hetzner");
   });
 });

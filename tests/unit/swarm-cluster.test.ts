@@ -1,5 +1,5 @@
 import * as fs from "fs";
-import { asSecret, byType, deployableConfig, MockResource, mockId, runProgram, TEST_SSH_KEY } from "./support/harness";
+import { asSecret, byType, deployableConfig, MockResource, mockId, runProgram, TEST_HOST_KEY, TEST_SSH_KEY } from "./support/harness";
 
 const SERVER = "hcloud:index/server:Server";
 const COMMAND = "command:remote:Command";
@@ -23,13 +23,41 @@ describe("SwarmCluster on Hetzner", () => {
     expect((byName["staging-worker-1"].inputs.networks as { ip: string }[])[0].ip).toBe("10.20.1.101");
     expect(byName["staging-worker-1"].inputs.labels).toMatchObject({ environment: "staging", role: "worker", "managed-by": "pulumi" });
     expect(byName["staging-manager-1"].inputs).toMatchObject({ serverType: "cx32", image: "debian-12", location: "fsn1", deleteProtection: false, rebuildProtection: false });
-    expect(String(byName["staging-manager-1"].inputs.userData)).toMatch(/^#cloud-config/);
-    expect(String(byName["staging-manager-1"].inputs.userData)).toContain("PasswordAuthentication no");
+    // The user-data holds the server's private host key: a secret.
+    const userData = asSecret(byName["staging-manager-1"].inputs.userData);
+    expect(userData.secret).toBe(true);
+    expect(String(userData.value)).toMatch(/^#cloud-config/);
+    expect(String(userData.value)).toContain("PasswordAuthentication no");
     const groups = byType(run, "hcloud:index/placementGroup:PlacementGroup");
     expect(groups.every((g) => g.inputs.type === "spread")).toBe(true);
     expect(groups.map((g) => g.inputs.name).sort()).toEqual(["staging-manager-1", "staging-worker-1"]);
     expect(byType(run, "hcloud:index/network:Network")[0].inputs).toMatchObject({ name: "staging", ipRange: "10.20.0.0/16" });
     expect(byType(run, "hcloud:index/networkSubnet:NetworkSubnet")[0].inputs).toMatchObject({ networkZone: "eu-central", ipRange: "10.20.1.0/24", type: "cloud" });
+  });
+
+  test("host firewall on every server: the Swarm ports from the private network, as the Hetzner firewall says", async () => {
+    const run = await runProgram("staging", deployableConfig("staging"));
+    const fw = (n: string) => String(byType(run, COMMAND).find((c) => c.name === `staging-swarm-${n}-firewall`)!.inputs.create);
+    for (const n of ["staging-manager-1", "staging-manager-2", "staging-manager-3", "staging-worker-1", "staging-worker-2"]) expect(fw(n)).toContain("PRIVATE_CIDR='10.20.0.0/16'");
+    expect(fw("staging-manager-1")).toContain("MANAGER='true'");
+    expect(fw("staging-manager-1")).toContain("EDGE='true'");
+    expect(fw("staging-worker-1")).toContain("EDGE='false'");
+    const base = byType(run, "hcloud:index/firewall:Firewall").find((f) => f.inputs.name === "staging-base")!.inputs.rules as { port?: string; protocol: string; sourceIps: string[] }[];
+    const admin = base.find((r) => r.port === "22")!.sourceIps.join(" ");
+    expect(fw("staging-worker-1")).toContain(`ADMIN_CIDRS='${admin}'`);
+    for (const r of base.filter((x) => x.port && x.port !== "22")) expect(r.sourceIps).toEqual(["10.20.0.0/16"]);
+  });
+
+  test("host keys: one generated key per server, installed by cloud-init, pinned on every connection", async () => {
+    const run = await runProgram("staging", deployableConfig("staging"));
+    const keys = byType(run, "pulumi-nodejs:dynamic/mbio:SshHostKey");
+    expect(keys.map((k) => k.name).sort()).toEqual(["manager-1", "manager-2", "manager-3", "worker-1", "worker-2"].map((n) => `staging-swarm-hetzner-staging-${n}-host-key`));
+    const userData = String(asSecret(serversByName(run.resources)["staging-worker-1"].inputs.userData).value);
+    expect(userData).toContain(`ed25519_public: ${TEST_HOST_KEY.publicKey}`);
+    expect(userData).toContain("BEGIN OPENSSH PRIVATE KEY");
+    for (const c of byType(run, COMMAND)) expect((asSecret(c.inputs.connection).value as { hostKey?: string }).hostKey).toBe(TEST_HOST_KEY.publicKey);
+    // The private host key is in no output.
+    expect(JSON.stringify(run.outputs)).not.toContain("OPENSSH PRIVATE KEY");
   });
 
   test("firewall: inbound SSH only from admin CIDRs, web only on edge nodes, Swarm ports only from the private network", async () => {
@@ -195,7 +223,7 @@ describe("SwarmCluster on Hetzner", () => {
 });
 
 describe("SwarmCluster on existing hosts", () => {
-  const hosts = [1, 2, 3, 4].map((i) => ({ name: `onprem-${i}`, address: `192.0.2.${i}`, privateAddress: `10.99.0.${i}`, port: 22 }));
+  const hosts = [1, 2, 3, 4].map((i) => ({ name: `onprem-${i}`, address: `192.0.2.${i}`, privateAddress: `10.99.0.${i}`, port: 22, hostKey: TEST_HOST_KEY.publicKey }));
   const existing = (workers: number) => {
     const cfg = { ...deployableConfig("staging") };
     for (const k of ["location", "osImage", "serverTypes", "privateNetwork"]) delete cfg[`mbio-cloud:${k}`];
@@ -215,6 +243,16 @@ describe("SwarmCluster on existing hosts", () => {
     expect(join.inputs.create).toContain("ADVERTISE_ADDR='10.99.0.2'");
     expect(run.outputs.nodes).toEqual(hosts.slice(0, 3).map((h) => ({ name: h.name, role: "manager", publicIp: h.address, privateIp: h.privateAddress })));
     expect(run.outputs.dockerHost).toBe("ssh://root@192.0.2.1:22");
+    // Every connection pins the host key from the stack file; the ssh2 provider gets it too.
+    expect(asSecret(join.inputs.connection).value).toMatchObject({ hostKey: TEST_HOST_KEY.publicKey });
+    const member = byType(run, NODE).find((n) => n.name === "staging-swarm-onprem-2-membership")!;
+    for (const c of asSecret(member.inputs.connections).value as { hostKey: string }[]) expect(c.hostKey).toBe(TEST_HOST_KEY.publicKey);
+    expect(run.outputs.sshKnownHosts).toBe(hosts.slice(0, 3).map((h) => `${h.address} ${TEST_HOST_KEY.publicKey}\n`).join(""));
+    expect(run.secretOutputs.has("sshKnownHosts")).toBe(false);
+    // The host firewall admits the Swarm ports from exactly the stack's hosts.
+    const fw = String(byType(run, COMMAND).find((c) => c.name === "staging-swarm-onprem-3-firewall")!.inputs.create);
+    expect(fw).toContain("PRIVATE_CIDR='10.99.0.1/32 10.99.0.2/32 10.99.0.3/32 10.99.0.4/32'");
+    expect(fw).toContain("MANAGER='true'");
   });
 
   test("raising workers takes the next host as a worker and changes nothing else", async () => {
@@ -222,7 +260,7 @@ describe("SwarmCluster on existing hosts", () => {
     const after = await runProgram("staging", existing(1));
     const b = new Map(before.resources.map((r) => [r.name, JSON.stringify(r.inputs)]));
     const added = after.resources.filter((r) => !b.has(r.name)).map((r) => r.name);
-    expect(added.sort()).toEqual(["staging-swarm-onprem-4-docker", "staging-swarm-onprem-4-engine", "staging-swarm-onprem-4-first-boot", "staging-swarm-onprem-4-harden", "staging-swarm-onprem-4-join", "staging-swarm-onprem-4-membership", "staging-swarm-onprem-4-ssh-keys"]);
+    expect(added.sort()).toEqual(["staging-swarm-onprem-4-docker", "staging-swarm-onprem-4-engine", "staging-swarm-onprem-4-firewall", "staging-swarm-onprem-4-first-boot", "staging-swarm-onprem-4-harden", "staging-swarm-onprem-4-join", "staging-swarm-onprem-4-membership", "staging-swarm-onprem-4-ssh-keys"]);
     for (const r of after.resources.filter((x) => b.has(x.name))) expect(JSON.stringify(r.inputs)).toBe(b.get(r.name));
     expect(asSecret(byType(after, COMMAND).find((c) => c.name === "staging-swarm-onprem-4-join")!.inputs.stdin)).toEqual({ secret: true, value: "SWMTKN-1-worker-0" });
   });

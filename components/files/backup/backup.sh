@@ -99,7 +99,7 @@ backup_database() {
     mysql | mariadb)
       info "database $name ($kind): all databases"
       # shellcheck disable=SC2016 # expanded inside the database container
-      dump_cmd() { docker exec "$1" sh -c 'p="${MYSQL_ROOT_PASSWORD:-${MARIADB_ROOT_PASSWORD:-}}"; f="${MYSQL_ROOT_PASSWORD_FILE:-${MARIADB_ROOT_PASSWORD_FILE:-}}"; [ -n "$f" ] && p="$(cat "$f")"; d="$(command -v mysqldump || command -v mariadb-dump)"; exec "$d" -uroot -p"$p" --all-databases --single-transaction --routines --events --triggers'; }
+      dump_cmd() { docker exec "$1" sh -c 'p="${MYSQL_ROOT_PASSWORD:-${MARIADB_ROOT_PASSWORD:-}}"; f="${MYSQL_ROOT_PASSWORD_FILE:-${MARIADB_ROOT_PASSWORD_FILE:-}}"; [ -n "$f" ] && p="$(cat "$f")"; d="$(command -v mysqldump || command -v mariadb-dump)"; MYSQL_PWD="$p" exec "$d" -uroot --all-databases --single-transaction --routines --events --triggers'; }
       backup_item "kind=mysql,target=$name" stream_dump "$c" "all-databases.sql" "${dbtags[@]}" --tag "database=_all"
       ;;
     *) info "container $c: label mbio.backup.database=$kind is not postgres or mysql; skipped"; return 1 ;;

@@ -58,8 +58,9 @@ check_bucket() {
   case "$RESTIC_REPOSITORY" in s3:http://* | s3:https://*) ;; *) return 0 ;; esac
   # SigV4 for S3 needs x-amz-content-sha256 (AWS and versitygw refuse a request without it; curl 7.88
   # does not add it): the SHA-256 of the empty body of this HEAD.
-  code="$(curl -sS -o /dev/null -w '%{http_code}' --max-time 15 -I \
-    --aws-sigv4 "aws:amz:${AWS_DEFAULT_REGION}:s3" --user "${AWS_ACCESS_KEY_ID}:${AWS_SECRET_ACCESS_KEY}" \
+  # The keys reach curl as a config on stdin (-K -), never on its command line (ps, /proc/*/cmdline).
+  code="$(printf 'user = "%s:%s"\n' "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" | curl -K - -sS -o /dev/null -w '%{http_code}' --max-time 15 -I \
+    --aws-sigv4 "aws:amz:${AWS_DEFAULT_REGION}:s3" \
     -H "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" \
     "$endpoint/$bucket/" 2>/dev/null)" || code="000"
   case "$code" in
@@ -128,9 +129,9 @@ metric() {
   elif [ -n "${INFLUX_URL:-}" ]; then
     local token="${INFLUX_TOKEN:-}"
     if [ -n "${INFLUX_TOKEN_FILE:-}" ] && [ -r "$INFLUX_TOKEN_FILE" ]; then token="$(cat "$INFLUX_TOKEN_FILE")"; fi
-    curl -fsS --max-time 10 -XPOST \
+    curl -fsS --max-time 10 -XPOST -K <(printf 'header = "Authorization: Token %s"\n' "$token") \
       "${INFLUX_URL%/}/api/v2/write?bucket=${INFLUX_BUCKET:-backup}&org=${INFLUX_ORG:-mbio}&precision=s" \
-      -H "Authorization: Token ${token}" --data-binary "$line" >/dev/null \
+      --data-binary "$line" >/dev/null \
       || info "warning: could not write metrics to $INFLUX_URL (the backup itself is unaffected)"
   fi
 }

@@ -37,5 +37,6 @@ find_agent_image() {
 # shellcheck disable=SC2317 # the functions are called by lib.sh and the scripts
 use_helper_tools() {
   if ! command -v restic >/dev/null 2>&1; then restic() { helper_run -- restic "$@" </dev/null; }; fi
-  if ! command -v curl >/dev/null 2>&1; then curl() { helper_run -- curl "$@" </dev/null; }; fi
+  # curl's stdin is forwarded: check_bucket hands it the S3 keys as a config there (-K -).
+  if ! command -v curl >/dev/null 2>&1; then curl() { HELPER_STDIN=1 helper_run -- curl "$@"; }; fi
 }

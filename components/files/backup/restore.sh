@@ -190,7 +190,7 @@ case "$cmd" in
         info "replaying all databases from snapshot ${id:0:8}"
         # shellcheck disable=SC2016 # expanded inside the database container
         helper_run -- restic dump "$id" all-databases.sql </dev/null | docker exec -i "$container" sh -c \
-          'p="${MYSQL_ROOT_PASSWORD:-${MARIADB_ROOT_PASSWORD:-}}"; f="${MYSQL_ROOT_PASSWORD_FILE:-${MARIADB_ROOT_PASSWORD_FILE:-}}"; [ -n "$f" ] && p="$(cat "$f")"; c="$(command -v mysql || command -v mariadb)"; exec "$c" -uroot -p"$p"' \
+          'p="${MYSQL_ROOT_PASSWORD:-${MARIADB_ROOT_PASSWORD:-}}"; f="${MYSQL_ROOT_PASSWORD_FILE:-${MARIADB_ROOT_PASSWORD_FILE:-}}"; [ -n "$f" ] && p="$(cat "$f")"; c="$(command -v mysql || command -v mariadb)"; MYSQL_PWD="$p" exec "$c" -uroot' \
           || fail "replaying snapshot ${id:0:8} into $name failed"
         ;;
       *) fail "container $container is labelled mbio.backup.database=$kind; restore knows postgres and mysql" ;;

@@ -3,12 +3,14 @@
 # firewall, which filters only the public interface. Inbound is dropped unless listed:
 #   SSH 22/tcp                    from ADMIN_CIDRS only
 #   Swarm 7946/tcp+udp, 4789/udp  from PRIVATE_CIDR (every node); 2377/tcp too on managers (MANAGER=true)
+#                                 (PRIVATE_CIDR: one CIDR or several, space-separated: existing hosts
+#                                 admit exactly the stack's hosts, each as a /32)
 #   PRIVATE_PORTS                 extra "port/proto" entries from PRIVATE_CIDR (e.g. a storage driver's)
 #   80/tcp, 443/tcp               from anywhere on edge nodes (EDGE=true)
 # Loopback, replies, ICMP and traffic from the containers' own bridges are always accepted. Docker's own
 # tables (iptables-nft) are left alone: this table never flushes the ruleset. A systemd unit reloads it at
 # boot before Docker starts. Idempotent: a second run with the same input reports "unchanged".
-# Env: PRIVATE_CIDR (required), ADMIN_CIDRS (required, space-separated), MANAGER, EDGE (true|false),
+# Env: PRIVATE_CIDR (required, space-separated), ADMIN_CIDRS (required, space-separated), MANAGER, EDGE (true|false),
 #      PRIVATE_PORTS (optional, space-separated, e.g. "8282/tcp 16995/tcp").
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
@@ -21,7 +23,12 @@ MANAGER="${MANAGER:-false}"
 EDGE="${EDGE:-false}"
 PRIVATE_PORTS="${PRIVATE_PORTS:-}"
 cidr_re='^([0-9]{1,3}\.){3}[0-9]{1,3}/[0-9]{1,2}$'
-[[ "$PRIVATE_CIDR" =~ $cidr_re ]] || die "PRIVATE_CIDR '$PRIVATE_CIDR' is not an IPv4 CIDR"
+private=()
+for c in $PRIVATE_CIDR; do
+  [[ "$c" =~ $cidr_re ]] || die "PRIVATE_CIDR entry '$c' is not an IPv4 CIDR"
+  private+=("$c")
+done
+[ "${#private[@]}" -gt 0 ] || die "PRIVATE_CIDR lists no CIDR"
 admin=()
 for c in $ADMIN_CIDRS; do
   [[ "$c" =~ $cidr_re ]] || die "ADMIN_CIDRS entry '$c' is not an IPv4 CIDR"
@@ -61,8 +68,8 @@ table inet mbio_firewall {
     iifname \"br-*\" accept comment \"containers on user bridges\"
     meta l4proto { icmp, ipv6-icmp } accept
     ip saddr { $(join "${admin[@]}") } tcp dport 22 accept comment \"SSH from admin networks\"
-    ip saddr $PRIVATE_CIDR tcp dport { $(join "${tcp[@]}") } accept comment \"Swarm from the private network\"
-    ip saddr $PRIVATE_CIDR udp dport { $(join "${udp[@]}") } accept comment \"Swarm gossip and VXLAN from the private network\"
+    ip saddr { $(join "${private[@]}") } tcp dport { $(join "${tcp[@]}") } accept comment \"Swarm from the private network\"
+    ip saddr { $(join "${private[@]}") } udp dport { $(join "${udp[@]}") } accept comment \"Swarm gossip and VXLAN from the private network\"
     $edge_rule
   }
 }"
@@ -97,7 +104,7 @@ systemctl is-enabled --quiet mbio-firewall.service 2>/dev/null || { systemctl en
 live="$(nft list table inet mbio_firewall 2>/dev/null | grep -c . || true)"
 if [ "$changed" -gt 0 ] || [ "$live" = 0 ]; then
   nft -f /etc/mbio/firewall.nft
-  say "changed rules loaded (SSH from ${admin[*]}; private $PRIVATE_CIDR tcp ${tcp[*]} udp ${udp[*]}; edge $EDGE)"
+  say "changed rules loaded (SSH from ${admin[*]}; private ${private[*]} tcp ${tcp[*]} udp ${udp[*]}; edge $EDGE)"
   changed=$((changed + 1))
 else
   say "unchanged rules"

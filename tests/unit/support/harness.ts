@@ -5,6 +5,7 @@ import * as path from "path";
 import { execFileSync } from "child_process";
 import * as os from "os";
 import { parse } from "yaml";
+import { generateHostKey } from "../../../components/machines/host-keys";
 
 export const REPO = path.resolve(__dirname, "../../..");
 
@@ -103,6 +104,9 @@ export const TEST_SECRETS = {
   "hcloud:token": "unit-test-hcloud-token",
 };
 
+/** A host key pair for the mocks' Hetzner servers and existing hosts, made once per test run. */
+export const TEST_HOST_KEY = generateHostKey("mock");
+
 /** A deterministic fake public address per server name, so two runs of a program compare equal. */
 function fakeIp(name: string): string {
   let h = 0;
@@ -119,6 +123,8 @@ function mockState(type: string, name: string, inputs: Record<string, unknown>):
       if (create.includes("swarm-join.sh")) return { ...inputs, stdout: `node-${name}`, stderr: "" };
       return { ...inputs, stdout: "", stderr: "" };
     }
+    case "pulumi-nodejs:dynamic/mbio:SshHostKey":
+      return { ...inputs, ...TEST_HOST_KEY };
     case "pulumi-nodejs:dynamic/swarm:Swarm":
       return { ...inputs, clusterId: "swarm-cluster-id", managerToken: `SWMTKN-1-manager-${inputs.joinTokenRotation ?? 0}`, workerToken: `SWMTKN-1-worker-${inputs.joinTokenRotation ?? 0}` };
     case "pulumi-nodejs:dynamic/gitlab:RunnerRegistration":
