@@ -183,7 +183,9 @@ export function managerCount(resources: StackResource[]): number {
 }
 export const deploysStack = (resources: StackResource[], stack: string): boolean =>
   resources.some(
-    (r) => (r.type === COMMAND && createOf(r).includes(`STACK='${stack}'`) && createOf(r).includes("stack-deploy")) || (known(() => r.props.stackName) === stack && known(() => r.props.document) !== undefined),
+    // A Swarm stack resource counts by its name: its document may be unknown in a preview (it carries values
+    // other resources produce, e.g. pinned host keys), and what is in it is the other policies' concern.
+    (r) => (r.type === COMMAND && createOf(r).includes(`STACK='${stack}'`) && createOf(r).includes("stack-deploy")) || (known(() => r.props.stackName) === stack && "document" in r.props),
   );
 
 /** Problems of a production stack: fewer than 3 managers, no backup stack. */

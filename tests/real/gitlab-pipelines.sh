@@ -140,7 +140,8 @@ if node -e '
   if (!/pulumi preview --stack .*--diff/.test(JSON.stringify(p["preview-production"]?.script))) problems.push("preview without --diff");
   // Every preview and up runs the policy pack (docs/security.md).
   for (const [job, cmd] of [["preview-production", "preview"], ["deploy-production", "up"], ["deploy-production", "preview"]]) {
-    if (!new RegExp(`pulumi ${cmd} [^"]*--policy-pack policy`).test(JSON.stringify(p[job]?.script))) problems.push(`${job}: pulumi ${cmd} without --policy-pack policy`);
+    // Line by line: a script line holds quotes ("$STACK") that a match over the JSON text would stop at.
+    if (!(p[job]?.script ?? []).some((line) => new RegExp(`^pulumi ${cmd} .*--policy-pack policy`).test(line))) problems.push(`${job}: pulumi ${cmd} without --policy-pack policy`);
   }
   if (problems.length) { console.error(problems.join("\n")); process.exit(1); }
 ' "$MBIO_ROOT" "$work/preview.yml" 2>"$work/preview.err"; then

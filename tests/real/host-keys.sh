@@ -122,7 +122,7 @@ ssh2() { node -e '
 right_out="$(ssh2 "$pinned")"
 wrong_out="$(ssh2 "$wrong")"
 echo "  ssh2, wrong key: $wrong_out"
-check "ssh2: the pinned key connects (the script ran: not a manager)" grep -q "is not a reachable Swarm manager" <<<"$right_out"
+check "ssh2: the pinned key connects (the script ran: not a manager)" grep -q "reachable, not a Swarm manager" <<<"$right_out"
 check "ssh2: a wrong key stops with the host, both fingerprints and what to do" grep -q "host key of $IP does not match the pinned one (expected SHA256:.*presented SHA256:.*nothing was sent.*hosts\[\]\.hostKey" <<<"$wrong_out"
 
 printf '%s %s\n' "$IP" "$wrong" >"$work/known_hosts"

@@ -126,7 +126,9 @@ for stack in development staging production; do
     types="$(jq -r '.steps[] | select(.op == "create") | .newState.type' "$work/$stack.json" | sort | uniq -c | sort -rn | awk '{printf "%s %s, ", $1, $2}')"
     echo "      ${types%, }"
   else
-    tail -n 20 "$work/$stack.err" "$work/$stack.json" 2>/dev/null | sed 's/^/      /'
+    # The engine's own error lines, then every warning or error diagnostic (a policy violation, a provider's
+    # Check failure), rather than the end of the JSON plan.
+    { tail -n 20 "$work/$stack.err"; jq -r '.diagnostics[]? | select(.severity != "info" and .severity != "info#err") | "\(.severity): \(.urn // "") \(.message)"' "$work/$stack.json"; } 2>/dev/null | sed 's/^/      /'
     fail "$stack: real preview failed"
   fi
 done
