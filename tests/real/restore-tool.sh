@@ -120,7 +120,7 @@ raft_restore_s=$((SECONDS - t))
 swarm_objects 5 >"$work/objects-after"
 check "nodes, services, configs and secrets of the restored Swarm as backed up" cmp -s "$work/objects-before" "$work/objects-after"
 check "mbio-sandbox-5 leads the restored Swarm" test "$(on 5 "docker node ls --filter role=manager --format '{{.Self}} {{.ManagerStatus}}' | grep '^true'")" = "true Leader"
-check "second swarm-restore: nothing to do" bash -c "'$MBIO_ROOT/tools/mbio-restore' --identity '$SSH_KEY' --stack local --ssh root@$(machine_ip 5) swarm-restore --advertise-addr $(machine_ip 5) 2>&1 | grep -q 'nothing to do'"
+check "second swarm-restore: nothing to do" bash -c "MBIO_KNOWN_HOSTS='$STATE_DIR/known_hosts' '$MBIO_ROOT/tools/mbio-restore' --identity '$SSH_KEY' --stack local --ssh root@$(machine_ip 5) swarm-restore --advertise-addr $(machine_ip 5) 2>&1 | grep -q 'nothing to do'"
 check "swarm-restore refuses a machine already in another Swarm" fails_with "already in a Swarm" tool --stack local --ssh "root@$(machine_ip 3)" swarm-restore --advertise-addr "$(machine_ip 3)"
 on "$L" "docker stack rm backup && for i in \$(seq 1 30); do [ -z \"\$(docker ps -q --filter label=com.docker.swarm.service.name=backup_agent)\" ] && break; sleep 1; done" >/dev/null 2>&1
 check "no backup stack" fails_with "has no backup stack" tool --stack local --ssh "root@$(machine_ip "$L")" snapshots
