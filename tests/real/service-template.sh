@@ -54,7 +54,8 @@ for _ in $(seq 1 30); do
 done
 [ "$health" = healthy ] && ok "container healthy (HEALTHCHECK on /healthz)" || { docker logs "$name" 2>&1 | tail -n 10; fail "container not healthy: $health"; }
 [ "$(docker exec "$name" id -u)" = 10001 ] && ok "runs as the unprivileged user app (uid 10001)" || fail "container runs as uid $(docker exec "$name" id -u)"
-docker logs "$name" 2>&1 | grep -q "migrations: schema at version 1" && ok "entrypoint ran the migrations before gunicorn" || fail "no migration output in the container log"
+# The whole log first: `docker logs | grep -q` under pipefail fails when grep quits early (SIGPIPE to docker).
+grep -q "migrations: schema at version 1" <<<"$(docker logs "$name" 2>&1)" && ok "entrypoint ran the migrations before gunicorn" || fail "no migration output in the container log"
 docker exec "$name" python3 -c 'import urllib.request as u, json; r = u.urlopen(u.Request("http://127.0.0.1:8000/greetings", data=b"{\"name\": \"MBIO\"}", headers={"Content-Type": "application/json"})); print(json.load(r)["message"])' 2>&1 | grep -q "Hello, MBIO!" &&
   ok "POST /greetings writes to the migrated database" || fail "POST /greetings failed"
 docker restart "$name" >/dev/null
