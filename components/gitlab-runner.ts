@@ -11,13 +11,11 @@
 // Jobs choose the environment with `tags: [<environment>]` (docs/ci.md); production's runner takes only
 // protected branches and tags (accessLevel ref_protected) unless its config says otherwise.
 import * as pulumi from "@pulumi/pulumi";
-import * as command from "@pulumi/command";
 import type { GitlabConfig } from "./config/gitlab";
 import { RunnerInputs, RunnerOutputs, runnerProvider } from "./gitlab/runner-api";
-import { remoteScript } from "./files";
 import { serviceDeploy, STDOUT_LOGGING } from "./service-conventions";
-import { ComposeFile, firstManager, ManagerConnections, SwarmStack } from "./swarm-stack";
-import { secretObjectName } from "./swarm-objects";
+import { ComposeFile, ManagerConnections, SwarmStack } from "./swarm-stack";
+import { secretObjectName, swarmObjectCommand } from "./swarm-objects";
 
 export const RUNNER_STACK = "gitlab-runner";
 const METRICS_PORT = 9252;
@@ -147,18 +145,7 @@ export class GitlabRunner extends pulumi.ComponentResource {
       ),
     );
     const secretName = secretObjectName("gitlab-runner-config", args.managerConnection, toml);
-    const secret = new command.remote.Command(
-      `${name}-config-secret`,
-      {
-        connection: firstManager(args.managerConnection),
-        create: remoteScript("backup/swarm-object.sh", { KIND: "secret", NAME: secretName, LABEL: "mbio.component=gitlab-runner" }),
-        // Removing fails while the service still uses it; the updated service has moved on by then.
-        delete: pulumi.interpolate`docker secret rm ${secretName} >/dev/null 2>&1 || true`,
-        stdin: toml,
-        triggers: [secretName],
-      },
-      { parent: this },
-    );
+    const secret = swarmObjectCommand(this, `${name}-config-secret`, { connection: args.managerConnection, kind: "secret", name: secretName, content: toml, label: "mbio.component=gitlab-runner" });
     const compose = secretName.apply((s) => runnerCompose({ image, secretName: s, environment: args.environment, nodeRole: g.nodeRole }));
     const stack = new SwarmStack(`${name}-stack`, { connection: args.managerConnection, stackName: RUNNER_STACK, compose, convergeTimeoutSeconds: 300, endpointMode: args.endpointMode }, { parent: this, dependsOn: [secret] });
     this.stackDigest = stack.digest;

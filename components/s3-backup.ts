@@ -24,12 +24,11 @@
 //   databases:  container label mbio.backup.database=postgres|mysql; optional mbio.backup.name,
 //               mbio.backup.database.user. The dump runs in the database container with its own credentials.
 import * as pulumi from "@pulumi/pulumi";
-import * as command from "@pulumi/command";
 import { createHash } from "crypto";
 import type { BackupConfig } from "./config/data";
-import { remoteScript, scriptFile } from "./files";
-import { ComposeFile, firstManager, ManagerConnections, SwarmStack } from "./swarm-stack";
-import { secretObjectName } from "./swarm-objects";
+import { scriptFile } from "./files";
+import { ComposeFile, ManagerConnections, SwarmStack } from "./swarm-stack";
+import { secretObjectName, swarmObjectCommand } from "./swarm-objects";
 
 export const BACKUP_LABEL = "mbio.backup";
 export const BACKUP_DATABASE_LABEL = "mbio.backup.database";
@@ -191,18 +190,7 @@ export class S3Backup extends pulumi.ComponentResource {
 
     // One Swarm object per script and per secret, named by content hash; creating it is idempotent.
     const swarmObject = (kind: "config" | "secret", id: string, objectName: pulumi.Input<string>, content: pulumi.Input<string>) =>
-      new command.remote.Command(
-        `${name}-${kind}-${id}`,
-        {
-          connection: firstManager(args.managerConnection),
-          create: remoteScript("backup/swarm-object.sh", { KIND: kind, NAME: objectName, LABEL: "mbio.component=backup" }),
-          // Removing fails while a service still uses the object; the replacement stack has moved on by then.
-          delete: pulumi.interpolate`docker ${kind} rm ${objectName} >/dev/null 2>&1 || true`,
-          stdin: content,
-          triggers: [objectName],
-        },
-        { parent: this, deleteBeforeReplace: false },
-      );
+      swarmObjectCommand(this, `${name}-${kind}-${id}`, { connection: args.managerConnection, kind, name: objectName, content, label: "mbio.component=backup" });
 
     const configNames: Record<string, string> = {};
     const objects: pulumi.Resource[] = [];

@@ -42,17 +42,30 @@ export function swarmObject(
 ): SwarmObjectRef {
   const content = args.kind === "secret" ? pulumi.secret(args.content) : pulumi.output(args.content);
   const name = args.kind === "secret" ? secretObjectName(args.prefix, args.connection, content) : content.apply((c) => contentName(args.prefix, c));
-  const resource = new command.remote.Command(
+  const resource = swarmObjectCommand(parent, id, { connection: args.connection, kind: args.kind, name, content, label: args.label });
+  return { name, resource };
+}
+
+/**
+ * The remote command that creates the Swarm config or secret NAME with CONTENT (stdin, never a command line);
+ * idempotent. For components that name their objects themselves; swarmObject names them for you.
+ */
+export function swarmObjectCommand(
+  parent: pulumi.Resource,
+  id: string,
+  args: { connection: ManagerConnections; kind: "config" | "secret"; name: pulumi.Input<string>; content: pulumi.Input<string>; label: string },
+): command.remote.Command {
+  return new command.remote.Command(
     id,
     {
       // A remote command runs on one host: the first manager (objects change only with their content).
       connection: firstManager(args.connection),
-      create: remoteScript("backup/swarm-object.sh", { KIND: args.kind, NAME: name, LABEL: args.label }),
-      delete: pulumi.interpolate`docker ${args.kind} rm ${name} >/dev/null 2>&1 || true`,
-      stdin: content,
-      triggers: [name],
+      create: remoteScript("backup/swarm-object.sh", { KIND: args.kind, NAME: args.name, LABEL: args.label }),
+      // Removing fails while a service still uses the object; the replacement stack has moved on by then.
+      delete: pulumi.interpolate`docker ${args.kind} rm ${args.name} >/dev/null 2>&1 || true`,
+      stdin: args.content,
+      triggers: [args.name],
     },
     { parent, deleteBeforeReplace: false },
   );
-  return { name, resource };
 }

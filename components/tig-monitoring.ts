@@ -11,17 +11,16 @@
 // Every file is a Swarm config and every password a Swarm secret, named by a hash of the content, so a
 // change rolls the services that use it. Passwords come from Pulumi secrets (docs/monitoring.md).
 import * as pulumi from "@pulumi/pulumi";
-import * as command from "@pulumi/command";
 import type { MonitoringConfig } from "./config/monitoring";
 import { edgeHosts } from "./edge";
-import { remoteScript, scriptFile } from "./files";
+import { scriptFile } from "./files";
 import { alertRulesFile, contactPointsFile } from "./monitoring/alerts";
 import { dashboardFiles } from "./monitoring/dashboards";
 import { DATASOURCE_UID } from "./monitoring/influxql";
 import { EDGE_METRICS_URL, TELEGRAF_HEALTH_PORT, telegrafConfig } from "./monitoring/telegraf";
 import { contentName, serviceDeploy, STDOUT_LOGGING, traefikRouteLabels } from "./service-conventions";
-import { ComposeFile, firstManager, ManagerConnections, SwarmStack } from "./swarm-stack";
-import { secretObjectName } from "./swarm-objects";
+import { ComposeFile, ManagerConnections, SwarmStack } from "./swarm-stack";
+import { secretObjectName, swarmObjectCommand } from "./swarm-objects";
 
 export const MONITORING_STACK = "monitoring";
 export const INFLUXDB_PORT = 8086;
@@ -279,17 +278,7 @@ export class TigMonitoring extends pulumi.ComponentResource {
     }
 
     const swarmObject = (kind: "config" | "secret", id: string, objectName: pulumi.Input<string>, content: pulumi.Input<string>) =>
-      new command.remote.Command(
-        `${name}-${kind}-${id}`,
-        {
-          connection: firstManager(args.managerConnection),
-          create: remoteScript("backup/swarm-object.sh", { KIND: kind, NAME: objectName, LABEL: "mbio.component=monitoring" }),
-          delete: pulumi.interpolate`docker ${kind} rm ${objectName} >/dev/null 2>&1 || true`,
-          stdin: content,
-          triggers: [objectName],
-        },
-        { parent: this, deleteBeforeReplace: false },
-      );
+      swarmObjectCommand(this, `${name}-${kind}-${id}`, { connection: args.managerConnection, kind, name: objectName, content, label: "mbio.component=monitoring" });
 
     const files = monitoringFiles({ environment: args.environment, dnsNamespace: args.dnsNamespace, monitoring: args.monitoring, backupSchedule: args.backupSchedule });
     const configNames: Record<string, string> = {};

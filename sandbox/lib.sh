@@ -83,6 +83,25 @@ manager_count() { if [ "$1" -ge 3 ]; then echo 3; else echo 1; fi; }
 note() { printf '    %s\n' "$*" >&2; }
 warn() { printf '\033[33mwarning:\033[0m %s\n' "$*" >&2; }
 
+# A TLS server certificate for NAME at IP, signed by the CA in CA_DIR (ca.crt, ca.key): kept while CRT still
+# verifies against that CA and names IP, else issued anew (with KEY). Succeeds when it issued one, fails when
+# it kept the existing one.
+issue_server_cert() {
+  local ca_dir="$1" crt="$2" key="$3" name="$4" ip="$5"
+  if [ -f "$crt" ] && [ -f "$key" ] && openssl verify -CAfile "$ca_dir/ca.crt" "$crt" >/dev/null 2>&1 &&
+    openssl x509 -in "$crt" -noout -ext subjectAltName | grep -q "IP Address:$ip\b"; then
+    return 1
+  fi
+  mkdir -p "$(dirname "$crt")"
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$name" \
+    -keyout "$key" -out "$crt.csr" 2>/dev/null
+  openssl x509 -req -in "$crt.csr" -CA "$ca_dir/ca.crt" -CAkey "$ca_dir/ca.key" \
+    -CAcreateserial -CAserial "$crt.srl" -days 825 -out "$crt" -extfile <(printf '%s\n' \
+      "subjectAltName=IP:$ip,DNS:$name,DNS:localhost,IP:127.0.0.1" \
+      "basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature" "extendedKeyUsage=serverAuth") 2>/dev/null
+  rm -f "$crt.csr"
+}
+
 STEP_NO=0
 STEP_TOTAL=0
 STEP_SUMMARY=()

@@ -24,21 +24,9 @@ PEBBLE_CERTS="$PEBBLE_CA_DIR/pebble-$PEBBLE_NAME"
 url() { echo "https://$PEBBLE_IP:14000/dir"; }
 
 issue_listener_cert() {
-  local crt="$PEBBLE_CERTS/cert.pem" key="$PEBBLE_CERTS/key.pem"
-  if [ -f "$crt" ] && openssl verify -CAfile "$PEBBLE_CA_DIR/ca.crt" "$crt" >/dev/null 2>&1 &&
-    openssl x509 -in "$crt" -noout -ext subjectAltName | grep -q "IP Address:$PEBBLE_IP\b"; then
-    return 0
-  fi
-  mkdir -p "$PEBBLE_CERTS"
-  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$PEBBLE_NAME" \
-    -keyout "$key" -out "$PEBBLE_CERTS/req.csr" 2>/dev/null
-  openssl x509 -req -in "$PEBBLE_CERTS/req.csr" -CA "$PEBBLE_CA_DIR/ca.crt" -CAkey "$PEBBLE_CA_DIR/ca.key" \
-    -CAcreateserial -CAserial "$PEBBLE_CERTS/ca.srl" -days 825 -out "$crt" -extfile <(printf '%s\n' \
-      "subjectAltName=IP:$PEBBLE_IP,DNS:$PEBBLE_NAME,DNS:localhost,IP:127.0.0.1" \
-      "basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature" "extendedKeyUsage=serverAuth") 2>/dev/null
-  rm -f "$PEBBLE_CERTS/req.csr"
+  issue_server_cert "$PEBBLE_CA_DIR" "$PEBBLE_CERTS/cert.pem" "$PEBBLE_CERTS/key.pem" "$PEBBLE_NAME" "$PEBBLE_IP" || true
   # Read by the container's user; the key only protects a test CA's listener.
-  chmod 644 "$key" "$crt"
+  chmod 644 "$PEBBLE_CERTS/cert.pem" "$PEBBLE_CERTS/key.pem"
 }
 
 up() {

@@ -179,22 +179,13 @@ ensure_credentials() {
   fi
   # The registry's certificate names its address; reissue it when that changed or the CA is new.
   local crt="$REGISTRY_TLS_DIR/registry.crt" key="$REGISTRY_TLS_DIR/registry.key"
-  if [ -f "$crt" ] && [ -f "$key" ] && cmp -s "$TLS_DIR/ca.crt" "$REGISTRY_TLS_DIR/ca.crt" &&
-    openssl verify -CAfile "$TLS_DIR/ca.crt" "$crt" >/dev/null 2>&1 &&
-    openssl x509 -in "$crt" -noout -ext subjectAltName | grep -q "IP Address:$(registry_ip)\b"; then
-    note "reusing registry certificate for $REGISTRY"
-  else
-    mkdir -p "$REGISTRY_TLS_DIR"
-    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$REGISTRY_NAME" \
-      -keyout "$key" -out "$REGISTRY_TLS_DIR/registry.csr" 2>/dev/null
-    openssl x509 -req -in "$REGISTRY_TLS_DIR/registry.csr" -CA "$TLS_DIR/ca.crt" -CAkey "$TLS_DIR/ca.key" \
-      -CAcreateserial -CAserial "$TLS_DIR/ca.srl" -days 825 -out "$crt" -extfile <(printf '%s\n' \
-        "subjectAltName=IP:$(registry_ip),DNS:$REGISTRY_NAME,DNS:localhost,IP:127.0.0.1" \
-        "basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature" "extendedKeyUsage=serverAuth") 2>/dev/null
-    rm -f "$REGISTRY_TLS_DIR/registry.csr"
+  if issue_server_cert "$TLS_DIR" "$crt" "$key" "$REGISTRY_NAME" "$(registry_ip)" ||
+    ! cmp -s "$TLS_DIR/ca.crt" "$REGISTRY_TLS_DIR/ca.crt"; then
     cp "$TLS_DIR/ca.crt" "$REGISTRY_TLS_DIR/ca.crt"
     REGISTRY_CERT_CHANGED=1
     note "issued registry certificate for $REGISTRY"
+  else
+    note "reusing registry certificate for $REGISTRY"
   fi
   chmod 600 "$TLS_DIR/ca.key" "$key"
 }

@@ -5,6 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { scriptFile } from "../files";
 import { ManagerConnection, runOnManager } from "./ssh";
+import { diffResult, SwarmResource } from "./resource";
 import { changedPaths } from "./view";
 
 export interface NetworkInputs {
@@ -60,8 +61,7 @@ export const networkProvider: pulumi.dynamic.ResourceProvider<NetworkInputs, Net
     return live ? { id, props: live } : {};
   },
   async diff(_id, olds, news) {
-    const { changes, replaces, deleteBeforeReplace } = diffNetwork(olds, news);
-    return deleteBeforeReplace === undefined ? { changes, replaces } : { changes, replaces, deleteBeforeReplace };
+    return diffResult(diffNetwork(olds, news));
   },
   async update(_id, _olds, news) {
     return { outs: await ensure(news) };
@@ -79,17 +79,10 @@ export interface SwarmNetworkArgs {
 }
 
 /** The platform's attachable overlay network, read back from the live Swarm. */
-export class SwarmNetwork extends pulumi.dynamic.Resource {
+export class SwarmNetwork extends SwarmResource {
   declare readonly name: pulumi.Output<string>;
 
   constructor(name: string, args: SwarmNetworkArgs, opts?: pulumi.CustomResourceOptions) {
-    super(
-      networkProvider,
-      name,
-      { ...args, connections: pulumi.secret(args.connections), driver: undefined, attachable: undefined },
-      { ...opts, additionalSecretOutputs: ["connections"] },
-      "swarm",
-      "Network",
-    );
+    super(networkProvider, "Network", name, args, ["driver", "attachable"], opts);
   }
 }

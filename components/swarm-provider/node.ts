@@ -7,6 +7,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { scriptFile } from "../files";
 import { ManagerAttempt, ManagerConnection, runOnHost, runOnManager } from "./ssh";
+import { diffResult, SwarmResource } from "./resource";
 import { changedPaths, nodeView } from "./view";
 
 export interface NodeInputs {
@@ -109,8 +110,7 @@ export const nodeProvider: pulumi.dynamic.ResourceProvider<NodeInputs, NodeOutpu
     return { id, props: outputs(p, p.claim ?? "", out.stdout) };
   },
   async diff(_id, olds, news) {
-    const { changes, replaces, deleteBeforeReplace } = diffNode(olds, news);
-    return deleteBeforeReplace === undefined ? { changes, replaces } : { changes, replaces, deleteBeforeReplace };
+    return diffResult(diffNode(olds, news));
   },
   async update(_id, olds, news) {
     return { outs: await apply(news, olds.claim || newClaim()) };
@@ -131,25 +131,13 @@ export interface SwarmNodeArgs {
 }
 
 /** One Swarm node's membership, read back from the live Swarm. */
-export class SwarmNode extends pulumi.dynamic.Resource {
+export class SwarmNode extends SwarmResource {
   declare readonly hostname: pulumi.Output<string>;
   declare readonly nodeId: pulumi.Output<string>;
 
   constructor(name: string, args: SwarmNodeArgs, opts?: pulumi.CustomResourceOptions) {
-    super(
-      nodeProvider,
-      name,
-      {
-        ...args,
-        availability: args.availability ?? "active",
-        connections: pulumi.secret(args.connections),
-        nodeConnection: args.nodeConnection === undefined ? undefined : pulumi.secret(args.nodeConnection),
-        hostname: undefined,
-        claim: undefined,
-      },
-      { ...opts, additionalSecretOutputs: ["connections", "nodeConnection"] },
-      "swarm",
-      "Node",
-    );
+    const nodeConnection = args.nodeConnection === undefined ? undefined : pulumi.secret(args.nodeConnection);
+    const inputs = { ...args, availability: args.availability ?? "active", nodeConnection };
+    super(nodeProvider, "Node", name, inputs, ["hostname", "claim"], opts, ["nodeConnection"]);
   }
 }

@@ -5,6 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { scriptFile } from "../files";
 import { ManagerConnection, runOnManager } from "./ssh";
+import { diffResult, SwarmResource } from "./resource";
 import { changedPaths, serviceView, ServiceView, stableJson } from "./view";
 
 export interface StackInputs {
@@ -64,8 +65,7 @@ export const stackProvider: pulumi.dynamic.ResourceProvider<StackInputs, StackOu
     return { id, props: { ...p, services: await readStack(p.connections, p.stackName) } };
   },
   async diff(_id, olds, news) {
-    const { changes, replaces, deleteBeforeReplace } = diffStack(olds, news);
-    return deleteBeforeReplace === undefined ? { changes, replaces } : { changes, replaces, deleteBeforeReplace };
+    return diffResult(diffStack(olds, news));
   },
   async update(_id, _olds, news) {
     return { outs: await deploy(news) };
@@ -84,18 +84,11 @@ export interface SwarmStackDeploymentArgs {
 }
 
 /** A stack deployed with `docker stack deploy` whose services the engine can read back. */
-export class SwarmStackDeployment extends pulumi.dynamic.Resource {
+export class SwarmStackDeployment extends SwarmResource {
   declare readonly services: pulumi.Output<Record<string, ServiceView>>;
   declare readonly digest: pulumi.Output<string>;
 
   constructor(name: string, args: SwarmStackDeploymentArgs, opts?: pulumi.CustomResourceOptions) {
-    super(
-      stackProvider,
-      name,
-      { ...args, connections: pulumi.secret(args.connections), services: undefined, deployed: undefined },
-      { ...opts, additionalSecretOutputs: ["connections"] },
-      "swarm",
-      "Stack",
-    );
+    super(stackProvider, "Stack", name, args, ["services", "deployed"], opts);
   }
 }

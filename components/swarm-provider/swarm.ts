@@ -8,6 +8,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { scriptFile } from "../files";
 import { ManagerAttempt, ManagerConnection, runOnHost, runOnManager } from "./ssh";
+import { SwarmResource } from "./resource";
 import { changedPaths } from "./view";
 
 export interface SwarmInputs {
@@ -105,19 +106,12 @@ export interface SwarmArgs {
 }
 
 /** The environment's Swarm: found through any manager (initialised once), with its join tokens (secret). */
-export class Swarm extends pulumi.dynamic.Resource {
+export class Swarm extends SwarmResource {
   declare readonly clusterId: pulumi.Output<string>;
   declare readonly managerToken: pulumi.Output<string>;
   declare readonly workerToken: pulumi.Output<string>;
 
   constructor(name: string, args: SwarmArgs, opts?: pulumi.CustomResourceOptions) {
-    super(
-      swarmProvider,
-      name,
-      { ...args, connections: pulumi.secret(args.connections), clusterId: undefined, managerToken: undefined, workerToken: undefined },
-      { ...opts, additionalSecretOutputs: ["connections", "managerToken", "workerToken"] },
-      "swarm",
-      "Swarm",
-    );
+    super(swarmProvider, "Swarm", name, args, ["clusterId", "managerToken", "workerToken"], opts, ["managerToken", "workerToken"]);
   }
 }

@@ -61,6 +61,14 @@ local_stack_prepare() {
 
 pulumi_stack_exists() { (cd "$MBIO_ROOT" && pulumi --non-interactive stack ls --json 2>/dev/null) | grep -q "\"name\": \"$LOCAL_STACK\""; }
 
+# A test's clean slate: destroys the local stack left by an earlier run (output to LOG) and removes it.
+# Best effort: a stack whose machines are gone cannot be destroyed and is removed all the same.
+local_stack_remove() {
+  pulumi_stack_exists || return 0
+  pulumi_local destroy --yes --skip-preview >"${1:-/dev/null}" 2>&1 || true
+  (cd "$MBIO_ROOT" && pulumi --non-interactive stack rm --force --yes "$LOCAL_STACK" >/dev/null 2>&1)
+}
+
 # What runs where: every node with its role and address, and the tasks running on it.
 print_placement() {
   local manager

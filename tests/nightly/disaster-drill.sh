@@ -4,22 +4,12 @@
 # known data and its backup, pulumi destroy, machines wiped, pulumi up, restore with tools/mbio-restore from
 # this host, checksums and row counts compared, RTO printed. Nightly: it rebuilds the whole local stack.
 set -uo pipefail
+TEST_NAME="disaster-drill"
 # shellcheck source=tests/nightly/lib/local-up.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/local-up.sh"
-TEST_NAME="disaster-drill"
-# shellcheck source=tests/real/lib/check.sh
-. "$MBIO_ROOT/tests/real/lib/check.sh"
-work="$(mktemp -d)"
-started=$SECONDS
 finish() {
-  nightly_stack_down
-  rm -rf "$work"
-  echo "disaster-drill took $((SECONDS - started))s"
-  echo "disaster-drill: $passed passed, $failed failed"
-  [ "$failed" -eq 0 ]
-  exit
+  nightly_finish
 }
-trap 'failed=$((failed + 1)); finish' INT TERM
 
 drill() { bash "$MBIO_ROOT/scripts/disaster-drill.sh" "$@"; }
 refused() { local out; out="$(drill "$@" 2>&1)"; [ $? -eq 2 ] && grep -q "$1\|--yes" <<<"$out" && echo "  refused: $out"; }

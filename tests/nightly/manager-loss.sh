@@ -10,41 +10,23 @@
 # empty volume of its new node; the records acknowledged before the loss stay on the lost machine's volume
 # and are read there once it is back (hetzner-csi cluster volumes move with the task; docs/storage.md).
 set -uo pipefail
+TEST_NAME="manager-loss"
 # shellcheck source=tests/nightly/lib/local-up.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/local-up.sh"
 # shellcheck source=scripts/lib/drill-app.sh
 . "$MBIO_ROOT/scripts/lib/drill-app.sh"
-TEST_NAME="manager-loss"
-# shellcheck source=tests/real/lib/check.sh
-. "$MBIO_ROOT/tests/real/lib/check.sh"
-work="$(mktemp -d)"
-started=$SECONDS
 MAX_WRITES=20000 # the writer's hard bound, whatever happens
 
 on_manager() { machine_ssh "$(machine_ip "${MANAGER_INDEX:-1}")" "$@"; }
-wait_for() {
-  local what="$1" timeout="$2"
-  shift 2
-  local deadline=$((SECONDS + timeout))
-  until "$@"; do
-    [ "$SECONDS" -lt "$deadline" ] || { echo "  timed out after ${timeout}s waiting for $what"; return 1; }
-    sleep 2
-  done
-}
+WAIT_EVERY=2
 finish() {
   [ -z "${writer_pid:-}" ] || { touch "$work/stop"; wait "$writer_pid" 2>/dev/null; }
   [ -z "${victim:-}" ] || docker start "$victim" >/dev/null 2>&1
   MANAGER_INDEX=1 on_manager "docker stack rm $DRILL_STACK" >/dev/null 2>&1
   sleep 5
   for i in 1 2 3; do machine_ssh "$(machine_ip "$i")" "docker volume rm -f ${DRILL_STACK}_data" >/dev/null 2>&1; done
-  nightly_stack_down
-  rm -rf "$work"
-  echo "manager-loss took $((SECONDS - started))s"
-  echo "manager-loss: $passed passed, $failed failed"
-  [ "$failed" -eq 0 ]
-  exit
+  nightly_finish
 }
-trap 'failed=$((failed + 1)); finish' INT TERM
 
 must "local stack: 3 managers, pulumi up" nightly_stack_up
 ns="$(pulumi_local stack output dnsNamespace)"

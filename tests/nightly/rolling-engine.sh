@@ -6,24 +6,14 @@
 # asks every manager's engine once a second, and never two may be down at once (quorum of 3 kept). The
 # EngineRollout resources' own timestamps (drained → active) must not overlap and follow the chain.
 set -uo pipefail
+TEST_NAME="rolling-engine"
 # shellcheck source=tests/nightly/lib/local-up.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/local-up.sh"
-TEST_NAME="rolling-engine"
-# shellcheck source=tests/real/lib/check.sh
-. "$MBIO_ROOT/tests/real/lib/check.sh"
-work="$(mktemp -d)"
-started=$SECONDS
 
 finish() {
   [ -z "${sampler_pid:-}" ] || { touch "$work/stop"; wait "$sampler_pid" 2>/dev/null; }
-  nightly_stack_down
-  rm -rf "$work"
-  echo "rolling-engine took $((SECONDS - started))s"
-  echo "rolling-engine: $passed passed, $failed failed"
-  [ "$failed" -eq 0 ]
-  exit
+  nightly_finish
 }
-trap 'failed=$((failed + 1)); finish' INT TERM
 m1() { machine_ssh "$(machine_ip 1)" "$@"; }
 
 must "local stack: 3 managers, pulumi up" nightly_stack_up

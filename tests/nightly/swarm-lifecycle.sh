@@ -20,7 +20,6 @@ set -uo pipefail
 # shellcheck source=sandbox/lib.sh
 . "$MBIO_ROOT/sandbox/lib.sh"
 LAB="$MBIO_ROOT/tests/nightly/swarm-lifecycle"
-started=$SECONDS
 work="$(mktemp -d)"
 export PULUMI_BACKEND_URL="file://$work/state" PULUMI_CONFIG_PASSPHRASE=mbio-swarm-lifecycle
 mkdir -p "$work/state"
@@ -39,18 +38,11 @@ finish() {
     bash "$MBIO_ROOT/sandbox/down.sh" >/dev/null 2>&1 || true
     rm -rf "$work" "$LAB/Pulumi.lab.yaml"
   fi
-  echo "swarm-lifecycle took $((SECONDS - started))s"
-  echo "swarm-lifecycle: $passed passed, $failed failed"
-  [ "$failed" -eq 0 ]
+  report
   exit
 }
 trap finish EXIT
 lab() { (cd "$LAB" && pulumi --non-interactive --stack lab "$@"); }
-to() {
-  local f="$1"
-  shift
-  "$@" >"$f" 2>&1 || { tail -25 "$f" | sed 's/^/    | /'; return 1; }
-}
 timed() { # LOG WHAT pulumi-args...: runs `lab ARGS` into LOG, prints its duration
   local f="$1" t=$SECONDS
   shift
@@ -70,15 +62,7 @@ node_id_of() { on "$1" "docker info --format '{{.Swarm.NodeID}}'"; }
 node_field() { on_manager "docker node inspect $1 --format '$2'"; }
 label_of() { node_field "$1" "{{index .Spec.Labels \"$2\"}}"; }
 urn_of() { lab stack --show-urns 2>/dev/null | grep -o "urn:pulumi:[^ ]*::$1\$" | head -1; }
-wait_for() {
-  local what="$1" timeout="$2"
-  shift 2
-  local deadline=$((SECONDS + timeout))
-  until "$@" 2>/dev/null; do
-    [ "$SECONDS" -lt "$deadline" ] || { echo "  timed out after ${timeout}s waiting for $what"; return 1; }
-    sleep 2
-  done
-}
+WAIT_EVERY=2
 ready_count() { on_manager "docker node ls --format '{{.Status}} {{.Availability}}'" | grep -c '^Ready Active$'; }
 # Object values are stored as JSON strings: the lab program reads them with requireObject (JSON.parse).
 set_labels() { lab config set lab:labels "$1" >/dev/null; }

@@ -11,7 +11,6 @@ set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib/local-stack.sh"
 
 work="$(mktemp -d)"
-started=$SECONDS
 TEST_NAME=e2e
 # shellcheck source=tests/real/lib/check.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/check.sh"
@@ -26,25 +25,13 @@ services_converged() {
   lines="$(on_manager "docker service ls --format '{{.Name}} {{.Replicas}}'")" || return 1
   [ -n "$lines" ] && ! awk '{ split($2, r, "/"); if (r[1] != r[2]) bad = 1 } END { exit !bad }' <<<"$lines"
 }
-wait_for() {
-  local what="$1" timeout="$2"
-  shift 2
-  local deadline=$((SECONDS + timeout))
-  until "$@"; do
-    [ "$SECONDS" -lt "$deadline" ] || { echo "  timed out after ${timeout}s waiting for $what"; return 1; }
-    sleep 3
-  done
-}
 
 finish() {
   printf '\n[e2e] cleaning up\n'
-  pulumi_stack_exists && { pulumi_local destroy --yes --skip-preview >"$work/destroy-cleanup.log" 2>&1 || true; }
-  pulumi_stack_exists && (cd "$MBIO_ROOT" && pulumi --non-interactive stack rm --force --yes "$LOCAL_STACK" >/dev/null 2>&1)
+  local_stack_remove "$work/destroy-cleanup.log"
   bash "$MBIO_ROOT/sandbox/down.sh" >/dev/null 2>&1 || true
   rm -rf "$work"
-  echo "e2e took $((SECONDS - started))s"
-  echo "e2e: $passed passed, $failed failed"
-  [ "$failed" -eq 0 ]
+  report
   exit
 }
 
@@ -52,11 +39,8 @@ finish() {
 must "toolchain (Pulumi CLI and plugins)" ensure_pulumi
 echo "  $(pulumi version) (SDK pinned in package.json: $PULUMI_VERSION)"
 must "Docker engine and node_modules" bash -c ". '$MBIO_ROOT/scripts/lib/env.sh' && ensure_docker && ensure_node_modules"
-if pulumi_stack_exists; then
-  echo "  a local stack is left from an earlier run: destroying it first"
-  pulumi_local destroy --yes --skip-preview >"$work/destroy-old.log" 2>&1 || true
-  (cd "$MBIO_ROOT" && pulumi --non-interactive stack rm --force --yes "$LOCAL_STACK" >/dev/null 2>&1)
-fi
+pulumi_stack_exists && echo "  a local stack is left from an earlier run: destroying it first"
+local_stack_remove "$work/destroy-old.log"
 must "sandbox: 4 machines, registry, S3 server, local stack config" local_stack_prepare 4
 must "config: 3 managers, 0 workers (the 4th machine waits for the scale-out)" pulumi_local config set mbio-cloud:workers 0
 

@@ -14,10 +14,9 @@ set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib/npm-tool.sh"
 cd "$MBIO_ROOT" || exit 1
 
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); printf '  ok    %s\n' "$*"; }
-fail() { failed=$((failed + 1)); printf '  FAIL  %s\n' "$*"; }
+TEST_NAME=gitlab-pipelines
+# shellcheck source=tests/real/lib/check.sh
+. "$MBIO_ROOT/tests/real/lib/check.sh"
 
 ensure_apt_packages rsync git jq shellcheck python3-flask gunicorn
 ensure_node_modules
@@ -297,5 +296,4 @@ for job in lint test; do
   fi
 done
 
-echo "gitlab-pipelines: $passed passed, $failed failed"
-[ "$failed" = 0 ]
+report

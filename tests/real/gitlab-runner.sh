@@ -9,10 +9,9 @@ set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib/pulumi-env.sh"
 cd "$MBIO_ROOT" || exit 1
 
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); printf '  ok    %s\n' "$*"; }
-fail() { failed=$((failed + 1)); printf '  FAIL  %s\n' "$*"; }
+TEST_NAME=gitlab-runner
+# shellcheck source=tests/real/lib/check.sh
+. "$MBIO_ROOT/tests/real/lib/check.sh"
 
 ensure_node_modules
 ensure_pulumi
@@ -143,5 +142,4 @@ else
 fi
 pulumi --non-interactive stack rm --yes --force >/dev/null 2>&1
 
-echo "gitlab-runner: $passed passed, $failed failed"
-[ "$failed" = 0 ]
+report

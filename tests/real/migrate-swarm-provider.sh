@@ -12,44 +12,30 @@ set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib/pulumi-env.sh"
 LAB="$MBIO_ROOT/tests/real/migrate-swarm-provider"
 NAME=mbio-migrate-lab-m1
-IMAGE="$(docker images --format '{{.Repository}}:{{.Tag}}' 'mbio-sandbox/machine' | head -1)"
-started=$SECONDS
 work="$(mktemp -d)"
 export PULUMI_BACKEND_URL="file://$work/state" PULUMI_CONFIG_PASSPHRASE=mbio-migrate-lab
 mkdir -p "$work/state"
 TEST_NAME=migrate-swarm-provider
 # shellcheck source=tests/real/lib/check.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/check.sh"
+# shellcheck source=tests/real/lib/lab-machine.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/lab-machine.sh"
 finish() {
   trap - EXIT
   docker rm -f "$NAME" >/dev/null 2>&1
   rm -rf "$work" "$LAB"/Pulumi.control.yaml "$LAB"/Pulumi.migrated.yaml
-  echo "migrate-swarm-provider took $((SECONDS - started))s"
-  echo "migrate-swarm-provider: $passed passed, $failed failed"
-  [ "$failed" -eq 0 ]
+  report
   exit
 }
 trap finish EXIT
 lab() { local s="$1"; shift; (cd "$LAB" && pulumi --non-interactive --stack "$s" "$@"); }
-to() {
-  local f="$1"
-  shift
-  "$@" >"$f" 2>&1 || { tail -25 "$f" | sed 's/^/    | /'; return 1; }
-}
 markers() { docker exec "$NAME" sh -c "ls /tmp/migrate-lab/ 2>/dev/null | sort | tr '\n' ' '"; }
 
 ensure_docker
 ensure_node_modules
 ensure_pulumi
-[ -n "$IMAGE" ] || { echo "no sandbox machine image: run sandbox/up.sh once"; failed=1; exit; }
-docker rm -f "$NAME" >/dev/null 2>&1
-docker run -d --name "$NAME" --hostname "$NAME" --cap-add=ALL --cap-drop=SYS_RESOURCE \
-  --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
-  -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run --tmpfs /run/lock "$IMAGE" >/dev/null
-ip="$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$NAME")"
-ssh-keygen -q -t ed25519 -N '' -f "$work/key"
-for _ in $(seq 1 60); do docker exec "$NAME" systemctl is-active --quiet ssh 2>/dev/null && break; sleep 2; done
-docker exec -i "$NAME" sh -c "install -d -m 700 /root/.ssh && cat >/root/.ssh/authorized_keys" <"$work/key.pub"
+lab_machine "$NAME" "$work" || { failed=1; exit; }
+ip="$LAB_IP"
 
 for s in control migrated; do
   # The stack files are this run's own (their encryption salt belongs to this run's passphrase).

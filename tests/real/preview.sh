@@ -11,10 +11,9 @@ set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib/pulumi-env.sh"
 cd "$MBIO_ROOT" || exit 1
 
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); printf '  ok    %s\n' "$*"; }
-fail() { failed=$((failed + 1)); printf '  FAIL  %s\n' "$*"; }
+TEST_NAME=preview
+# shellcheck source=tests/real/lib/check.sh
+. "$MBIO_ROOT/tests/real/lib/check.sh"
 
 ensure_node_modules
 ensure_pulumi
@@ -157,5 +156,4 @@ else
   fail "production with one manager: failed, but not with the policy's message"
 fi
 
-echo "preview: $passed passed, $failed failed"
-[ "$failed" = 0 ]
+report

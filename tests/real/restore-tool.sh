@@ -14,20 +14,16 @@ set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib/local-stack.sh"
 
 work="$(mktemp -d)"
-started=$SECONDS
 export MBIO_SSH_OPTIONS="-o LogLevel=ERROR"
 TEST_NAME=restore-tool
 # shellcheck source=tests/real/lib/check.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/check.sh"
 finish() {
   printf '\n[restore-tool] cleaning up\n'
-  pulumi_stack_exists && { pulumi_local destroy --yes --skip-preview >"$work/destroy.log" 2>&1 || true; }
-  pulumi_stack_exists && (cd "$MBIO_ROOT" && pulumi --non-interactive stack rm --force --yes "$LOCAL_STACK" >/dev/null 2>&1)
+  local_stack_remove "$work/destroy.log"
   bash "$MBIO_ROOT/sandbox/down.sh" >/dev/null 2>&1 || true
   rm -rf "$work"
-  echo "restore-tool took $((SECONDS - started))s"
-  echo "restore-tool: $passed passed, $failed failed"
-  [ "$failed" -eq 0 ]
+  report
   exit
 }
 
@@ -51,10 +47,7 @@ swarm_objects() { on "$1" "docker node ls --format '{{.ID}}' | sort | tr '\n' ' 
 # ---------------------------------------------------------------------------------------------------
 must "toolchain and Docker" bash -c ". '$MBIO_ROOT/scripts/lib/pulumi-env.sh' && ensure_pulumi && ensure_docker && ensure_node_modules"
 ensure_pulumi >/dev/null
-if pulumi_stack_exists; then
-  pulumi_local destroy --yes --skip-preview >"$work/destroy-old.log" 2>&1 || true
-  (cd "$MBIO_ROOT" && pulumi --non-interactive stack rm --force --yes "$LOCAL_STACK" >/dev/null 2>&1)
-fi
+local_stack_remove "$work/destroy-old.log"
 must "sandbox: 4 machines, S3 server, local stack config" local_stack_prepare 4
 must "config: 3 managers, 1 worker" pulumi_local config set mbio-cloud:workers 1
 must "pulumi up" pulumi_local up --yes --skip-preview

@@ -12,10 +12,9 @@ set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib/env.sh"
 cd "$MBIO_ROOT" || exit 1
 
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); printf '  ok    %s\n' "$*"; }
-fail() { failed=$((failed + 1)); printf '  FAIL  %s\n' "$*"; }
+TEST_NAME=service-template
+# shellcheck source=tests/real/lib/check.sh
+. "$MBIO_ROOT/tests/real/lib/check.sh"
 
 ensure_docker
 # shellcheck source=sandbox/up.sh
@@ -78,5 +77,4 @@ else
   fail "rebuild failed"
 fi
 
-echo "service-template: $passed passed, $failed failed"
-[ "$failed" = 0 ]
+report

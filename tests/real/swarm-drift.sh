@@ -12,47 +12,32 @@ set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib/pulumi-env.sh"
 LAB="$MBIO_ROOT/tests/real/swarm-drift"
 NAME=mbio-drift-lab-m1
-IMAGE="$(docker images --format '{{.Repository}}:{{.Tag}}' 'mbio-sandbox/machine' | head -1)"
 TAG=mbio-sandbox/debian:bookworm
-started=$SECONDS
 work="$(mktemp -d)"
 export PULUMI_BACKEND_URL="file://$work/state" PULUMI_CONFIG_PASSPHRASE=mbio-drift-lab
 mkdir -p "$work/state"
 TEST_NAME=swarm-drift
 # shellcheck source=tests/real/lib/check.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/check.sh"
+# shellcheck source=tests/real/lib/lab-machine.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/lab-machine.sh"
 finish() {
   if [ "${SWARM_DRIFT_KEEP:-0}" = 1 ]; then echo "kept: machine $NAME, work dir $work (PULUMI_BACKEND_URL=$PULUMI_BACKEND_URL)"; echo "swarm-drift: $passed passed, $failed failed"; exit; fi
   docker rm -f "$NAME" >/dev/null 2>&1
   docker volume rm "$NAME" >/dev/null 2>&1
   rm -rf "$work"
-  echo "swarm-drift took $((SECONDS - started))s"
-  echo "swarm-drift: $passed passed, $failed failed"
-  [ "$failed" -eq 0 ]
+  report
   exit
 }
 trap finish EXIT
 lab() { (cd "$LAB" && pulumi --non-interactive --stack lab "$@"); }
-# Runs a command with its output to a log file (the check's own line stays on the console).
-to() {
-  local f="$1"
-  shift
-  "$@" >"$f" 2>&1 || { tail -25 "$f" | sed 's/^/    | /'; return 1; }
-}
 on_m1() { docker exec -i "$NAME" "$@"; }
 
 ensure_docker
 ensure_node_modules
 ensure_pulumi
-[ -n "$IMAGE" ] || { echo "no sandbox machine image: run sandbox/up.sh once"; failed=1; exit; }
-docker rm -f "$NAME" >/dev/null 2>&1
-docker run -d --name "$NAME" --hostname "$NAME" --cap-add=ALL --cap-drop=SYS_RESOURCE \
-  --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
-  -v "$NAME:/var/lib/docker" -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run --tmpfs /run/lock "$IMAGE" >/dev/null
-ip="$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$NAME")"
-ssh-keygen -q -t ed25519 -N '' -f "$work/key"
-for _ in $(seq 1 60); do on_m1 systemctl is-active --quiet docker ssh 2>/dev/null && break; sleep 2; done
-on_m1 sh -c "install -d -m 700 /root/.ssh && cat >/root/.ssh/authorized_keys" <"$work/key.pub"
+lab_machine "$NAME" "$work" -v "$NAME:/var/lib/docker" || { failed=1; exit; }
+ip="$LAB_IP"
 on_m1 docker swarm init --advertise-addr "$ip" >/dev/null 2>&1 || on_m1 docker info --format '{{.Swarm.LocalNodeState}}'
 docker save "$TAG" | on_m1 docker load -q >/dev/null
 for t in 1 2; do on_m1 docker tag "$TAG" "lab/worker:$t"; done

@@ -1,27 +1,51 @@
 # shellcheck shell=bash
 # The counting helpers every real test shares; source it after setting TEST_NAME (the name in the closing
 # "<TEST_NAME>: N passed, M failed" line that scripts/test.sh counts).
-#   check WHAT CMD...   runs CMD and counts a pass or a failure; the test goes on either way
-#   must WHAT CMD...    a step the rest depends on: prints a heading and its duration; on failure it calls
-#                       the test's own finish() (clean up, print the counts, exit)
+#   ok WHAT / fail WHAT   count a pass or a failure decided by the test itself (`cond && ok … || fail …`)
+#   check WHAT CMD...     runs CMD and counts a pass or a failure; the test goes on either way
+#   must WHAT CMD...      a step the rest depends on: prints a heading and its duration; on failure it calls
+#                         the test's own finish() (clean up, print the counts, exit)
+#   wait_for WHAT SECS CMD...   retries CMD every WAIT_EVERY seconds (3) until it succeeds or SECS have passed
+#   to LOG CMD...         runs CMD with its output in LOG; on failure shows LOG's last 25 lines, indented
+#   report                prints how long the test took and its counts; succeeds when nothing failed
 # shellcheck disable=SC2034 # passed/failed are read by the test that sources this file
 passed=0
 failed=0
+TEST_STARTED=$SECONDS
+ok() { passed=$((passed + 1)); printf '  ok    %s\n' "$*"; }
+fail() { failed=$((failed + 1)); printf '  FAIL  %s\n' "$*"; }
 check() {
   local what="$1"
   shift
-  if "$@"; then passed=$((passed + 1)); printf '  ok    %s\n' "$what"; else failed=$((failed + 1)); printf '  FAIL  %s\n' "$what"; fi
+  if "$@"; then ok "$what"; else fail "$what"; fi
 }
 must() {
   local what="$1" t=$SECONDS
   shift
   printf '\n\033[1m[%s] %s\033[0m\n' "${TEST_NAME:?set TEST_NAME before sourcing tests/real/lib/check.sh}" "$what"
   if "$@"; then
-    passed=$((passed + 1))
-    printf '  ok    %s (%ds)\n' "$what" $((SECONDS - t))
+    ok "$what ($((SECONDS - t))s)"
   else
-    failed=$((failed + 1))
-    printf '  FAIL  %s (%ds)\n' "$what" $((SECONDS - t))
+    fail "$what ($((SECONDS - t))s)"
     finish
   fi
+}
+wait_for() {
+  local what="$1" timeout="$2"
+  shift 2
+  local deadline=$((SECONDS + timeout))
+  until "$@" 2>/dev/null; do
+    [ "$SECONDS" -lt "$deadline" ] || { echo "  timed out after ${timeout}s waiting for $what"; return 1; }
+    sleep "${WAIT_EVERY:-3}"
+  done
+}
+to() {
+  local f="$1"
+  shift
+  "$@" >"$f" 2>&1 || { tail -25 "$f" | sed 's/^/    | /'; return 1; }
+}
+report() {
+  echo "${TEST_NAME:?} took $((SECONDS - TEST_STARTED))s"
+  echo "$TEST_NAME: $passed passed, $failed failed"
+  [ "$failed" -eq 0 ]
 }
