@@ -126,7 +126,9 @@ export class SwarmCluster extends pulumi.ComponentResource {
       // Every node joins, the first manager too: on the Swarm's own first node the join changes nothing; a
       // rebuilt first manager joins the live Swarm through the others. No delete: a replaced join never
       // takes a node out (that is the membership's delete, on a real removal only). The token travels on
-      // stdin: never on a command line, never in a log.
+      // stdin: never on a command line, never in a log. A member needs no token, so a rotated token does not
+      // re-run the joins (ignoreChanges): a rotation goes through while a node is down. A new join (new
+      // machine, `--replace`) is created with the current token all the same.
       const join = run(
         `${m.name}-join`,
         m.connection,
@@ -134,6 +136,8 @@ export class SwarmCluster extends pulumi.ComponentResource {
         { MANAGER_ADDR: managerAddresses, ADVERTISE_ADDR: m.privateIp },
         { stdin: pulumi.secret(m.role === "manager" ? swarm.managerToken : swarm.workerToken) },
         [engines.get(m.name)!, swarm],
+        false,
+        ["stdin"],
       );
       const nodeId = join.stdout.apply((s) => s.trim());
       // Manager memberships form a chain, so managers are demoted one at a time when several go (scale in,

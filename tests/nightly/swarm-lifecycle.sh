@@ -7,7 +7,8 @@
 #       second throughout, both nodes stay Ready/Active with the same node ID and never leave;
 #   (2) labels are exact: a label removed from config disappears from every node;
 #   (3) swarm.joinTokenRotation 0 → 1 and `pulumi up`: both tokens change, the old worker token is refused
-#       by `docker swarm join`, the new one works, members are untouched;
+#       by `docker swarm join`, the new one works, members are untouched; it goes through with the worker's
+#       machine stopped (a member needs no token: no join re-runs);
 #   (4) manager-1's machine stopped: `pulumi up` with a label change lands through another manager;
 #   (5) manager-1 rebuilt (its engine out of the Swarm): `pulumi up --replace` of its join joins the live
 #       Swarm through another manager, never a second Swarm, and its dead old node is removed;
@@ -131,7 +132,13 @@ echo "[swarm-lifecycle] (3) join-token rotation as config"
 old_worker="$(on 1 'docker swarm join-token -q worker')" old_manager="$(on 1 'docker swarm join-token -q manager')"
 ids_before="$(on_manager "docker node ls -q" | sort)"
 lab config set lab:joinTokenRotation 1 >/dev/null
-check "pulumi up with swarm.joinTokenRotation 1" timed "$work/rotate.log" up --yes --skip-preview
+# A member needs no token: the rotation must not touch the joins, so it goes through with a node down.
+docker stop "$(machine_name 4)" >/dev/null
+check "pulumi up with swarm.joinTokenRotation 1, the worker's machine stopped" timed "$work/rotate.log" up --yes --skip-preview
+check "the rotation re-ran no join" bash -c "! grep -E 'join +updated|-join.*updated' '$work/rotate.log'"
+docker start "$(machine_name 4)" >/dev/null
+four_ready() { [ "$(ready_count)" = 4 ]; }
+wait_for "the worker to be Ready again" 180 four_ready
 new_worker="$(on 1 'docker swarm join-token -q worker')"
 check "the worker token changed" bash -c "[ -n '$new_worker' ] && [ '$new_worker' != '$old_worker' ]"
 check "the manager token changed" test "$(on 1 'docker swarm join-token -q manager')" != "$old_manager"

@@ -13,6 +13,8 @@ export interface MockResource {
   type: string;
   name: string;
   inputs: Record<string, unknown>;
+  /** The resource's `ignoreChanges` option (property paths an update leaves alone). */
+  ignoreChanges: string[];
 }
 
 export interface ProgramRun {
@@ -164,6 +166,7 @@ export async function settle(count: () => number): Promise<void> {
 export async function runProgram(stack: string, config: Record<string, unknown>, secrets: Record<string, string> = TEST_SECRETS): Promise<ProgramRun> {
   const resources: MockResource[] = [];
   const consoleErrors: string[] = [];
+  const ignoreChanges = new Map<string, string[]>();
   const all: Record<string, string> = {};
   for (const [k, v] of Object.entries(config)) {
     const key = k.includes(":") ? k : `mbio-cloud:${k}`;
@@ -184,7 +187,7 @@ export async function runProgram(stack: string, config: Record<string, unknown>,
       pulumi.runtime.setMocks(
         {
           newResource: (args) => {
-            resources.push({ type: args.type, name: args.name, inputs: args.inputs });
+            resources.push({ type: args.type, name: args.name, inputs: args.inputs, ignoreChanges: ignoreChanges.get(`${args.type}/${args.name}`) ?? [] });
             return { id: mockId(args.type, args.name), state: mockState(args.type, args.name, args.inputs) };
           },
           call: (args) => args.inputs,
@@ -194,6 +197,14 @@ export async function runProgram(stack: string, config: Record<string, unknown>,
         false,
       );
       pulumi.runtime.setAllConfig(all, Object.keys(secrets));
+      // The mocks hand newResource no resource options; ignoreChanges is read off the registration itself.
+      type Registration = { getType(): string; getName(): string; getIgnorechangesList(): string[] };
+      const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource(req: Registration, cb: unknown): Promise<void> };
+      const register = monitor.registerResource.bind(monitor);
+      monitor.registerResource = (req, cb) => {
+        ignoreChanges.set(`${req.getType()}/${req.getName()}`, req.getIgnorechangesList());
+        return register(req, cb);
+      };
       try {
         // eslint-disable-next-line @typescript-eslint/no-require-imports
         program = require(path.join(REPO, "index.ts"));
