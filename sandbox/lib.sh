@@ -152,8 +152,17 @@ machine_ssh() {
 # server whose sshd answers while user-data still runs. The image's marker that keeps cloud-init from running
 # at boot is moved aside meanwhile, so `cloud-init status` says "running" as on a real server. Prints nothing.
 cloud_init_background() {
-  docker exec -d "$1" bash -c 'rm -f /etc/cloud/cloud-init.disabled
-    for stage in "init --local" init "modules --mode=config" "modules --mode=final"; do cloud-init $stage; done >/var/log/mbio-sandbox-cloud-init.log 2>&1
+  docker exec "$1" rm -f /etc/cloud/cloud-init.disabled
+  docker exec -d "$1" bash -c 'for stage in "init --local" init "modules --mode=config" "modules --mode=final"; do cloud-init $stage; done >/var/log/mbio-sandbox-cloud-init.log 2>&1
     touch /etc/cloud/cloud-init.disabled'
+  # Returns once cloud-init's first stage has said so: until then `cloud-init status` still says "disabled"
+  # (the boot generator's verdict), and under load a caller asking at once would see that (the cold test run
+  # lost this race). At most 30 s.
+  local _
+  for _ in $(seq 1 60); do
+    docker exec "$1" cloud-init status 2>/dev/null | grep -q '^status: disabled' || return 0
+    sleep 0.5
+  done
+  warn "cloud-init did not start within 30 s in $1"
 }
 
