@@ -15,7 +15,7 @@ import type { GitlabConfig } from "./config/gitlab";
 import { RunnerInputs, RunnerOutputs, runnerProvider } from "./gitlab/runner-api";
 import { serviceDeploy, STDOUT_LOGGING } from "./service-conventions";
 import { ComposeFile, ManagerConnections, SwarmStack } from "./swarm-stack";
-import { secretObjectName, swarmObjectResource } from "./swarm-objects";
+import { secretObjectName, swarmObjectCommand } from "./swarm-objects";
 
 export const RUNNER_STACK = "gitlab-runner";
 const METRICS_PORT = 9252;
@@ -145,7 +145,7 @@ export class GitlabRunner extends pulumi.ComponentResource {
       ),
     );
     const secretName = secretObjectName("gitlab-runner-config", args.managerConnection, toml);
-    const secret = swarmObjectResource(this, `${name}-config-secret`, { connection: args.managerConnection, kind: "secret", name: secretName, content: toml, label: "mbio.component=gitlab-runner" });
+    const secret = swarmObjectCommand(this, `${name}-config-secret`, { connection: args.managerConnection, kind: "secret", name: secretName, content: toml, label: "mbio.component=gitlab-runner" });
     const compose = secretName.apply((s) => runnerCompose({ image, secretName: s, environment: args.environment, nodeRole: g.nodeRole }));
     const stack = new SwarmStack(`${name}-stack`, { connection: args.managerConnection, stackName: RUNNER_STACK, compose, convergeTimeoutSeconds: 300, endpointMode: args.endpointMode }, { parent: this, dependsOn: [secret] });
     this.stackDigest = stack.digest;

@@ -28,7 +28,7 @@ import { createHash } from "crypto";
 import type { BackupConfig } from "./config/data";
 import { scriptFile } from "./files";
 import { ComposeFile, ManagerConnections, SwarmStack } from "./swarm-stack";
-import { secretObjectName, swarmObjectResource } from "./swarm-objects";
+import { secretObjectName, swarmObjectCommand } from "./swarm-objects";
 
 export const BACKUP_LABEL = "mbio.backup";
 export const BACKUP_DATABASE_LABEL = "mbio.backup.database";
@@ -190,7 +190,7 @@ export class S3Backup extends pulumi.ComponentResource {
 
     // One Swarm object per script and per secret, named by content hash; creating it is idempotent.
     const swarmObject = (kind: "config" | "secret", id: string, objectName: pulumi.Input<string>, content: pulumi.Input<string>) =>
-      swarmObjectResource(this, `${name}-${kind}-${id}`, { connection: args.managerConnection, kind, name: objectName, content, label: "mbio.component=backup" });
+      swarmObjectCommand(this, `${name}-${kind}-${id}`, { connection: args.managerConnection, kind, name: objectName, content, label: "mbio.component=backup" });
 
     const configNames: Record<string, string> = {};
     const objects: pulumi.Resource[] = [];

@@ -1,16 +1,17 @@
 // Swarm configs and secrets named by their content (service-conventions.ts contentName), created over SSH
-// through any reachable manager before the stack that mounts them, and read back by refresh. A new content is a new object, so the services using it
+// on a manager before the stack that mounts them. A new content is a new object, so the services using it
 // roll; the old object is removed when Pulumi replaces it (removal fails quietly while a task still uses it).
 import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
 import { createHmac } from "crypto";
+import { remoteScript } from "./files";
 import { contentName } from "./service-conventions";
-import { SwarmObject } from "./swarm-provider/object";
-import { firstManager, managerConnections, type ManagerConnections } from "./swarm-stack";
+import { firstManager, type ManagerConnections } from "./swarm-stack";
 
 export interface SwarmObjectRef {
   /** The Swarm object's name (content-hashed). */
   name: pulumi.Output<string>;
-  resource: SwarmObject;
+  resource: command.remote.Command;
 }
 
 /**
@@ -41,19 +42,30 @@ export function swarmObject(
 ): SwarmObjectRef {
   const content = args.kind === "secret" ? pulumi.secret(args.content) : pulumi.output(args.content);
   const name = args.kind === "secret" ? secretObjectName(args.prefix, args.connection, content) : content.apply((c) => contentName(args.prefix, c));
-  const resource = swarmObjectResource(parent, id, { connection: args.connection, kind: args.kind, name, content, label: args.label });
+  const resource = swarmObjectCommand(parent, id, { connection: args.connection, kind: args.kind, name, content, label: args.label });
   return { name, resource };
 }
 
 /**
- * The Swarm config or secret NAME with CONTENT (stdin, never a command line), created through any reachable
- * manager and read back by refresh (swarm-provider/object.ts). For components that name their objects
- * themselves; swarmObject names them for you.
+ * The remote command that creates the Swarm config or secret NAME with CONTENT (stdin, never a command line);
+ * idempotent. For components that name their objects themselves; swarmObject names them for you.
  */
-export function swarmObjectResource(
+export function swarmObjectCommand(
   parent: pulumi.Resource,
   id: string,
   args: { connection: ManagerConnections; kind: "config" | "secret"; name: pulumi.Input<string>; content: pulumi.Input<string>; label: string },
-): SwarmObject {
-  return new SwarmObject(id, { connections: managerConnections(args.connection), kind: args.kind, name: args.name, content: args.content, label: args.label }, { parent });
+): command.remote.Command {
+  return new command.remote.Command(
+    id,
+    {
+      // A remote command runs on one host: the first manager (objects change only with their content).
+      connection: firstManager(args.connection),
+      create: remoteScript("backup/swarm-object.sh", { KIND: args.kind, NAME: args.name, LABEL: args.label }),
+      // Removing fails while a service still uses the object; the replacement stack has moved on by then.
+      delete: pulumi.interpolate`docker ${args.kind} rm ${args.name} >/dev/null 2>&1 || true`,
+      stdin: args.content,
+      triggers: [args.name],
+    },
+    { parent, deleteBeforeReplace: false },
+  );
 }

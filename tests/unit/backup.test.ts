@@ -48,13 +48,16 @@ describe("S3Backup", () => {
   test("enabled: configs for every script, three secrets, one stack deployed through SwarmStack", async () => {
     build("staging-backup");
     await settle();
-    const objects = resources.filter((r) => r.type === "pulumi-nodejs:dynamic/swarm:Object");
-    const configs = objects.filter((r) => r.inputs.kind === "config");
-    const secrets = objects.filter((r) => r.inputs.kind === "secret");
+    const cmds = resources.filter((r) => r.type === "command:remote:Command");
+    const configs = cmds.filter((r) => r.name.includes("-config-"));
+    const secrets = cmds.filter((r) => r.name.includes("-secret-"));
     expect(configs).toHaveLength(BACKUP_SCRIPTS.length);
     expect(secrets.map((s) => s.name).sort()).toEqual(["staging-backup-secret-restic-password", "staging-backup-secret-s3-access-key-id", "staging-backup-secret-s3-secret-access-key"]);
-    // Secret values are secret inputs of the Swarm provider, which sends them on stdin, never on a command line.
-    for (const s of secrets) expect(asSecret(s.inputs.content).secret).toBe(true);
+    // Secret values travel on stdin, never on a command line.
+    for (const s of secrets) {
+      expect(String(s.inputs.create)).not.toMatch(/\bpw\b|\bkey\b'/);
+      expect(String(s.inputs.create)).toContain("swarm-object.sh");
+    }
     expect(resources.filter((r) => r.type === "mbio-cloud:platform:SwarmStack").map((r) => r.name)).toEqual(["staging-backup-stack"]);
     // The deploy is the Swarm provider's stack resource (the document as its input, read back live).
     const deploy = resources.find((r) => r.name === "staging-backup-stack-deploy")!;

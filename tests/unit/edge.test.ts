@@ -16,7 +16,7 @@ const ENVIRONMENTS = ["development", "staging", "production"] as const;
 const PINNED = /^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)*:(?!latest@)[A-Za-z0-9._-]+@sha256:[a-f0-9]{64}$/;
 type Compose = { services: Record<string, Record<string, unknown>>; volumes?: Record<string, unknown>; networks?: Record<string, Record<string, unknown>>; configs?: Record<string, { name: string }>; secrets?: Record<string, { name: string }> };
 
-const objects = (run: ProgramRun) => byType(run, "pulumi-nodejs:dynamic/swarm:Object");
+const commands = (run: ProgramRun) => byType(run, "command:remote:Command");
 /** SwarmStack's deploy of stack `name`: the Swarm provider's stack resource. */
 const stackDeploy = (run: ProgramRun, stack: string) => byType(run, "pulumi-nodejs:dynamic/swarm:Stack").find((c) => c.inputs.stackName === stack);
 /** The Compose document SwarmStack deployed as stack `name`, secret or not. */
@@ -110,8 +110,8 @@ describe("edge, DNS, control plane and demo in every environment (mocks)", () =>
   });
 
   test.each(ENVIRONMENTS)("%s: Traefik's static config: swarm provider only, the real network, metrics on :8082, Let's Encrypt via Cloudflare", (env) => {
-    const config = objects(runs[env]).find((c) => c.name === `${env}-edge-config-traefik-yml`)!;
-    const yml = String(config.inputs.content);
+    const config = commands(runs[env]).find((c) => c.name === `${env}-edge-config-traefik-yml`)!;
+    const yml = String(config.inputs.stdin);
     const edge = stackDoc(runs[env], "edge")!;
     // The config object's name is the hash of exactly this content.
     expect(edge.configs!.traefik_yml.name).toBe(contentName("edge-traefik-yml", yml));
@@ -140,11 +140,11 @@ describe("edge, DNS, control plane and demo in every environment (mocks)", () =>
         expect([r.name, k, text.includes(TEST_SECRETS["mbio-cloud:cloudflareApiToken"])]).toEqual([r.name, k, false]);
       }
     }
-    const users = objects(run).find((c) => c.name === `${env}-edge-secret-dashboard-users`)!;
-    expect(asSecret(users.inputs.content)).toEqual({ secret: true, value: htpasswdLine("admin", TEST_SECRETS["mbio-cloud:adminPassword"], env) + "\n" });
-    expect(asSecret(users.inputs.content).value).toMatch(/^admin:\$apr1\$/);
-    const token = objects(run).find((c) => c.name === `${env}-edge-secret-cf-token`)!;
-    expect(asSecret(token.inputs.content)).toEqual({ secret: true, value: TEST_SECRETS["mbio-cloud:cloudflareApiToken"] });
+    const users = commands(run).find((c) => c.name === `${env}-edge-secret-dashboard-users`)!;
+    expect(asSecret(users.inputs.stdin)).toEqual({ secret: true, value: htpasswdLine("admin", TEST_SECRETS["mbio-cloud:adminPassword"], env) + "\n" });
+    expect(asSecret(users.inputs.stdin).value).toMatch(/^admin:\$apr1\$/);
+    const token = commands(run).find((c) => c.name === `${env}-edge-secret-cf-token`)!;
+    expect(asSecret(token.inputs.stdin)).toEqual({ secret: true, value: TEST_SECRETS["mbio-cloud:cloudflareApiToken"] });
     // Portainer's stack carries AGENT_SECRET (Portainer reads it only from the environment): the document is secret.
     const deploy = stackDeploy(run, "portainer")!;
     expect(asSecret(deploy.inputs.document).secret).toBe(true);

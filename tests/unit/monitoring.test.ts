@@ -5,7 +5,7 @@ import { monitoringSchema } from "../../components/config/monitoring";
 import { alertRulesFile, backupMaxAgeSeconds, contactPointsFile } from "../../components/monitoring/alerts";
 import { dashboardFiles } from "../../components/monitoring/dashboards";
 import { INFLUXDB_URL, monitoringCompose, monitoringFiles, requireImage } from "../../components/tig-monitoring";
-import { asSecret, deployableConfig, PIPELINE_IMAGES, ProgramRun, runProgram, swarmObjects } from "./support/harness";
+import { asSecret, deployableConfig, PIPELINE_IMAGES, ProgramRun, runProgram } from "./support/harness";
 
 const monitoring = monitoringSchema.parse({ contactPoints: [{ name: "ops", type: "webhook", url: "https://hooks.example.test/a" }] });
 const base = { environment: "staging", dnsNamespace: "staging.mbiosphere.com", monitoring, backupSchedule: "15 2 * * *" };
@@ -146,21 +146,21 @@ describe("the program composes TigMonitoring in every environment", () => {
     for (const env of ["development", "staging", "production"]) runs[env] = await runProgram(env, deployableConfig(env));
   }, 120000);
 
-  test.each(["development", "staging", "production"])("%s: monitoring stack deployed through SwarmStack, secrets only as secret inputs", (env) => {
+  test.each(["development", "staging", "production"])("%s: monitoring stack deployed through SwarmStack, secrets on stdin only", (env) => {
     const run = runs[env];
     expect(run.error).toBeUndefined();
     expect(run.resources.filter((r) => r.type === "mbio-cloud:platform:TigMonitoring").map((r) => r.name)).toEqual([`${env}-monitoring`]);
-    const objects = swarmObjects(run).filter((r) => r.name.startsWith(`${env}-monitoring-`));
+    const cmds = run.resources.filter((r) => r.type === "command:remote:Command" && r.name.startsWith(`${env}-monitoring-`));
     // The deploy is the Swarm provider's stack resource: the document is its input, read back live.
     const deploy = run.resources.find((r) => r.name === `${env}-monitoring-stack-deploy`)!;
     expect(deploy.type).toBe("pulumi-nodejs:dynamic/swarm:Stack");
     const doc = JSON.parse(String(asSecret(deploy.inputs.document).value));
     expect(Object.keys(doc.services).sort()).toEqual(["grafana", "influxdb", "telegraf", "telegraf-cluster"]);
-    const secrets = objects.filter((r) => r.inputs.kind === "secret");
+    const secrets = cmds.filter((r) => r.name.includes("-secret-"));
     expect(secrets).toHaveLength(4);
     for (const s of secrets) {
-      expect(asSecret(s.inputs.content).secret).toBe(true);
-      expect(JSON.stringify(s.inputs.name)).not.toContain("unit-test-");
+      expect(asSecret(s.inputs.stdin).secret).toBe(true);
+      expect(JSON.stringify(s.inputs.create)).not.toContain("unit-test-");
     }
     expect(JSON.stringify(doc)).not.toContain("unit-test-");
   });
@@ -168,7 +168,7 @@ describe("the program composes TigMonitoring in every environment", () => {
   test("a changed config content rolls out as a new config name", async () => {
     const changed = await runProgram("staging", { ...deployableConfig("staging"), "mbio-cloud:monitoring": { influxdb: { retentionPolicy: { name: "platform", duration: "12w" } } } });
     const configNames = (run: ProgramRun) =>
-      Object.fromEntries(run.resources.filter((r) => r.name.startsWith("staging-monitoring-config-")).map((r) => [r.name, JSON.stringify(r.inputs.name)]));
+      Object.fromEntries(run.resources.filter((r) => r.name.startsWith("staging-monitoring-config-")).map((r) => [r.name, JSON.stringify(r.inputs.triggers)]));
     const before = configNames(runs.staging);
     const after = configNames(changed);
     // Only the InfluxDB-facing files change with the retention policy: the entrypoint's env does, its script does not.

@@ -7,7 +7,6 @@ jest.mock("../../components/swarm-provider/ssh", () => {
   return { ...jest.requireActual("../../components/swarm-provider/ssh"), runOnManager, runOnHost: (c: unknown, script: string, env = {}, stdin = "") => runOnManager([c], script, env, stdin, false) };
 });
 import { diffNetwork, networkProvider, NetworkOutputs } from "../../components/swarm-provider/network";
-import { diffObject, objectProvider, ObjectInputs, ObjectOutputs } from "../../components/swarm-provider/object";
 import { CLAIM_LABEL, diffNode, nodeProvider, NodeOutputs, removeNode } from "../../components/swarm-provider/node";
 import { ManagerAttempt, runOnManager } from "../../components/swarm-provider/ssh";
 import { diffSwarm, mayInitialise, swarmProvider } from "../../components/swarm-provider/swarm";
@@ -292,50 +291,5 @@ describe("network provider", () => {
     expect(diffNetwork(outs, { ...wanted, name: "x" })).toMatchObject({ replaces: ["name"] });
     run.mockResolvedValueOnce({ stdout: "[]", stderr: "", host: "h" });
     expect(await networkProvider.read!("local-platform", outs)).toEqual({});
-  });
-});
-
-describe("object provider (Swarm configs and secrets)", () => {
-  const wanted: ObjectInputs = { connections: managers, kind: "secret", name: "backup-restic-password-0123456789ab", content: "hunter2", label: "mbio.component=backup" };
-  const said = (stdout: string) => ({ stdout, stderr: "", host: "192.0.2.1" });
-
-  test("create runs the real swarm-object.sh through the managers with the content on stdin only", async () => {
-    run.mockResolvedValueOnce(said("")).mockResolvedValueOnce(said("oid1\n"));
-    const { id, outs } = await objectProvider.create!(wanted);
-    expect([id, outs?.objectId]).toEqual(["secret/backup-restic-password-0123456789ab", "oid1"]);
-    const [connections, script, env, stdin] = run.mock.calls[0];
-    expect(connections).toBe(managers);
-    expect(script).toContain('docker "$KIND" create');
-    expect(env).toEqual({ KIND: "secret", NAME: wanted.name, LABEL: wanted.label });
-    expect(stdin).toBe("hunter2");
-    // The value is never on the command line nor in the environment.
-    expect(JSON.stringify([script, env, run.mock.calls[1]])).not.toContain("hunter2");
-  });
-
-  test("create fails with the object's name when the manager does not show it afterwards", async () => {
-    run.mockResolvedValueOnce(said("")).mockResolvedValueOnce(said(""));
-    await expect(objectProvider.create!(wanted)).rejects.toThrow(/Swarm secret backup-restic-password-0123456789ab is missing/);
-  });
-
-  test("read: an object removed by hand is gone for refresh (the next up creates it again)", async () => {
-    run.mockResolvedValueOnce(said("oid2\n"));
-    expect(await objectProvider.read!("secret/x", { ...wanted, objectId: "oid1" })).toEqual({ id: "secret/x", props: { ...wanted, objectId: "oid2" } });
-    run.mockResolvedValueOnce(said(""));
-    expect(await objectProvider.read!("secret/x", { ...wanted, objectId: "oid1" })).toEqual({});
-  });
-
-  test("diff: a new name (new content) replaces, creating the new object first; a new manager list updates in place", () => {
-    const olds: ObjectOutputs = { ...wanted, objectId: "oid1" };
-    expect(diffObject(olds, wanted)).toEqual({ changes: false, replaces: [] });
-    expect(diffObject(olds, { ...wanted, name: "backup-restic-password-ba9876543210" })).toEqual({ changes: true, replaces: ["name"] });
-    expect(diffObject(olds, { ...wanted, label: "mbio.component=other" })).toEqual({ changes: true, replaces: ["label"], deleteBeforeReplace: true });
-    expect(diffObject(olds, { ...wanted, connections: [managers[1]] })).toEqual({ changes: true, replaces: [] });
-  });
-
-  test("delete removes the object by name and tolerates one still in use", async () => {
-    run.mockResolvedValueOnce(said(""));
-    await objectProvider.delete!("secret/x", { ...wanted, objectId: "oid1" });
-    expect(run.mock.calls[0][1]).toBe('docker "$KIND" rm "$NAME" >/dev/null 2>&1 || true');
-    expect(run.mock.calls[0][2]).toEqual({ KIND: "secret", NAME: wanted.name });
   });
 });

@@ -1,9 +1,8 @@
-// The platform's Swarm components on one lab machine: membership, network, a Swarm config and a stack, as
-// SwarmCluster and the platform stacks use them. tests/real/swarm-drift.sh drives it; nothing here is a platform service.
+// The platform's Swarm components on one lab machine: membership, network and a stack, as SwarmCluster and
+// the platform stacks use them. tests/real/swarm-drift.sh drives it; nothing here is a platform service.
 import * as pulumi from "@pulumi/pulumi";
 import { SwarmNetwork } from "../../../components/swarm-provider/network";
 import { SwarmNode } from "../../../components/swarm-provider/node";
-import { SwarmObject } from "../../../components/swarm-provider/object";
 import { managerConnections, SwarmStack } from "../../../components/swarm-stack";
 
 const cfg = new pulumi.Config("lab");
@@ -11,8 +10,6 @@ const connection = { host: cfg.require("host"), port: cfg.requireNumber("port"),
 const connections = pulumi.secret(managerConnections([connection]));
 const network = new SwarmNetwork("lab-network", { connections, name: "lab-platform", encrypted: false, mtu: "" });
 new SwarmNode("lab-m1-membership", { connections, nodeId: cfg.require("nodeId"), role: "manager", labels: { "mbio.environment": "lab", "mbio.role": "manager", "mbio.name": "m1" }, removeOnDelete: false });
-// A Swarm config no service mounts (so a hand can remove it), as the platform creates its configs and secrets.
-new SwarmObject("lab-note", { connections, kind: "config", name: "lab-note-1", content: "kept by pulumi\n", label: "mbio.component=lab" });
 const image = cfg.require("image");
 const stack = new SwarmStack(
   "lab-web",

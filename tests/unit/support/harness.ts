@@ -127,8 +127,6 @@ function mockState(type: string, name: string, inputs: Record<string, unknown>):
     }
     case "pulumi-nodejs:dynamic/mbio:SshHostKey":
       return { ...inputs, ...TEST_HOST_KEY };
-    case "pulumi-nodejs:dynamic/swarm:Object":
-      return { ...inputs, objectId: `${name}-object-id` };
     case "pulumi-nodejs:dynamic/swarm:Swarm":
       return { ...inputs, clusterId: "swarm-cluster-id", managerToken: `SWMTKN-1-manager-${inputs.joinTokenRotation ?? 0}`, workerToken: `SWMTKN-1-worker-${inputs.joinTokenRotation ?? 0}` };
     case "pulumi-nodejs:dynamic/gitlab:RunnerRegistration":
@@ -231,12 +229,6 @@ export async function runProgram(stack: string, config: Record<string, unknown>,
 /** The value of an input that may be a plain value (mocks resolve outputs before newResource). */
 export function byType(run: ProgramRun, type: string): MockResource[] {
   return run.resources.filter((r) => r.type === type);
-}
-
-export const SWARM_OBJECT = "pulumi-nodejs:dynamic/swarm:Object";
-/** The Swarm configs and secrets a run creates (swarm-provider/object.ts), of one kind or both. */
-export function swarmObjects(run: ProgramRun, kind?: "config" | "secret"): MockResource[] {
-  return byType(run, SWARM_OBJECT).filter((r) => kind === undefined || r.inputs.kind === kind);
 }
 
 /** Counts resources per type, for parity comparisons. */
