@@ -73,7 +73,9 @@ must "toolchain and node_modules" bash -c ". '$MBIO_ROOT/scripts/lib/pulumi-env.
 must "sandbox: 5 machines" to "$work/sandbox.log" bash "$MBIO_ROOT/sandbox/up.sh" 5
 version="$(docker exec "$(machine_name 1)" dpkg-query -W -f='${Version}' docker.io)"
 hosts="["
-for i in 1 2 3 4 5; do hosts+="{\"name\":\"$(machine_name "$i")\",\"address\":\"$(m "$i")\",\"privateAddress\":\"$(m "$i")\",\"port\":22,\"user\":\"root\"},"; done
+# Each machine's real host key, pinned as every stack pins it (hosts[].hostKey is required).
+host_key() { docker exec "$(machine_name "$1")" cut -d' ' -f1-2 /etc/ssh/ssh_host_ed25519_key.pub; }
+for i in 1 2 3 4 5; do hosts+="{\"name\":\"$(machine_name "$i")\",\"address\":\"$(m "$i")\",\"privateAddress\":\"$(m "$i")\",\"port\":22,\"user\":\"root\",\"hostKey\":\"$(host_key "$i")\"},"; done
 hosts="${hosts%,}]"
 # Start from machines outside any Swarm, whatever an earlier run left.
 for i in 1 2 3 4 5; do on "$i" "docker swarm leave --force >/dev/null 2>&1 || true"; done
