@@ -84,6 +84,7 @@ rm -f "$LAB/Pulumi.lab.yaml"
 (cd "$LAB" && pulumi --non-interactive stack init lab >/dev/null)
 lab config set lab:hosts "$hosts" >/dev/null
 lab config set lab:managers 3 >/dev/null
+lab config set lab:adminCidr "$SUBNET" >/dev/null
 lab config set lab:workers 1 >/dev/null
 lab config set lab:sshPublicKey "$(cat "$SSH_KEY.pub")" >/dev/null
 lab config set lab:dockerEngine "{\"package\":\"docker.io\",\"version\":\"$version\"}" >/dev/null

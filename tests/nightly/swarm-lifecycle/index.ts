@@ -14,6 +14,8 @@ const config = {
   managers: lab.requireNumber("managers"),
   workers: lab.requireNumber("workers"),
   sshUser: "root",
+  // SSH only from here, as the local stack: the sandbox's own network.
+  adminCidrs: [lab.require("adminCidr")],
   sshPublicKeys: [lab.require("sshPublicKey")],
   dockerEngine: dockerEngineSchema.parse(lab.requireObject("dockerEngine")),
   swarm: swarmSchema.parse({ overlayEncrypted: false, endpointMode: "dnsrr", publishMode: "host", joinTokenRotation: lab.getNumber("joinTokenRotation") }),
