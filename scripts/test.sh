@@ -1,61 +1,41 @@
 #!/usr/bin/env bash
 # The test command (README, .ci/run): installs what it needs, then runs every check and test.
 #   bash scripts/test.sh            everything: static checks, unit tests (Pulumi mocks), real-tool tests
-#   bash scripts/test.sh --unit     static checks and unit tests only (no Docker, no Pulumi CLI)
+#   bash scripts/test.sh --unit     static checks and unit tests only (no Docker, no Pulumi CLI; installs only
+#                                   Node.js, node_modules and the tools the unit tests call)
+#   bash scripts/test.sh --real     the real-tool tests only (the CI `test` job: lint and unit are jobs of their own)
 #   bash scripts/test.sh --nightly  everything, then the slow sandbox drills in tests/nightly/ (the scheduled
 #                                   pipeline's profile; each drill's time is in docs/benchmarks.md)
-# Ends with "test: N passed, N failed" (every check of every step); exits non-zero when anything failed.
+# Budgets on 2 cores, 24 GiB (docs/benchmarks.md): the default run 15 min with warm caches, 45 min on an empty
+# machine; every run fails past the hard ceiling of 75 min (MBIO_TEST_CEILING, seconds), well inside CI's 90.
+# Ends with a step table, a budget line (met or missed, the three slowest steps) and
+# "test: N passed, N failed" (every check of every step); exits non-zero when anything failed.
 set -uo pipefail
 # shellcheck source=scripts/lib/env.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/env.sh"
+# shellcheck source=scripts/lib/steps.sh
+. "$MBIO_ROOT/scripts/lib/steps.sh"
 cd "$MBIO_ROOT" || exit 1
 
-mode="${1:-all}"
-passed=0
-failed=0
-checks_passed=0
-checks_failed=0
-failures=()
-summary=()
-step_log="$(mktemp)"
-trap 'rm -f "$step_log"' EXIT
+usage() { sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+mode=all
+case "$#:${1:-}" in
+  0:) ;;
+  1:--unit | 1:--real | 1:--nightly) mode="${1#--}" ;;
+  1:-h | 1:--help) usage; exit 0 ;;
+  *) printf 'error: unknown arguments: %s\n\n' "$*" >&2; usage >&2; exit 2 ;;
+esac
 
-# Adds a step's own counts to the totals: jest's "Tests: … N passed", or a real test's closing
-# "name: N passed, M failed"; a step without counts (a linter) counts as one check.
-count_checks() {
-  local ok=$1 line p f
-  line="$(grep -E '^(Tests: .*[0-9]+ passed|[a-z0-9-]+: [0-9]+ passed, [0-9]+ failed$)' "$step_log" | tail -1)"
-  if [ -z "$line" ]; then
-    if [ "$ok" = 1 ]; then checks_passed=$((checks_passed + 1)); else checks_failed=$((checks_failed + 1)); fi
-    return
-  fi
-  p="$(grep -Eo '[0-9]+ passed' <<<"$line" | grep -Eo '[0-9]+')"
-  f="$(grep -Eo '[0-9]+ failed' <<<"$line" | grep -Eo '[0-9]+' || echo 0)"
-  checks_passed=$((checks_passed + p))
-  checks_failed=$((checks_failed + f))
-  # A step that failed without a failing count (a crash) still counts as a failed check.
-  if [ "$ok" = 0 ] && [ "$f" = 0 ]; then checks_failed=$((checks_failed + 1)); fi
-}
+# Warm or cold: an empty machine builds the Pulumi toolchain and the sandbox images first.
+warm() { bash scripts/toolchain.sh --check >/dev/null 2>&1 && [ -n "$(docker images -q mbio-sandbox/machine 2>/dev/null)" ]; }
+case "$mode" in
+  unit) steps_init "${MBIO_TEST_BUDGET:-300}" "${MBIO_TEST_CEILING:-4500}" "unit" ;;
+  *) if warm; then steps_init "${MBIO_TEST_BUDGET:-900}" "${MBIO_TEST_CEILING:-4500}" "warm"
+     else steps_init "${MBIO_TEST_BUDGET:-2700}" "${MBIO_TEST_CEILING:-4500}" "cold (empty caches)"; fi ;;
+esac
 
-# Runs one named step, timing it; a failed step does not stop the run, so one run shows every failure.
-step() {
-  local name="$1"
-  shift
-  local start=$SECONDS
-  printf '\n\033[1m--- %s\033[0m\n' "$name"
-  if "$@" 2>&1 | tee "$step_log"; then
-    passed=$((passed + 1))
-    count_checks 1
-    summary+=("ok    $(printf '%4ds' $((SECONDS - start)))  $name")
-  else
-    failed=$((failed + 1))
-    count_checks 0
-    failures+=("$name")
-    summary+=("FAIL  $(printf '%4ds' $((SECONDS - start)))  $name")
-  fi
-}
-
-setup_node() { ensure_apt_packages shellcheck jq && ensure_node_modules; }
+# The tools the static checks and the unit tests call (shellcheck, jq, ssh-keygen, openssl), nothing else.
+setup_node() { ensure_apt_packages shellcheck jq openssh-client openssl && ensure_node_modules; }
 typecheck() { npx --no-install tsc --noEmit -p .; }
 lint() { npx --no-install eslint .; }
 shell_check() {
@@ -76,7 +56,8 @@ cloud_init_schema() {
 }
 unit() { npx --no-install jest --config jest.config.js --ci; }
 # The Pulumi toolchain for the real tests; the cloudflare plugin (first offline build ~45 min on 2 cores)
-# builds in the background meanwhile, and tests/real/preview.sh waits for it until MBIO_TEST_DEADLINE.
+# builds in the background meanwhile, and tests/real/preview.sh waits for it until MBIO_TEST_DEADLINE. The
+# build ends with the run (steps_stop_background); Go's build cache keeps what it compiled for the next run.
 toolchain() {
   # shellcheck source=scripts/lib/pulumi-env.sh
   . scripts/lib/pulumi-env.sh && ensure_pulumi || return 1
@@ -85,23 +66,26 @@ toolchain() {
   else
     mkdir -p "$MBIO_CACHE/logs"
     # At the lowest priority: the tests (and the sandbox images they compile) come first, the plugin build
-    # takes the CPU they leave idle. On an empty machine it may then not be ready by the deadline: the
-    # preview says so (NOTE) and previews everything else; the build goes on and is cached.
-    setsid nohup nice -n 19 bash scripts/toolchain.sh --with-cloudflare >"$MBIO_CACHE/logs/toolchain-cloudflare.log" 2>&1 </dev/null &
+    # takes the CPU they leave idle. If it is not ready by the deadline, the preview says so (NOTE) and
+    # previews everything else.
+    setsid nice -n 19 bash scripts/toolchain.sh --with-cloudflare >"$MBIO_CACHE/logs/toolchain-cloudflare.log" 2>&1 </dev/null &
+    step_background $! "cloudflare plugin build"
     echo "cloudflare plugin: building in the background at nice 19 (log: $MBIO_CACHE/logs/toolchain-cloudflare.log)"
   fi
 }
-# The default run stays under 60 minutes on an empty machine: waits for background builds end here.
-export MBIO_TEST_DEADLINE="${MBIO_TEST_DEADLINE:-$(($(date +%s) + 55 * 60))}"
+# Waits for background builds end here: 5 minutes before the cold budget.
+export MBIO_TEST_DEADLINE="${MBIO_TEST_DEADLINE:-$(($(date +%s) + 40 * 60))}"
 
-step "set-up (Node $NODE_VERSION, node_modules, shellcheck)" setup_node
-step "tsc --noEmit (strict)" typecheck
-step "eslint" lint
-step "shellcheck" shell_check
-step "cloud-init schema of the rendered user-data" cloud_init_schema
-step "unit tests (Pulumi mocks)" unit
-
-if [ "$mode" != --unit ]; then
+if [ "$mode" != real ]; then
+  step "set-up (Node $NODE_VERSION, node_modules, shellcheck, jq, ssh-keygen, openssl)" setup_node
+  step "tsc --noEmit (strict)" typecheck
+  step "eslint" lint
+  step "shellcheck" shell_check
+  step "unit tests (Pulumi mocks)" unit
+fi
+if [ "$mode" != unit ]; then
+  [ "$mode" != real ] || step "set-up (Node $NODE_VERSION, node_modules)" setup_node
+  step "cloud-init schema of the rendered user-data" cloud_init_schema
   step "Pulumi toolchain (real upstream CLI, language host and plugins)" toolchain
   # The real-provider preview goes last: on an empty machine it waits for the background cloudflare build,
   # and every other test runs meanwhile instead of after the wait.
@@ -111,16 +95,10 @@ if [ "$mode" != --unit ]; then
     step "real: $(basename "$t" .sh)" bash "$t"
   done
 fi
-if [ "$mode" = --nightly ]; then
+if [ "$mode" = nightly ]; then
   for t in tests/nightly/*.sh; do
     [ -e "$t" ] || continue
     step "nightly: $(basename "$t" .sh)" bash "$t"
   done
 fi
-
-printf '\n\033[1m--- summary\033[0m\n'
-printf '%s\n' "${summary[@]}"
-[ "$failed" -eq 0 ] || printf 'failed: %s\n' "${failures[@]}"
-echo "steps: $passed of $((passed + failed)) passed"
-echo "test: $checks_passed passed, $checks_failed failed"
-[ "$failed" -eq 0 ]
+steps_finish
