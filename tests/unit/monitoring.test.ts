@@ -144,7 +144,7 @@ describe("the program composes TigMonitoring in every environment", () => {
   const runs: Record<string, ProgramRun> = {};
   beforeAll(async () => {
     for (const env of ["development", "staging", "production"]) runs[env] = await runProgram(env, deployableConfig(env));
-  }, 120000);
+  });
 
   test.each(["development", "staging", "production"])("%s: monitoring stack deployed through SwarmStack, secrets on stdin only", (env) => {
     const run = runs[env];
@@ -180,7 +180,7 @@ describe("the program composes TigMonitoring in every environment", () => {
     expect(c2["staging-monitoring-config-telegraf-node"]).not.toBe(before["staging-monitoring-config-telegraf-node"]);
     expect(c2["staging-monitoring-config-grafana-datasource"]).not.toBe(before["staging-monitoring-config-grafana-datasource"]);
     expect(c2["staging-monitoring-config-influxdb-sh"]).toBe(before["staging-monitoring-config-influxdb-sh"]);
-  }, 120000);
+  });
 
   test("the backup agents write to the monitoring InfluxDB with the writer password as a Swarm secret", () => {
     const deploy = runs.staging.resources.find((r) => r.name === "staging-backup-stack-deploy")!;

@@ -78,7 +78,7 @@ describe("environment parity", () => {
   beforeAll(async () => {
     runs = {};
     for (const env of ENVIRONMENTS) runs[env] = await runProgram(env, deployableConfig(env));
-  }, 120000); // three whole programs: on a loaded 2-core machine more than the default 30 s
+  });
 
   test("every stack file builds without error", () => {
     for (const env of ENVIRONMENTS) expect([env, runs[env].error]).toEqual([env, undefined]);

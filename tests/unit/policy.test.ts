@@ -58,7 +58,7 @@ beforeAll(async () => {
     if (run.error) throw run.error;
     realStacks[stack] = run.resources.map((r) => ({ type: r.type, name: r.name, urn: `urn:pulumi:${stack}::mbio-cloud::${r.type}::${r.name}`, props: withSecrets(r.inputs) as Record<string, unknown> }));
   }
-}, 120000);
+});
 
 const urn = (stack: string, type: string, name: string) => `urn:pulumi:${stack}::mbio-cloud::${type}::${name}`;
 const goodService = {

@@ -66,7 +66,7 @@ describe("rolling engine changes", () => {
     expect((await engineRolloutProvider.update!("id", olds, moved)).outs).toMatchObject({ node: moved.node, steps: ["t n1 current"] });
     // A real engine change tries to reach the node first and names it when it cannot.
     await expect(engineRolloutProvider.update!("id", olds, { ...olds, engine: { ...engine, DOCKER_VERSION: "2" } })).rejects.toThrow(/127\.0\.0\.1 did not answer over SSH/);
-  }, 30000);
+  });
 
   test("docker-ce without containerdVersion is refused, naming the key and why", () => {
     const raw = unprefixed(deployableConfig("staging"));

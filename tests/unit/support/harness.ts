@@ -15,6 +15,10 @@ export interface MockResource {
   inputs: Record<string, unknown>;
   /** The resource's `ignoreChanges` option (property paths an update leaves alone). */
   ignoreChanges: string[];
+  /** Names of the resources it waits for (explicit dependsOn and the outputs among its inputs). */
+  dependsOn: string[];
+  /** Name of its parent resource ("" for the stack's root). */
+  parent: string;
 }
 
 export interface ProgramRun {
@@ -165,6 +169,8 @@ export async function runProgram(stack: string, config: Record<string, unknown>,
   const resources: MockResource[] = [];
   const consoleErrors: string[] = [];
   const ignoreChanges = new Map<string, string[]>();
+  const dependencies = new Map<string, string[]>();
+  const parents = new Map<string, string>();
   const all: Record<string, string> = {};
   for (const [k, v] of Object.entries(config)) {
     const key = k.includes(":") ? k : `mbio-cloud:${k}`;
@@ -185,7 +191,8 @@ export async function runProgram(stack: string, config: Record<string, unknown>,
       pulumi.runtime.setMocks(
         {
           newResource: (args) => {
-            resources.push({ type: args.type, name: args.name, inputs: args.inputs, ignoreChanges: ignoreChanges.get(`${args.type}/${args.name}`) ?? [] });
+            const key = `${args.type}/${args.name}`;
+            resources.push({ type: args.type, name: args.name, inputs: args.inputs, ignoreChanges: ignoreChanges.get(key) ?? [], dependsOn: dependencies.get(key) ?? [], parent: parents.get(key) ?? "" });
             return { id: mockId(args.type, args.name), state: mockState(args.type, args.name, args.inputs) };
           },
           call: (args) => args.inputs,
@@ -195,12 +202,16 @@ export async function runProgram(stack: string, config: Record<string, unknown>,
         false,
       );
       pulumi.runtime.setAllConfig(all, Object.keys(secrets));
-      // The mocks hand newResource no resource options; ignoreChanges is read off the registration itself.
-      type Registration = { getType(): string; getName(): string; getIgnorechangesList(): string[] };
+      // The mocks hand newResource no resource options; ignoreChanges and dependencies are read off the registration itself.
+      type Registration = { getType(): string; getName(): string; getIgnorechangesList(): string[]; getDependenciesList(): string[]; getParent(): string };
       const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource(req: Registration, cb: unknown): Promise<void> };
       const register = monitor.registerResource.bind(monitor);
       monitor.registerResource = (req, cb) => {
         ignoreChanges.set(`${req.getType()}/${req.getName()}`, req.getIgnorechangesList());
+        // A URN ends with "::<name>": the plan test asserts on names.
+        const nameOf = (urn: string) => urn.slice(urn.lastIndexOf("::") + 2);
+        dependencies.set(`${req.getType()}/${req.getName()}`, req.getDependenciesList().map(nameOf));
+        parents.set(`${req.getType()}/${req.getName()}`, req.getParent() && !req.getParent().includes("pulumi:pulumi:Stack") ? nameOf(req.getParent()) : "");
         return register(req, cb);
       };
       try {
