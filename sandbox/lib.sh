@@ -166,3 +166,32 @@ cloud_init_background() {
   warn "cloud-init did not start within 30 s in $1"
 }
 
+
+# ---- machines ---------------------------------------------------------------------------------------
+# The one place a machine container is started (the sandbox's machines, and every real test's own): systemd as
+# PID 1 with sshd and Docker, as a server looks to the bootstrap. --privileged fails on these hosts (the VM
+# withholds CAP_SYS_RESOURCE), hence every capability but that one. Extra docker-run arguments (network,
+# address, volumes, labels, restart policy) go before the image.
+#   machine_start NAME IMAGE [docker-run-args...]       runs it and waits until systemd has booted (fails loudly)
+#   docker_run_machine NAME IMAGE [docker-run-args...]  runs it only (the sandbox awaits several at once)
+docker_run_machine() {
+  local name="$1" image="$2"
+  shift 2
+  docker run -d --name "$name" --hostname "$name" --cap-add=ALL --cap-drop=SYS_RESOURCE \
+    --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
+    -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run --tmpfs /run/lock "$@" "$image" >/dev/null
+}
+machine_start() { docker_run_machine "$@" && machine_booted "$1"; }
+# systemd of machine NAME reached running (or degraded: a unit failed, named in the warning) within 120 s.
+machine_booted() {
+  local name="$1" state
+  if ! WAIT_EVERY=1 wait_for "systemd in $name" 120 machine_systemd_up "$name"; then
+    warn "$name: systemd did not finish booting (state: $(docker exec "$name" systemctl is-system-running 2>/dev/null || echo unknown)); see docker logs $name"
+    return 1
+  fi
+  state="$(docker exec "$name" systemctl is-system-running 2>/dev/null)"
+  [ "$state" = running ] || warn "$name: systemd degraded; failed units: $(docker exec "$name" systemctl --failed --no-legend --plain | awk '{print $1}' | xargs)"
+}
+machine_systemd_up() { case "$(docker exec "$1" systemctl is-system-running 2>/dev/null)" in running | degraded) return 0 ;; *) return 1 ;; esac; }
+# The newest machine image sandbox/up.sh built (empty when there is none).
+sandbox_machine_image() { docker images --filter "label=$IMAGE_LABEL=machine" --format '{{.Repository}}:{{.Tag}}' "$MACHINE_REPO" | head -n1; }

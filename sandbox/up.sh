@@ -288,14 +288,10 @@ ensure_machines() {
     fi
     docker volume inspect "$volume" >/dev/null 2>&1 ||
       docker volume create --label "$LABEL" --label mbio-sandbox.kind=machine --label "mbio-sandbox.index=$i" "$volume" >/dev/null
-    docker run -d --name "$name" --hostname "$name" --restart unless-stopped \
+    # Boot is awaited in configure_machines, for all machines at once.
+    docker_run_machine "$name" "$MACHINE_IMAGE" --restart unless-stopped \
       --label "$LABEL" --label mbio-sandbox.kind=machine --label "mbio-sandbox.index=$i" \
-      --cap-add=ALL --cap-drop=SYS_RESOURCE \
-      --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
-      --network "$NETWORK" --ip "$ip" \
-      -v "$volume:/var/lib/docker" -v /sys/fs/cgroup:/sys/fs/cgroup:rw \
-      --tmpfs /run --tmpfs /run/lock \
-      "$MACHINE_IMAGE" >/dev/null
+      --network "$NETWORK" --ip "$ip" -v "$volume:/var/lib/docker"
     note "$name ($ip): created"
   done
 }
@@ -312,35 +308,22 @@ printf "%s\n" "$ca" | cmp -s - "/etc/docker/certs.d/$registry/ca.crt" || printf 
 '
 
 configure_machines() {
-  local i name state ca deadline
+  local i name ca
   ca="$(cat "$TLS_DIR/ca.crt")"
   for i in $(seq 1 "$N"); do
     name="$(machine_name "$i")"
-    deadline=$(($(date +%s) + 120))
-    while :; do
-      state="$(docker exec "$name" systemctl is-system-running 2>/dev/null || true)"
-      case "$state" in running | degraded) break ;; esac
-      [ "$(date +%s)" -lt "$deadline" ] || break
-      sleep 1
-    done
-    case "$state" in
-      running) note "$name: systemd running" ;;
-      degraded) warn "$name: systemd degraded; failed units: $(docker exec "$name" systemctl --failed --no-legend --plain | awk '{print $1}' | xargs)" ;;
-      *) die "$name: systemd did not finish booting (state: ${state:-unknown}); see docker logs $name" ;;
-    esac
+    machine_booted "$name" || die "$name did not boot"
+    note "$name: systemd up"
     docker exec "$name" bash -c "$MACHINE_SETUP" - "$SSH_PUBLIC_KEY" "$REGISTRY" "$ca"
   done
 }
 
 wait_for_ssh() {
-  local i ip deadline
+  local i ip
   for i in $(seq 1 "$N"); do
     ip="$(machine_ip "$i")"
-    deadline=$(($(date +%s) + 60))
-    until machine_ssh "$ip" true 2>/dev/null; do
-      [ "$(date +%s)" -lt "$deadline" ] || die "sshd on $(machine_name "$i") ($ip) does not accept the sandbox key after 60 s; check: docker exec $(machine_name "$i") systemctl status ssh"
-      sleep 1
-    done
+    WAIT_EVERY=1 wait_for "sshd on $(machine_name "$i")" 60 machine_ssh "$ip" true ||
+      die "sshd on $(machine_name "$i") ($ip) does not accept the sandbox key after 60 s; check: docker exec $(machine_name "$i") systemctl status ssh"
   done
   note "sshd accepts $SSH_KEY as root on all $N machines"
 }

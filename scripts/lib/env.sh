@@ -11,6 +11,19 @@ NODE_VERSION="$(cat "$MBIO_ROOT/.nvmrc")"
 export NODE_VERSION
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+# wait_for WHAT SECS CMD...: retries CMD every WAIT_EVERY seconds (default 3) until it succeeds; after SECS
+# it says what it waited for and returns 1, so a caller can never go on quietly after a timeout. The one wait
+# loop of the repository (sandbox, tests, drills).
+wait_for() {
+  local what="$1" timeout="$2"
+  shift 2
+  local deadline=$((SECONDS + timeout))
+  until "$@" >/dev/null 2>&1; do
+    [ "$SECONDS" -lt "$deadline" ] || { echo "  timed out after ${timeout}s waiting for $what" >&2; return 1; }
+    sleep "${WAIT_EVERY:-3}"
+  done
+}
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 # Run a command as root: CI and the sandbox machines run as root; elsewhere use sudo.

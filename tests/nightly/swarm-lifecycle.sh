@@ -37,13 +37,15 @@ finish() {
   else
     lab destroy --yes --skip-preview >"$work/destroy.log" 2>&1 || tail -5 "$work/destroy.log"
     bash "$MBIO_ROOT/sandbox/down.sh" >/dev/null 2>&1 || true
-    rm -rf "$work" "$LAB/Pulumi.lab.yaml"
+    rm -rf "$work"
   fi
   report
   exit
 }
 trap finish EXIT
-lab() { (cd "$LAB" && pulumi --non-interactive --stack lab "$@"); }
+# shellcheck source=tests/real/lib/lab-stack.sh
+. "$MBIO_ROOT/tests/real/lib/lab-stack.sh"
+lab() { lab_pulumi "$LAB" lab "$work" "$@"; }
 timed() { # LOG WHAT pulumi-args...: runs `lab ARGS` into LOG, prints its duration
   local f="$1" t=$SECONDS
   shift
@@ -80,8 +82,7 @@ hosts="${hosts%,}]"
 # Start from machines outside any Swarm, whatever an earlier run left.
 for i in 1 2 3 4 5; do on "$i" "docker swarm leave --force >/dev/null 2>&1 || true"; done
 # The lab's stack file is this run's own (its encryption salt belongs to this run's passphrase).
-rm -f "$LAB/Pulumi.lab.yaml"
-(cd "$LAB" && pulumi --non-interactive stack init lab >/dev/null)
+lab_stack_init "$LAB" lab "$work"
 lab config set lab:hosts "$hosts" >/dev/null
 lab config set lab:managers 3 >/dev/null
 lab config set lab:adminCidr "$SUBNET" >/dev/null

@@ -40,7 +40,7 @@ start=$SECONDS
 
 must "toolchain (node_modules, Pulumi CLI and the command plugin)" bash -c ". '$MBIO_ROOT/scripts/lib/env.sh' && ensure_docker && ensure_node_modules"
 if ! { ensure_node >/dev/null && ensure_pulumi >/dev/null; }; then failed=$((failed + 1)); finish; fi
-image="$(docker images --filter "label=$IMAGE_LABEL=machine" --format '{{.Repository}}:{{.Tag}}' "$MACHINE_REPO" | head -n1)"
+image="$(sandbox_machine_image)"
 must "the sandbox machine image exists (bash sandbox/up.sh builds it)" test -n "$image"
 
 # The program's own modules, transpiled as they are (no copy of their logic here).
@@ -63,13 +63,7 @@ wrong="$(cut -d' ' -f1-2 "$work/wrong.pub")"
 
 remove_machine
 docker network create --subnet "$SUBNET_PREFIX.0/24" "$PREFIX" >/dev/null
-docker run -d --name "$PREFIX-1" --hostname "$PREFIX-1" \
-  --cap-add=ALL --cap-drop=SYS_RESOURCE --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
-  --network "$PREFIX" --ip "$IP" -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run --tmpfs /run/lock "$image" >/dev/null
-for _ in $(seq 1 90); do
-  case "$(docker exec "$PREFIX-1" systemctl is-system-running 2>/dev/null)" in running | degraded) break ;; esac
-  sleep 1
-done
+must "a machine of the sandbox image on a network of its own" machine_start "$PREFIX-1" "$image" --network "$PREFIX" --ip "$IP"
 docker exec -i "$PREFIX-1" bash -c 'install -d -m 700 /root/.ssh && cat >/root/.ssh/authorized_keys && chmod 600 /root/.ssh/authorized_keys' <"$work/key.pub"
 
 # The Hetzner path: cloud-init writes the generated key (cc_ssh), as at a server's first boot.

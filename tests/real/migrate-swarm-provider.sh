@@ -23,12 +23,14 @@ TEST_NAME=migrate-swarm-provider
 finish() {
   trap - EXIT
   docker rm -f "$NAME" >/dev/null 2>&1
-  rm -rf "$work" "$LAB"/Pulumi.control.yaml "$LAB"/Pulumi.migrated.yaml
+  rm -rf "$work"
   report
   exit
 }
 trap finish EXIT
-lab() { local s="$1"; shift; (cd "$LAB" && pulumi --non-interactive --stack "$s" "$@"); }
+# shellcheck source=tests/real/lib/lab-stack.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/lab-stack.sh"
+lab() { local s="$1"; shift; lab_pulumi "$LAB" "$s" "$work" "$@"; }
 markers() { docker exec "$NAME" sh -c "ls /tmp/migrate-lab/ 2>/dev/null | sort | tr '\n' ' '"; }
 
 ensure_docker
@@ -39,8 +41,7 @@ ip="$LAB_IP"
 
 for s in control migrated; do
   # The stack files are this run's own (their encryption salt belongs to this run's passphrase).
-  rm -f "$LAB/Pulumi.$s.yaml"
-  (cd "$LAB" && pulumi --non-interactive stack init "$s" >/dev/null)
+  lab_stack_init "$LAB" "$s" "$work"
   lab "$s" config set lab:host "$ip" >/dev/null
   lab "$s" config set lab:phase old >/dev/null
   lab "$s" config set --secret lab:sshPrivateKey <"$work/key" >/dev/null

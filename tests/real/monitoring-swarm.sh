@@ -30,7 +30,7 @@ t0=$(date +%s)
 
 require_docker
 ensure_node_modules >/dev/null
-machine_image="$(docker images --filter "label=$IMAGE_LABEL=machine" --format '{{.Repository}}:{{.Tag}}' "$MACHINE_REPO" | head -n1)"
+machine_image="$(sandbox_machine_image)"
 if ! image_exists "$BASE_IMAGE" || [ -z "$machine_image" ]; then
   echo "monitoring-swarm: the sandbox base and machine images are missing (run sandbox/up.sh once)"
   echo "monitoring-swarm: 0 passed, 1 failed"; exit 1
@@ -44,11 +44,9 @@ for name in influxdb telegraf; do
   else bad "images/$name build:"; tail -5 "$work/build-$name.log"; fi
 done
 docker network create --subnet "$SUBNET_T" --label "$P=1" "$P" >/dev/null
-docker run -d --name "$M" --hostname "$M" --label "$P=1" \
-  --cap-add=ALL --cap-drop=SYS_RESOURCE --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
-  --network "$P" --ip "$IP" --mount "type=volume,source=$M-docker,target=/var/lib/docker,volume-label=$P=1" \
-  -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run --tmpfs /run/lock "$machine_image" >/dev/null
-for i in $(seq 1 90); do mx docker info >/dev/null 2>&1 && break; [ "$i" = 90 ] && { bad "docker did not start in $M"; }; sleep 1; done
+docker_run_machine "$M" "$machine_image" --label "$P=1" \
+  --network "$P" --ip "$IP" --mount "type=volume,source=$M-docker,target=/var/lib/docker,volume-label=$P=1"
+WAIT_EVERY=1 wait_for "docker in $M" 90 mx docker info || bad "docker did not start in $M"
 mx docker swarm init --advertise-addr "$IP" >/dev/null 2>&1
 mx env NETWORK=local-platform ENCRYPTED=false bash -c "$(cat "$root/components/files/swarm/network.sh")" network.sh >/dev/null 2>&1
 docker save "$P/influxdb:test" "$P/telegraf:test" | mx docker load >/dev/null

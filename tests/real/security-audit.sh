@@ -40,7 +40,7 @@ finish() {
 }
 
 ensure_apt_packages ssh-audit >/dev/null || { echo "ssh-audit could not be installed"; failed=$((failed + 1)); finish; }
-image="$(docker images --filter "label=$IMAGE_LABEL=machine" --format '{{.Repository}}:{{.Tag}}' "$MACHINE_REPO" | head -n1)"
+image="$(sandbox_machine_image)"
 if [ -z "$image" ]; then
   echo "security-audit: no sandbox machine image; run bash sandbox/up.sh once (it builds $MACHINE_REPO)"
   failed=$((failed + 1))
@@ -52,17 +52,9 @@ cleanup
 mkdir -p "$out"
 ssh-keygen -q -t ed25519 -N '' -C security-audit -f "$out/key"
 docker network create --subnet "$SUBNET_PREFIX.0/24" --gateway "$GW" "$NET" >/dev/null
+for i in 1 2; do docker_run_machine "$PREFIX-$i" "$image" --network "$NET" --ip "$SUBNET_PREFIX.1$i" -v /var/lib/docker; done
 for i in 1 2; do
-  docker run -d --name "$PREFIX-$i" --hostname "$PREFIX-$i" \
-    --cap-add=ALL --cap-drop=SYS_RESOURCE --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
-    --network "$NET" --ip "$SUBNET_PREFIX.1$i" -v /var/lib/docker -v /sys/fs/cgroup:/sys/fs/cgroup:rw \
-    --tmpfs /run --tmpfs /run/lock "$image" >/dev/null
-done
-for i in 1 2; do
-  for _ in $(seq 1 90); do
-    case "$(docker exec "$PREFIX-$i" systemctl is-system-running 2>/dev/null)" in running | degraded) break ;; esac
-    sleep 1
-  done
+  machine_booted "$PREFIX-$i" || { failed=$((failed + 1)); finish; }
   docker exec -i "$PREFIX-$i" bash -c 'install -d -m 700 /root/.ssh && cat >/root/.ssh/authorized_keys && chmod 600 /root/.ssh/authorized_keys' <"$out/key.pub"
 done
 SSH=(ssh -i "$out/key" -o BatchMode=yes -o IdentitiesOnly=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o ConnectTimeout=5)

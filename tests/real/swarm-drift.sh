@@ -30,7 +30,9 @@ finish() {
   exit
 }
 trap finish EXIT
-lab() { (cd "$LAB" && pulumi --non-interactive --stack lab "$@"); }
+# shellcheck source=tests/real/lib/lab-stack.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/lab-stack.sh"
+lab() { lab_pulumi "$LAB" lab "$work" "$@"; }
 on_m1() { docker exec -i "$NAME" "$@"; }
 
 ensure_docker
@@ -44,7 +46,7 @@ for t in 1 2; do on_m1 docker tag "$TAG" "lab/worker:$t"; done
 printf 'lab\n' | on_m1 docker config create lab-motd-1 - >/dev/null
 node_id="$(on_m1 docker info --format '{{.Swarm.NodeID}}')"
 
-(cd "$LAB" && pulumi --non-interactive stack init lab >/dev/null)
+lab_stack_init "$LAB" lab "$work"
 lab config set lab:host "$ip" >/dev/null
 lab config set lab:port 22 >/dev/null
 lab config set lab:nodeId "$node_id" >/dev/null

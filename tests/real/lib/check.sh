@@ -5,7 +5,7 @@
 #   check WHAT CMD...     runs CMD and counts a pass or a failure; the test goes on either way
 #   must WHAT CMD...      a step the rest depends on: prints a heading and its duration; on failure it calls
 #                         the test's own finish() (clean up, print the counts, exit)
-#   wait_for WHAT SECS CMD...   retries CMD every WAIT_EVERY seconds (3) until it succeeds or SECS have passed
+#   wait_for WHAT SECS CMD...   scripts/lib/env.sh's: retries CMD until it succeeds; says so and fails after SECS
 #   to LOG CMD...         runs CMD with its output in LOG; on failure shows LOG's last 25 lines, indented
 #   report                prints how long the test took and its counts; succeeds when nothing failed
 # shellcheck disable=SC2034 # passed/failed are read by the test that sources this file
@@ -30,15 +30,8 @@ must() {
     finish
   fi
 }
-wait_for() {
-  local what="$1" timeout="$2"
-  shift 2
-  local deadline=$((SECONDS + timeout))
-  until "$@" 2>/dev/null; do
-    [ "$SECONDS" -lt "$deadline" ] || { echo "  timed out after ${timeout}s waiting for $what"; return 1; }
-    sleep "${WAIT_EVERY:-3}"
-  done
-}
+# shellcheck source=scripts/lib/env.sh
+declare -F wait_for >/dev/null || . "$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)/scripts/lib/env.sh"
 to() {
   local f="$1"
   shift

@@ -72,7 +72,7 @@ edge_env_up() {
   ensure_node_modules >/dev/null
   image_exists "$BASE_IMAGE" || die "the sandbox base image $BASE_IMAGE is missing: run sandbox/up.sh once (it builds it)"
   local machine_image
-  machine_image="$(docker images --filter "label=$IMAGE_LABEL=machine" --format '{{.Repository}}:{{.Tag}}' "$MACHINE_REPO" | head -n1)"
+  machine_image="$(sandbox_machine_image)"
   [ -n "$machine_image" ] || die "no sandbox machine image ($MACHINE_REPO): run sandbox/up.sh once (it builds it)"
   edge_env_down
   ET_TMP="$(mktemp -d)"
@@ -84,12 +84,10 @@ edge_env_up() {
   et_build traefik "$ET_TRAEFIK_IMAGE"
   et_build demo "$ET_DEMO_IMAGE"
   docker network create --subnet "$ET_SUBNET" --label "$ET_LABEL" "$ET_NET" >/dev/null
-  docker run -d --name "$ET_MACHINE" --hostname "$ET_MACHINE" --label "$ET_LABEL" \
-    --cap-add=ALL --cap-drop=SYS_RESOURCE --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
-    --network "$ET_NET" --ip "$ET_IP" --mount "type=volume,source=$ET_MACHINE-docker,target=/var/lib/docker,volume-label=$ET_LABEL" \
-    -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run --tmpfs /run/lock "$machine_image" >/dev/null
+  docker_run_machine "$ET_MACHINE" "$machine_image" --label "$ET_LABEL" \
+    --network "$ET_NET" --ip "$ET_IP" --mount "type=volume,source=$ET_MACHINE-docker,target=/var/lib/docker,volume-label=$ET_LABEL"
   local i
-  for i in $(seq 1 90); do et_exec docker info >/dev/null 2>&1 && break; [ "$i" = 90 ] && die "docker did not start in $ET_MACHINE"; sleep 1; done
+  WAIT_EVERY=1 wait_for "docker in $ET_MACHINE" 90 et_exec docker info || die "docker did not start in $ET_MACHINE"
   et_exec docker swarm init --advertise-addr "$ET_IP" >/dev/null 2>&1
   et_exec docker node update --label-add "mbio.environment=$ET_ENV" "$ET_MACHINE" >/dev/null 2>&1
   et_exec env NETWORK="$ET_NETWORK" ENCRYPTED=false bash -c "$(cat "$MBIO_ROOT/components/files/swarm/network.sh")" network.sh 2>/dev/null
