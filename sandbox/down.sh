@@ -42,26 +42,9 @@ own_images() {
 registry_tags() { own_images | grep -E '^[0-9.]+:5000/' || true; }
 
 if [ "$DOCKER" = 1 ]; then
-  log "containers"
-  while read -r id name; do
-    [ -n "$id" ] || continue
-    docker rm -f -v "$id" >/dev/null
-    gone "container $name"
-  done < <(sandbox_containers)
-
-  log "networks"
-  while read -r id name; do
-    [ -n "$id" ] || continue
-    docker network rm "$id" >/dev/null
-    gone "network $name"
-  done < <(docker network ls --filter "label=$LABEL" --format '{{.ID}} {{.Name}}')
-
-  log "volumes"
-  while read -r name; do
-    [ -n "$name" ] || continue
-    docker volume rm -f "$name" >/dev/null
-    gone "volume $name"
-  done < <(docker volume ls -q --filter "label=$LABEL")
+  log "containers, networks, volumes"
+  objects="$(sandbox_remove_objects 2>&1)"
+  [ -z "$objects" ] || { printf '%s\n' "$objects" >&2; removed=$((removed + $(wc -l <<<"$objects"))); }
 
   log "images"
   while read -r ref; do

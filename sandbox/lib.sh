@@ -23,6 +23,10 @@ IMAGE_LABEL="mbio-sandbox.image"
 sandbox_containers() {
   docker ps -a --filter "label=$LABEL" --filter "name=^${MACHINE_PREFIX}" --format '{{.ID}} {{.Names}}'
 }
+# Which checkout's state a sandbox container was made with (the absolute path of its sandbox/.state): the
+# sandbox is one per machine, and a container made from another state (keys, CA, S3 credentials) cannot serve
+# this one (sandbox_claim).
+OWNER_LABEL="mbio-sandbox.state"
 NETWORK="mbio-sandbox"
 BRIDGE="mbio-sandbox0"
 SUBNET="${SANDBOX_SUBNET:-172.30.0.0/24}"
@@ -195,3 +199,55 @@ machine_booted() {
 machine_systemd_up() { case "$(docker exec "$1" systemctl is-system-running 2>/dev/null)" in running | degraded) return 0 ;; *) return 1 ;; esac; }
 # The newest machine image sandbox/up.sh built (empty when there is none).
 sandbox_machine_image() { docker images --filter "label=$IMAGE_LABEL=machine" --format '{{.Repository}}:{{.Tag}}' "$MACHINE_REPO" | head -n1; }
+
+# ---- one sandbox per machine ---------------------------------------------------------------------------
+# Removes every container, network and volume labelled mbio-sandbox (the images stay cached). Prints each.
+sandbox_remove_objects() {
+  local id name
+  while read -r id name; do
+    [ -n "$id" ] || continue
+    docker rm -f -v "$id" >/dev/null && note "removed container $name"
+  done < <(sandbox_containers)
+  while read -r id name; do
+    [ -n "$id" ] || continue
+    docker network rm "$id" >/dev/null && note "removed network $name"
+  done < <(docker network ls --filter "label=$LABEL" --format '{{.ID}} {{.Name}}')
+  while read -r name; do
+    [ -n "$name" ] || continue
+    docker volume rm -f "$name" >/dev/null && note "removed volume $name"
+  done < <(docker volume ls -q --filter "label=$LABEL")
+}
+
+# The sandbox's containers that belong to another state than this checkout's: "NAME OWNER" each, OWNER "-"
+# when the container predates the owner label and this checkout has no state yet (a fresh clone).
+sandbox_foreign() {
+  local name owner
+  while read -r name owner; do
+    [ -n "$name" ] || continue
+    [ "$owner" = "$STATE_DIR" ] && continue
+    if [ -z "$owner" ]; then
+      # Made before containers carried their owner: this checkout's own if it has a sandbox state.
+      [ -f "$STATE_DIR/machines.json" ] && continue
+      owner=-
+    fi
+    echo "$name $owner"
+  done < <(docker ps -a --filter "label=$LABEL" --filter "name=^${MACHINE_PREFIX}" --format "{{.Names}} {{.Label \"$OWNER_LABEL\"}}")
+}
+
+# Before the sandbox is (re)built: a sandbox made from another checkout's state is either still that
+# checkout's (its state directory exists: refuse, saying what to run) or left by a checkout that is gone
+# (removed here, so this one starts clean: reusing it failed with the old S3 keys, XAdminUserNotFound, and a
+# Pebble restarting forever without its certificate directory).
+sandbox_claim() {
+  local foreign name owner others=""
+  foreign="$(sandbox_foreign)"
+  [ -n "$foreign" ] || return 0
+  while read -r name owner; do
+    if [ "$owner" != - ] && [ -d "$owner" ]; then
+      die "the sandbox on this machine belongs to another checkout ($name was made with $owner): run 'bash ${owner%/sandbox/.state}/sandbox/down.sh' (or delete that checkout), then run this again"
+    fi
+    others+="$name "
+  done <<<"$foreign"
+  warn "removing a sandbox left by a checkout that no longer exists ($others): its keys, CA and S3 credentials are not this checkout's"
+  sandbox_remove_objects
+}

@@ -45,7 +45,7 @@ up() {
     docker rm -f "$PEBBLE_NAME" >/dev/null
   fi
   if ! container_exists "$PEBBLE_NAME"; then
-    docker run -d --name "$PEBBLE_NAME" --hostname "$PEBBLE_NAME" --label "$PEBBLE_LABEL" --restart unless-stopped \
+    docker run -d --name "$PEBBLE_NAME" --hostname "$PEBBLE_NAME" --label "$PEBBLE_LABEL" --label "$OWNER_LABEL=$STATE_DIR" --restart unless-stopped \
       -e "PEBBLE_TARGET_IP=$PEBBLE_TARGET_IP" --network "$PEBBLE_NETWORK" --ip "$PEBBLE_IP" \
       -v "$PEBBLE_CERTS:/certs:ro" "$image" >/dev/null
   fi

@@ -44,7 +44,7 @@ up() {
     # The keys reach the container through this process's environment, not docker's command line.
     # The data volume is versitygw's own: a directory tree per bucket, not readable by any other server.
     ROOT_ACCESS_KEY_ID="$S3_ACCESS_KEY_ID" ROOT_SECRET_ACCESS_KEY="$S3_SECRET_ACCESS_KEY" \
-      docker run -d --name "$S3_NAME" --hostname "$S3_NAME" --label "$LABEL" --network "$NETWORK" --ip "$(s3_ip)" \
+      docker run -d --name "$S3_NAME" --hostname "$S3_NAME" --label "$LABEL" --label "$OWNER_LABEL=$STATE_DIR" --network "$NETWORK" --ip "$(s3_ip)" \
       -e ROOT_ACCESS_KEY_ID -e ROOT_SECRET_ACCESS_KEY \
       --mount "type=volume,source=${S3_NAME}-posix,target=/data,volume-label=$LABEL" "$image" >/dev/null
   fi

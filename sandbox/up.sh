@@ -208,7 +208,7 @@ ensure_registry() {
     docker volume create --label "$LABEL" --label mbio-sandbox.kind=registry "$volume" >/dev/null
   if ! container_exists "$REGISTRY_NAME"; then
     docker run -d --name "$REGISTRY_NAME" --hostname "$REGISTRY_NAME" --restart unless-stopped \
-      --label "$LABEL" --label mbio-sandbox.kind=registry \
+      --label "$LABEL" --label mbio-sandbox.kind=registry --label "$OWNER_LABEL=$STATE_DIR" \
       --network "$NETWORK" --ip "$(registry_ip)" -v "$volume:/var/lib/docker-registry" \
       -v "$REGISTRY_TLS_DIR:/etc/docker/registry/tls:ro" "$image" >/dev/null
     note "created $REGISTRY_NAME at $REGISTRY"
@@ -290,7 +290,7 @@ ensure_machines() {
       docker volume create --label "$LABEL" --label mbio-sandbox.kind=machine --label "mbio-sandbox.index=$i" "$volume" >/dev/null
     # Boot is awaited in configure_machines, for all machines at once.
     docker_run_machine "$name" "$MACHINE_IMAGE" --restart unless-stopped \
-      --label "$LABEL" --label mbio-sandbox.kind=machine --label "mbio-sandbox.index=$i" \
+      --label "$LABEL" --label mbio-sandbox.kind=machine --label "mbio-sandbox.index=$i" --label "$OWNER_LABEL=$STATE_DIR" \
       --network "$NETWORK" --ip "$ip" -v "$volume:/var/lib/docker"
     note "$name ($ip): created"
   done
@@ -684,6 +684,7 @@ main() {
   mkdir -p "$MBIO_CACHE" "$STATE_DIR" "$LOG_DIR"
   exec 9>"$MBIO_CACHE/sandbox.lock"
   flock -n 9 || die "another sandbox/up.sh or sandbox/down.sh is running (lock $MBIO_CACHE/sandbox.lock)"
+  sandbox_claim
   ensure_apt_packages iproute2 openssl openssh-client jq curl
 
   STEP_TOTAL=14
