@@ -188,7 +188,7 @@ docker exec -i "$RUN-pg" psql -X -q -U app -d shop -c "DELETE FROM items WHERE i
 restore database "$RUN-db" --database shop --drop-previous >/dev/null 2>&1; rc=$?
 check "database replaced and identical" test "$rc" = 0 -a "$(db_fingerprint)" = "$want_db"
 
-step "retention: maintain.sh forget (prune), maintain.sh check (the raft backup is tests/real/restore-tool.sh)"
+step "retention: maintain.sh forget (prune), maintain.sh check (the raft backup is tests/real/lib/restore-tool.sh, run by e2e.sh)"
 agent maintain.sh forget >/dev/null 2>&1; rc1=$?
 agent maintain.sh check >/dev/null 2>&1; rc3=$?
 check "forget/prune, check exit 0" test "$rc1" = 0 -a "$rc3" = 0

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2317 # the predicates below run indirectly, through check and wait_for
-# End to end with the real Pulumi engine on the local sandbox:
+# End to end with the real Pulumi engine on the local sandbox, one sandbox and one stack for every phase:
 #   sandbox up (4 machines, S3 server) → pulumi up (3 managers) → the Swarm as docker sees it →
-#   preview and refresh report no drift → workers 0 → 1: nothing replaced → a manager machine stops:
-#   quorum holds and its tasks move → workers 1 → 0: the node is drained and leaves → pulumi destroy →
-#   sandbox down leaves nothing behind.
+#   preview and refresh report no drift → hand changes are drift → workers 0 → 1: nothing replaced →
+#   the operator's volume restore from a workstation (tests/real/lib/restore-tool.sh) → a manager machine
+#   stops: quorum holds and its tasks move → workers 1 → 0: the node is drained and leaves → raft backup and
+#   restore on a fresh machine → pulumi destroy → sandbox down leaves nothing behind.
 # Every step prints its duration; ends with "e2e: N passed, N failed".
 set -uo pipefail
 # shellcheck source=scripts/lib/local-stack.sh
@@ -14,6 +15,8 @@ work="$(mktemp -d)"
 TEST_NAME=e2e
 # shellcheck source=tests/real/lib/check.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/check.sh"
+# shellcheck source=tests/real/lib/restore-tool.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/restore-tool.sh"
 
 on_manager() { machine_ssh "$(machine_ip "${MANAGER_INDEX:-1}")" "$@"; }
 node_lines() { on_manager "docker node ls --format '{{.Hostname}} {{.Status}} {{.ManagerStatus}}'"; }
@@ -125,6 +128,9 @@ check "the new node is a worker labelled as one" test "$(on_manager "docker node
 check "global backup agent runs on the new worker too" wait_for "services" 180 services_converged
 
 # ---------------------------------------------------------------------------------------------------
+restore_tool_volumes
+
+# ---------------------------------------------------------------------------------------------------
 printf '\n[e2e] a manager machine stops\n'
 # The victim is the manager running the replicated maintenance task, so its rescheduling is observable;
 # the checks then ask another manager.
@@ -156,6 +162,10 @@ must "pulumi up (scale in: drain, remove, leave)" pulumi_local up "${POLICY_PACK
 check "the Swarm has 3 nodes again; mbio-sandbox-4 is gone from it" test "$(on_manager "docker node ls --format '{{.Hostname}}'" | sort | tr '\n' ' ')" = "mbio-sandbox-1 mbio-sandbox-2 mbio-sandbox-3 "
 check "mbio-sandbox-4 left the Swarm" test "$(machine_ssh "$(machine_ip 4)" "docker info --format '{{.Swarm.LocalNodeState}}'")" = inactive
 check "no task is left on mbio-sandbox-4" test -z "$(machine_ssh "$(machine_ip 4)" "docker ps -q --filter label=com.docker.swarm.service.name")"
+
+# ---------------------------------------------------------------------------------------------------
+# Destructive (the Swarm restored elsewhere, the backup stack removed by hand): last before the destroy.
+restore_tool_raft
 
 # ---------------------------------------------------------------------------------------------------
 must "pulumi destroy" pulumi_local destroy --yes --skip-preview
