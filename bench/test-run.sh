@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The test run's own time, measured as CI runs it: `bash .ci/run` in a fresh clone of HEAD, and the result written
+# into docs/benchmarks.md (date, machine, commit, load, the step table and budget line scripts/test.sh prints).
+#   bench/test-run.sh warm      with the caches as they are (run it once before, so they are warm)
+#   bench/test-run.sh cold      after emptying every cache first: ~/.cache/mbio-cloud, Go's build and module
+#                               caches, npm's cache and the sandbox's Docker images (sandbox/down.sh --purge)
+#   bench/test-run.sh nightly   `bash scripts/test.sh --nightly`, warm; writes the nightly section
+# Log: $MBIO_CACHE/logs/bench-test-run-<kind>.log. Takes as long as the run (15 to 45 min, nightly more).
+set -euo pipefail
+# shellcheck source=scripts/lib/env.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib/env.sh"
+# shellcheck source=bench/lib.sh
+. "$MBIO_ROOT/bench/lib.sh"
+
+kind="${1:-}"
+case "$kind" in warm | cold | nightly) ;; *) die "usage: bench/test-run.sh warm|cold|nightly" ;; esac
+commit="$(git -C "$MBIO_ROOT" rev-parse --short HEAD)"
+clone="$(mktemp -d)/mbio-cloud"
+mkdir -p "$MBIO_CACHE/logs"
+logf="$MBIO_CACHE/logs/bench-test-run-$kind.log"
+
+if [ "$kind" = cold ]; then
+  log "emptying every cache (a cold machine): sandbox, its images, ~/.cache/mbio-cloud, Go and npm caches"
+  bash "$MBIO_ROOT/sandbox/down.sh" --purge >/dev/null 2>&1 || true
+  command -v go >/dev/null && { go clean -cache >/dev/null 2>&1 || true; go clean -modcache >/dev/null 2>&1 || true; }
+  rm -rf "$MBIO_CACHE" "${HOME:?}/.npm"
+  mkdir -p "$MBIO_CACHE/logs"
+fi
+git clone -q "$MBIO_ROOT" "$clone"
+git -C "$clone" checkout -q "$commit"
+load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
+log "running the test command in $clone ($kind; log: $logf)"
+t0=$SECONDS
+rc=0
+if [ "$kind" = nightly ]; then
+  (cd "$clone" && bash scripts/test.sh --nightly) >"$logf" 2>&1 || rc=$?
+else
+  (cd "$clone" && bash .ci/run) >"$logf" 2>&1 || rc=$?
+fi
+total=$((SECONDS - t0))
+load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
+# The summary scripts/test.sh prints last: the step table, total, budget and counts.
+summary="$(sed 's/\x1b\[[0-9;]*m//g' "$logf" | awk '/^--- summary$/ { on = 1; next } on')"
+table="$(grep -E '^(ok|FAIL|SKIP) ' <<<"$summary" | awk '{ status = $1; secs = $2; $1 = ""; $2 = ""; sub(/^  /, ""); printf "| %s | %s | %s |\n", $0, secs, status }')"
+rm -rf "$(dirname "$clone")"
+
+body="Measured $(date -u +%Y-%m-%d) by \`bench/test-run.sh $kind\` on $(machine_description), commit $commit, in a fresh clone
+($( [ "$kind" = cold ] && echo "every cache emptied first: ~/.cache/mbio-cloud, Go build and module caches, npm cache, the sandbox images" || echo "caches warm")); load average $load_before at the start, $load_after at the end (2 cores: above 2, other work shared them).
+Exit code $rc; wall time ${total} s.
+
+$(grep -E '^(total|budget|ceiling|test):' <<<"$summary" | sed 's/^/    /')
+
+| step | seconds | result |
+|---|---|---|
+$table"
+case "$kind" in
+  warm) write_bench_section "The default test run, warm (\`.ci/run\`)" "$body" ;;
+  cold) write_bench_section "The default test run, cold (\`.ci/run\` on an empty machine)" "$body" ;;
+  nightly) write_bench_section "Nightly drills (\`bash scripts/test.sh --nightly\`)" "$body
+
+Each drill's own figures (quorum, RTO, windows) are in its log above the summary; docs/operations.md and
+docs/disaster-recovery.md explain them." ;;
+esac
+exit "$rc"
