@@ -5,6 +5,7 @@
 # (starts what is stopped, adds or removes machines to reach N, rebuilds nothing that is current).
 #
 #   sandbox/up.sh [N]          N machines (default 3, or $SANDBOX_MACHINES)
+#   sandbox/up.sh --images     only the base and machine images (what real tests' own machines need)
 #
 # Env: SANDBOX_SUBNET (default 172.30.0.0/24), SANDBOX_S3_ENDPOINT (enables backups to that S3 endpoint),
 #      SANDBOX_CLOUD_INIT=background (start cloud-init and return at once, as a new Hetzner server does),
@@ -17,6 +18,8 @@ set -euo pipefail
 usage() { sed -n '2,12s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"; }
 case "${1:-}" in -h | --help) usage; exit 0 ;; esac
 [ $# -le 1 ] || die "too many arguments; usage: sandbox/up.sh [N]"
+IMAGES_ONLY=0
+if [ "${1:-}" = --images ]; then IMAGES_ONLY=1; shift; fi
 
 N="${1:-${SANDBOX_MACHINES:-3}}"
 if ! [[ "$N" =~ ^[0-9]+$ ]] || [ "$((10#$N))" -lt 1 ] || [ "$((10#$N))" -gt "$MAX_MACHINES" ]; then
@@ -717,5 +720,16 @@ main() {
   } >&2
 }
 
+# The images alone: no machine, network or lock (nothing of the singleton is touched).
+images_only() {
+  trap cleanup EXIT
+  require_docker
+  mkdir -p "$MBIO_CACHE" "$LOG_DIR"
+  ensure_base_image
+  ensure_machine_image
+}
+
 # Sourced (scripts/build-image.sh, templates test): the functions only.
-if [ "${BASH_SOURCE[0]}" = "$0" ]; then main; fi
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  if [ "$IMAGES_ONLY" = 1 ]; then images_only; else main; fi
+fi

@@ -87,13 +87,27 @@ if [ "$mode" != unit ]; then
   [ "$mode" != real ] || step "set-up (Node $NODE_VERSION, node_modules)" setup_node
   step "cloud-init schema of the rendered user-data" cloud_init_schema
   step "Pulumi toolchain (real upstream CLI, language host and plugins)" toolchain
-  # The real-provider preview goes last: on an empty machine it waits for the background cloudflare build,
-  # and every other test runs meanwhile instead of after the wait.
-  real_tests=()
-  for t in tests/real/*.sh; do [ "$t" = tests/real/preview.sh ] || real_tests+=("$t"); done
-  for t in "${real_tests[@]}" tests/real/preview.sh; do
+  step "sandbox images (base, machine: every real test's machines)" bash sandbox/up.sh --images
+  # Two lanes side by side: the sandbox singleton's tests (its machines, registry, S3 server, the `local`
+  # stack) in the background, every other real test (on machines and networks of its own) in the
+  # foreground; both mostly wait on machines booting and services converging, so together they take about
+  # as long as the longer one. The real-provider preview goes last: on an empty machine it waits for the
+  # background cloudflare build, and every other test runs meanwhile instead of after the wait.
+  sandbox_lane=(tests/real/bootstrap.sh tests/real/sandbox-input.sh tests/real/e2e.sh)
+  lane_dir="$(mktemp -d)"
+  for t in "${sandbox_lane[@]}"; do printf 'real: %s\tbash %q\n' "$(basename "$t" .sh)" "$t"; done |
+    steps_lane "$lane_dir" &
+  lane_pid=$!
+  step_background "$lane_pid" "sandbox lane"
+  echo "the sandbox lane (${sandbox_lane[*]}) runs beside the next steps; its output follows when it ends (live: tail -f $lane_dir/*.log)"
+  for t in tests/real/*.sh; do
+    case " ${sandbox_lane[*]} tests/real/preview.sh " in *" $t "*) continue ;; esac
     step "real: $(basename "$t" .sh)" bash "$t"
   done
+  wait "$lane_pid"
+  for i in "${!sandbox_lane[@]}"; do step_lane_result "real: $(basename "${sandbox_lane[$i]}" .sh)" "$lane_dir" $((i + 1)); done
+  rm -rf "$lane_dir"
+  step "real: preview" bash tests/real/preview.sh
 fi
 if [ "$mode" = nightly ]; then
   for t in tests/nightly/*.sh; do

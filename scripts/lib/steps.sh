@@ -6,6 +6,9 @@
 #   steps_init BUDGET_S CEILING_S WHAT  WHAT names the budget ("warm", "cold") in the budget line
 #   step NAME CMD...                    runs CMD (output shown and kept), timed, counted
 #   step_background PID WHAT            a job the run started: stopped (its process group) when the run ends
+#   steps_lane DIR CMD...               runs CMD (a lane of independent steps, e.g. the sandbox tests) in the
+#                                       background: each step's output in DIR/<n>.log, its status in DIR/<n>.rc
+#   step_lane_result NAME DIR N         after the lane ended: step N's output shown and counted like step's
 #   steps_finish                        clean-tree check, step table, budget line, totals; returns non-zero
 #                                       when a step failed, the tree changed or the run passed the ceiling
 #
@@ -90,6 +93,44 @@ step() {
 }
 
 step_background() { steps_background+=("$1	$2"); }
+
+# A lane: steps that run beside the others (they use resources no other step touches, e.g. the sandbox
+# singleton, and mostly wait on machines booting and services converging). Each step of the lane is
+# "NAME<TAB>CMD..." on stdin; their output is replayed in order by step_lane_result once the lane has ended.
+steps_lane() {
+  local dir="$1" n=0 name cmd start
+  mkdir -p "$dir"
+  while IFS=$'\t' read -r name cmd; do
+    n=$((n + 1))
+    printf '%s\n' "$name" >"$dir/$n.name"
+    start=$SECONDS
+    if [ $((SECONDS - STEPS_T0)) -ge "$STEPS_CEILING" ]; then
+      echo "not started: the run is past its ceiling of ${STEPS_CEILING}s" >"$dir/$n.log"
+      echo "skip 0" >"$dir/$n.rc"
+      continue
+    fi
+    bash -c "$cmd" >"$dir/$n.log" 2>&1 </dev/null
+    echo "$? $((SECONDS - start))" >"$dir/$n.rc"
+  done
+}
+step_lane_result() {
+  local name="$1" dir="$2" n="$3" rc secs
+  printf '\n\033[1m--- %s\033[0m (ran in the lane beside the steps above)\n' "$name"
+  if [ ! -f "$dir/$n.rc" ]; then
+    echo "the lane ended before this step ran"
+    checks_failed=$((checks_failed + 1))
+    steps_record FAIL 0 "$name"
+    return
+  fi
+  read -r rc secs <"$dir/$n.rc"
+  cp "$dir/$n.log" "$steps_log"
+  cat "$steps_log"
+  case "$rc" in
+    0) steps_count_checks 1; steps_record ok "$secs" "$name (lane)" ;;
+    skip) checks_failed=$((checks_failed + 1)); steps_record SKIP 0 "$name (not started: past the ceiling)" ;;
+    *) steps_count_checks 0; steps_record FAIL "$secs" "$name (lane)" ;;
+  esac
+}
 
 # A job started in the background (a plugin build) ends with the run: what it finished is cached (Go's
 # build cache keeps every compiled package), so the next run goes on from there.

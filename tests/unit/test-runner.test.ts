@@ -59,6 +59,16 @@ describe("scripts/lib/steps.sh", () => {
     expect(before.status).toBe(0);
   });
 
+  test("a lane runs beside the steps; its steps' output, counts and failures are replayed in order", () => {
+    const lane = `printf 'lane one\\techo "lane-one: 2 passed, 0 failed"\\nlane two\\techo broken; exit 3\\n' | steps_lane "$d" &\npid=$!`;
+    const r = run(`steps_init 100 200 warm\nd=$(mktemp -d)\n${lane}\nstep beside sleep 1\nwait $pid\nstep_lane_result "lane one" "$d" 1\nstep_lane_result "lane two" "$d" 2\nsteps_finish`);
+    expect(r.out).toMatch(/--- lane one.*\n(.*\n)*lane-one: 2 passed, 0 failed/);
+    expect(r.out).toMatch(/FAIL +\d+s +lane two \(lane\)/);
+    expect(r.out).toContain("broken");
+    expect(r.out).toContain("test: 4 passed, 1 failed"); // beside + 2 from lane one + clean tree; lane two
+    expect(r.status).not.toBe(0);
+  });
+
   test("a background job registered by a step does not outlive the run", () => {
     const r = run(`steps_init 100 200 warm\nsetsid sleep 300 </dev/null >/dev/null 2>&1 &\npid=$!\nstep_background $pid "sleeper"\nsteps_finish\nsleep 0.5\nif kill -0 $pid 2>/dev/null; then echo "STILL RUNNING"; kill $pid; fi`);
     expect(r.out).toMatch(/stopping the background sleeper \(pid \d+/);
