@@ -68,7 +68,7 @@ describe("edge, DNS, control plane and demo in every environment (mocks)", () =>
   const runs: Record<string, ProgramRun> = {};
   beforeAll(async () => {
     for (const env of ENVIRONMENTS) runs[env] = await runProgram(env, { ...deployableConfig(env), "mbio-cloud:demo": { enabled: true, replicas: 2 }, "mbio-cloud:images": { ...(deployableConfig(env)["mbio-cloud:images"] as object), demo: `registry.gitlab.com/mbio/mbio-cloud/demo:1.0.0@sha256:${"0123456789abcdef".repeat(4)}` } });
-  }, 60_000);
+  });
 
   test.each(ENVIRONMENTS)("%s: every stack is built, every service pinned, healthchecked, limited, placed, on the right networks", (env) => {
     const run = runs[env];
