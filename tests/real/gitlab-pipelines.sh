@@ -150,6 +150,28 @@ else
   fail "deploy job settings"
 fi
 
+# The drift schedule: each stack's job runs in that stack's preview environment (its read-only credentials and
+# passphrase, nobody else's), through .pulumi (which refuses to run without the passphrase).
+gcl_in "$infra" --preview --variable CI_PIPELINE_SOURCE=schedule --variable PIPELINE=drift 2>/dev/null | sed -n '/^---$/,$p' >"$work/drift.yml" || true
+[ -s "$work/drift.yml" ] || gcl_in "$infra" --preview --variable CI_PIPELINE_SOURCE=schedule --variable PIPELINE=drift >"$work/drift.yml" 2>/dev/null
+if node -e '
+  const YAML = require(process.argv[1] + "/node_modules/yaml");
+  const docs = YAML.parseAllDocuments(require("fs").readFileSync(process.argv[2], "utf8")).map((d) => d.toJSON()).filter(Boolean);
+  const j = Object.assign({}, ...docs).drift ?? {};
+  const problems = [];
+  const stacks = j.parallel?.matrix?.[0]?.STACK;
+  if (JSON.stringify(stacks) !== JSON.stringify(["development", "staging", "production"])) problems.push(`matrix ${JSON.stringify(j.parallel)}`);
+  if (j.environment?.name !== "preview/$STACK" || j.environment?.action !== "prepare") problems.push(`environment ${JSON.stringify(j.environment)}`);
+  if (!(j.before_script ?? []).some((l) => /PULUMI_CONFIG_PASSPHRASE:\?/.test(l))) problems.push("no passphrase check in before_script");
+  if (!(j.script ?? []).some((l) => /^bash scripts\/drift\.sh "\$STACK"$/.test(l))) problems.push(`script ${JSON.stringify(j.script)}`);
+  if (problems.length) { console.error(problems.join("\n")); process.exit(1); }
+' "$MBIO_ROOT" "$work/drift.yml" 2>"$work/drift.err"; then
+  ok "drift: one job per stack in environment preview/<stack> (only that stack's credentials), passphrase required, no deployment recorded"
+else
+  sed 's/^/      /' "$work/drift.err"
+  fail "drift job settings"
+fi
+
 # Jobs for real in the throwaway repository: lint (tsc, eslint, shellcheck); unit (jest, ~4 min) only with
 # GITLAB_PIPELINES_UNIT=1 — scripts/test.sh runs the very same jest suite as a step of its own.
 real_jobs=(lint)
