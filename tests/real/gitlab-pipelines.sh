@@ -142,9 +142,15 @@ if node -e '
     // Line by line: a script line holds quotes ("$STACK") that a match over the JSON text would stop at.
     if (!(p[job]?.script ?? []).some((line) => new RegExp(`^pulumi ${cmd} .*--policy-pack policy`).test(line))) problems.push(`${job}: pulumi ${cmd} without --policy-pack policy`);
   }
+  // No secret as a command-line option (issue 18): registry passwords and tokens go on stdin or in a file.
+  for (const [name, job] of Object.entries(p)) {
+    for (const line of [job?.before_script, job?.script, job?.after_script].flat().filter((l) => typeof l === "string")) {
+      if (/--(registry-)?password(?!-stdin)[ =]|--token[ =]|\s-p\s+"?\$/.test(line)) problems.push(`${name}: a secret option on a command line: ${line}`);
+    }
+  }
   if (problems.length) { console.error(problems.join("\n")); process.exit(1); }
 ' "$MBIO_ROOT" "$work/preview.yml" 2>"$work/preview.err"; then
-  ok "deploy jobs: environment per stack, resource_group pulumi-<stack>, not interruptible; production manual and blocking; previews --diff; policy pack on every preview and up"
+  ok "deploy jobs: environment per stack, resource_group pulumi-<stack>, not interruptible; production manual and blocking; previews --diff; policy pack on every preview and up; no password or token option on any job's command line"
 else
   sed 's/^/      /' "$work/preview.err"
   fail "deploy job settings"
