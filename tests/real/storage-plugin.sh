@@ -23,7 +23,7 @@ PORT=45123
 REPO="127.0.0.1:$PORT/mbio-storage-test/hcloud-csi-driver"
 work="$(mktemp -d)"
 started=$SECONDS
-# The two API tokens: STORAGE_PLUGIN_TOKENS_FILE (two lines; tests/real/argv-secrets.sh passes its own to
+# The two API tokens: STORAGE_PLUGIN_TOKENS_FILE (two lines; tests/real/secrets-argv.sh passes its own to
 # look for them in every argv) or fixed stand-ins. Never on a command line here either.
 if [ -n "${STORAGE_PLUGIN_TOKENS_FILE:-}" ]; then
   { IFS= read -r TOKEN1 && IFS= read -r TOKEN2; } <"$STORAGE_PLUGIN_TOKENS_FILE"

@@ -11,7 +11,7 @@
 # Needs: pulumi_local, machine_ssh, machine_ip, check (tests/real/lib/check.sh), a writable $work.
 # Usage: secret_leak_checks
 #
-# The building blocks, for any test (tests/real/argv-secrets.sh; e2e.sh may wrap its `pulumi up` in them):
+# The building blocks, for any test (tests/real/secrets-argv.sh; e2e.sh may wrap its `pulumi up` in them):
 #   secret_leak_scan FILE [VALUES]     prints each hit (never the value), echoes how many values were found
 #                                      in FILE; VALUES (default $work/secret-values) holds one value a line
 #   secret_argv_start TAG [PREFIX...]  starts sampling every process's argv (argv-sample.py), locally or

@@ -16,12 +16,13 @@
 # The sampler must see a planted control: a secret-like value given to `grep` on a command line on purpose,
 # on each machine and here; a sampler that misses it fails the test. The state scan (secret-scan.py, used by
 # e2e.sh's secret_leak_checks) is shown to fail on planted leaks: a value, its sha256, its base64.
-# Ends with "argv-secrets: N passed, M failed". Needs Docker and the sandbox images (sandbox/up.sh builds
-# them); no sandbox singleton, no lock.
+# Ends with "secrets-argv: N passed, M failed". Needs Docker and the sandbox images (sandbox/up.sh builds
+# them; in scripts/test.sh's alphabetical order this test comes after bootstrap.sh, which runs it); no sandbox
+# singleton, no lock.
 set -uo pipefail
 # shellcheck source=scripts/lib/env.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib/env.sh"
-TEST_NAME=argv-secrets
+TEST_NAME=secrets-argv
 # shellcheck source=tests/real/lib/check.sh
 . "$MBIO_ROOT/tests/real/lib/check.sh"
 # shellcheck source=tests/real/lib/lab-machine.sh
