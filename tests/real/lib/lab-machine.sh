@@ -3,11 +3,12 @@
 # needed), reachable as root over SSH with a key of the test's own.
 #   lab_machine NAME WORK [docker-run-args...]
 # starts NAME (replacing a leftover of an earlier run), writes WORK/key(.pub), waits for sshd and dockerd and
-# sets LAB_IP. Needs Docker and the image (sandbox/up.sh builds it once).
+# sets LAB_IP. Needs Docker and the image (sandbox/up.sh builds it once; LAB_MACHINE_IMAGE names another
+# build of sandbox/machine, e.g. a helper's own before the sandbox images exist).
 lab_machine() {
-  local name="$1" work="$2" image
+  local name="$1" work="$2" image="${LAB_MACHINE_IMAGE:-}"
   shift 2
-  image="$(docker images --format '{{.Repository}}:{{.Tag}}' 'mbio-sandbox/machine' | head -1)"
+  [ -n "$image" ] || image="$(docker images --format '{{.Repository}}:{{.Tag}}' 'mbio-sandbox/machine' | head -1)"
   [ -n "$image" ] || { echo "no sandbox machine image: run sandbox/up.sh once"; return 1; }
   docker rm -f "$name" >/dev/null 2>&1
   docker run -d --name "$name" --hostname "$name" --cap-add=ALL --cap-drop=SYS_RESOURCE \

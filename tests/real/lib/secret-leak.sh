@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Secrets that never leak (issue 11): with the local stack up, every secret value — each secret of the stack
-# config (SSH private key, S3 keys, restic password, admin and monitoring passwords, …) and the live Swarm
-# join tokens — is searched for in
+# config (SSH private key, S3 keys, restic password, admin and monitoring passwords, …), the live Swarm
+# join tokens and the program's generated secrets — is searched for in
 #   the state export (pulumi stack export), every stack output (with --show-secrets: no output may carry a
 #   secret, not even as a secret), the log of a `pulumi preview --diff`, and the log of a deliberately
 #   failing `pulumi up`: one manager's pinned host key is made wrong, so the run also proves that a
@@ -53,6 +53,9 @@ secret_leak_values() {
   pulumi_local config --show-secrets --json | jq -r 'to_entries[] | select(.value.secret) | .value.value // empty' |
     awk 'length($0) >= 12 && !/^-----/'
   machine_ssh "$(machine_ip 1)" 'docker swarm join-token -q worker; docker swarm join-token -q manager'
+  # Secrets the program generates (GeneratedSecret: Portainer's agent secret), when the stack has any.
+  pulumi_local stack export --show-secrets |
+    jq -r '.deployment.resources[] | select(.type == "pulumi-nodejs:dynamic/mbio:GeneratedSecret") | .outputs.value // empty'
 }
 
 # Counts the secret values (and their hashes and encodings) found in FILE; prints the hits without the values.
