@@ -55,7 +55,8 @@ secret_leak_values() {
   machine_ssh "$(machine_ip 1)" 'docker swarm join-token -q worker; docker swarm join-token -q manager'
   # Secrets the program generates (GeneratedSecret: Portainer's agent secret), when the stack has any.
   pulumi_local stack export --show-secrets |
-    jq -r '.deployment.resources[] | select(.type == "pulumi-nodejs:dynamic/mbio:GeneratedSecret") | .outputs.value // empty'
+    jq -r '.deployment.resources[] | select(.type == "pulumi-nodejs:dynamic/mbio:GeneratedSecret") | .outputs.value // empty |
+      if type == "object" then .plaintext | fromjson else . end'
 }
 
 # Counts the secret values (and their hashes and encodings) found in FILE; prints the hits without the values.
