@@ -2,7 +2,7 @@
 # shellcheck disable=SC2015 # ok/fail always succeed
 # No secret on a command line (issue 18): the server scripts that take a secret run for real, as Pulumi runs
 # them (the script as `bash -c` over SSH, the secret on stdin), while every process's argv is sampled on both
-# machines and on this host (tests/real/lib/argv-sample.py: /proc/*/cmdline back to back, ~2 ms apart); no
+# machines and on this host (tests/real/lib/argv-sample.py: all of /proc/*/cmdline, then a 2 ms pause); no
 # known secret value, nor its hash or base64, may show up in any sample, in the scripts' output or logs.
 #   swarm-init.sh + swarm-join.sh   two lab machines (tests/real/lib/lab-machine.sh), the worker join token
 #                                   and the manager join token on stdin, each run twice (the second changes
@@ -108,6 +108,7 @@ says() { grep -q -- "$2" "$work/$1.err"; }
 # The sampled machines' command lines: on each machine (what a real node would show) and on this host
 # (ssh clients, the registry, the plugin test; the lab machines' processes show here too).
 printf '\n[%s] sampling every argv on %s, %s and this host\n' "$TEST_NAME" "$M1" "$M2"
+sampling_started=$SECONDS
 secret_argv_start host
 secret_argv_start m1 docker exec -i "$M1"
 secret_argv_start m2 docker exec -i "$M2"
@@ -175,14 +176,18 @@ for _ in 1 2 3; do
   grep -qF "$control" /dev/null
 done
 sleep 1
-sweeps_host="$(secret_argv_stop host)"
-sweeps_m1="$(secret_argv_stop m1 docker exec -i "$M1")"
-sweeps_m2="$(secret_argv_stop m2 docker exec -i "$M2")"
-echo "  sweeps of /proc: $sweeps_host here, $sweeps_m1 on $M1, $sweeps_m2 on $M2; distinct command lines: $(wc -l <"$work/argv-host.txt") / $(wc -l <"$work/argv-m1.txt") / $(wc -l <"$work/argv-m2.txt")"
+secret_argv_stop host
+secret_argv_stop m1 docker exec -i "$M1"
+secret_argv_stop m2 docker exec -i "$M2"
+sampled=$((SECONDS - sampling_started))
+echo "  sweeps of /proc in ${sampled}s: $(cat "$work/argv-host.sweeps") here, $(cat "$work/argv-m1.sweeps") on $M1, $(cat "$work/argv-m2.sweeps") on $M2; distinct command lines: $(wc -l <"$work/argv-host.txt") / $(wc -l <"$work/argv-m1.txt") / $(wc -l <"$work/argv-m2.txt")"
 
 printf '\n[%s] no secret in any command line, output or log\n' "$TEST_NAME"
-for where in host m1 m2; do
-  check "the sampler on $where caught the planted control (a short-lived grep)" test "$(secret_leak_scan "$work/argv-$where.txt" "$work/control" 2>/dev/null)" -ge 1
+# On the machines a single short-lived grep must be seen; here (all of the build machine's processes in each
+# sweep) at least the ssh clients that carried it to the machines, which live as long as an ssh call does.
+for where in m1 m2 host; do
+  check "the sampler on $where caught the planted control ($([ $where = host ] && echo "ssh clients carrying it" || echo "a short-lived grep"))" \
+    test "$(secret_leak_scan "$work/argv-$where.txt" "$work/control" 2>/dev/null)" -ge 1
 done
 (umask 077 && cat "$work/tokens" "$work/registry-passwords" "$work/plugin-tokens" >"$work/secret-values" &&
   printf 'mbio-argv:%s\n' "$pw1" "$pw2" >>"$work/secret-values")

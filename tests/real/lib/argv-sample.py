@@ -16,9 +16,12 @@ while time.monotonic() < deadline and not os.path.exists(stop):
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                cmdline = f.read()
+        try:  # os.open/read: a third of the cost of a file object, and sweeps are the point
+            fd = os.open(f"/proc/{pid}/cmdline", os.O_RDONLY)
+            try:
+                cmdline = os.read(fd, 1 << 20)
+            finally:
+                os.close(fd)
         except OSError:
             continue  # the process ended between listdir and open
         if cmdline:

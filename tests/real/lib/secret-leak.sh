@@ -17,8 +17,8 @@
 #   secret_argv_start TAG [PREFIX...]  starts sampling every process's argv (argv-sample.py), locally or
 #                                      through PREFIX (`docker exec -i NAME`, `machine_ssh IP`: any command
 #                                      that runs its arguments there with stdin passed on)
-#   secret_argv_stop TAG [PREFIX...]   stops it: the distinct command lines in $work/argv-TAG.txt, echoes
-#                                      the number of sweeps
+#   secret_argv_stop TAG [PREFIX...]   stops it: the distinct command lines in $work/argv-TAG.txt, the
+#                                      number of sweeps in $work/argv-TAG.sweeps
 # shellcheck disable=SC2154 # $work and $TEST_NAME belong to the test that sources this file
 SECRET_LEAK_LIB="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 declare -A SECRET_ARGV_PIDS=()
@@ -38,13 +38,15 @@ secret_argv_start() {
   SECRET_ARGV_PIDS[$tag]=$!
 }
 
+# Not in a command substitution: `wait` only waits for the shell's own children.
 secret_argv_stop() {
   local tag="$1" remote="/tmp/mbio-argv-$1"
   shift
   "$@" sh -c "touch $remote.stop" </dev/null
   wait "${SECRET_ARGV_PIDS[$tag]}"
+  unset "SECRET_ARGV_PIDS[$tag]"
   "$@" cat "$remote.txt" </dev/null >"$work/argv-$tag.txt"
-  "$@" cat "$remote.txt.sweeps" </dev/null
+  "$@" cat "$remote.txt.sweeps" </dev/null >"$work/argv-$tag.sweeps"
   "$@" sh -c "rm -f $remote.stop $remote.txt $remote.txt.sweeps" </dev/null
 }
 
