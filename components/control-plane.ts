@@ -6,17 +6,20 @@
 //     agent      global: one per node, the Docker API of its node; agents find each other at
 //                tasks.portainer_agent (AGENT_CLUSTER_ADDR) on the stack's own overlay network `agent`
 //
-// Agent and server share AGENT_SECRET. Portainer reads it only from that environment variable (its images
-// carry no shell that could read a Swarm secret file), so it sits in both service specs; in Pulumi state
-// the whole stack document is a secret. It is derived from the adminPassword secret and the environment:
-// changing the admin password rotates it, both services roll together. The admin password reaches the
-// server as a Swarm secret (--admin-password-file).
+// Agent and server share AGENT_SECRET: 32 random bytes (GeneratedSecret, a Pulumi secret), so neither the
+// state nor the admin password lets anyone derive it. Portainer 2.21.4 reads it only from that environment
+// variable (server: os.Getenv in api/cmd/portainer/main.go; agent: the AGENT_SECRET env or its --secret flag,
+// an argv; their images carry no shell that could read a Swarm secret file into the environment), so it
+// sits in both service specs: readable with `docker service inspect` by whoever holds a manager's Docker
+// API, which already controls the whole Swarm (accepted risk, docs/security.md). In Pulumi state the whole
+// stack document is a secret. `pulumi up --replace` of the GeneratedSecret rotates it; both services roll
+// together. The admin password reaches the server as a Swarm secret (--admin-password-file).
 //
 // Portainer cannot run in our build environment (its images cannot be pulled); the stack is validated
 // with mocks (tests/unit/edge.test.ts). The sandbox runs it only when images.portainer is set.
 import * as pulumi from "@pulumi/pulumi";
-import { createHmac } from "crypto";
 import { edgeHosts } from "./edge";
+import { GeneratedSecret } from "./generated-secret";
 import { serviceDeploy, STDOUT_LOGGING, traefikRouteLabels } from "./service-conventions";
 import { swarmObject } from "./swarm-objects";
 import { ComposeFile, ManagerConnections, SwarmStack } from "./swarm-stack";
@@ -92,11 +95,6 @@ export function controlPlaneCompose(o: ControlPlaneComposeOptions): ComposeFile 
   };
 }
 
-/** The agent secret: a keyed hash of the admin password, per environment (see the header). */
-export function portainerAgentSecret(adminPassword: string, environment: string): string {
-  return createHmac("sha256", adminPassword).update(`mbio-portainer-agent:${environment}`).digest("hex");
-}
-
 export interface ControlPlaneArgs {
   environment: string;
   namespace: string;
@@ -127,14 +125,15 @@ export class ControlPlane extends pulumi.ComponentResource {
       label: "mbio.component=control-plane",
       environment: args.environment,
     });
-    const compose = pulumi.all([password, adminSecret.name]).apply(([p, secretName]) =>
+    const agentSecret = new GeneratedSecret(`${name}-agent-secret`, {}, { parent: this });
+    const compose = pulumi.all([agentSecret.value, adminSecret.name]).apply(([agentSecretValue, secretName]) =>
       controlPlaneCompose({
         environment: args.environment,
         images: { server, agent },
         namespace: args.namespace,
         networkName: args.networkName,
         overlayEncrypted: args.overlayEncrypted,
-        agentSecret: portainerAgentSecret(p, args.environment),
+        agentSecret: agentSecretValue,
         adminPasswordSecret: secretName,
       }),
     );

@@ -59,7 +59,9 @@ worker_token="$(lead docker swarm join-token -q worker)"
 for i in $(seq 1 $((COUNT - 1))); do
   token=$worker_token
   [ "${ROLES[$i]}" = manager ] && token=$manager_token
-  machine_ssh "${IPS[$i]}" docker swarm join --token "$token" --advertise-addr "${IPS[$i]}" "$LEADER:2377" >/dev/null
+  # The platform's own join script, token on stdin: `docker swarm join --token` would put it in two argvs.
+  machine_ssh "${IPS[$i]}" 'cat >/tmp/swarm-join.sh' <"$MBIO_ROOT/components/files/swarm/swarm-join.sh"
+  machine_ssh "${IPS[$i]}" "MANAGER_ADDR=$LEADER ADVERTISE_ADDR=${IPS[$i]} bash /tmp/swarm-join.sh" <<<"$token" >/dev/null
   note "${NAMES[$i]} joined as ${ROLES[$i]}"
 done
 lead "docker node ls --format '{{.Hostname}} {{.Status}} {{.ManagerStatus}}'" | sed 's/^/    /' >&2

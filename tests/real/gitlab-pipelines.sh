@@ -142,12 +142,40 @@ if node -e '
     // Line by line: a script line holds quotes ("$STACK") that a match over the JSON text would stop at.
     if (!(p[job]?.script ?? []).some((line) => new RegExp(`^pulumi ${cmd} .*--policy-pack policy`).test(line))) problems.push(`${job}: pulumi ${cmd} without --policy-pack policy`);
   }
+  // No secret as a command-line option (issue 18): registry passwords and tokens go on stdin or in a file.
+  for (const [name, job] of Object.entries(p)) {
+    for (const line of [job?.before_script, job?.script, job?.after_script].flat().filter((l) => typeof l === "string")) {
+      if (/--(registry-)?password(?!-stdin)[ =]|--token[ =]|\s-p\s+"?\$/.test(line)) problems.push(`${name}: a secret option on a command line: ${line}`);
+    }
+  }
   if (problems.length) { console.error(problems.join("\n")); process.exit(1); }
 ' "$MBIO_ROOT" "$work/preview.yml" 2>"$work/preview.err"; then
-  ok "deploy jobs: environment per stack, resource_group pulumi-<stack>, not interruptible; production manual and blocking; previews --diff; policy pack on every preview and up"
+  ok "deploy jobs: environment per stack, resource_group pulumi-<stack>, not interruptible; production manual and blocking; previews --diff; policy pack on every preview and up; no password or token option on any job's command line"
 else
   sed 's/^/      /' "$work/preview.err"
   fail "deploy job settings"
+fi
+
+# The drift schedule: each stack's job runs in that stack's preview environment (its read-only credentials and
+# passphrase, nobody else's), through .pulumi (which refuses to run without the passphrase).
+gcl_in "$infra" --preview --variable CI_PIPELINE_SOURCE=schedule --variable PIPELINE=drift 2>/dev/null | sed -n '/^---$/,$p' >"$work/drift.yml" || true
+[ -s "$work/drift.yml" ] || gcl_in "$infra" --preview --variable CI_PIPELINE_SOURCE=schedule --variable PIPELINE=drift >"$work/drift.yml" 2>/dev/null
+if node -e '
+  const YAML = require(process.argv[1] + "/node_modules/yaml");
+  const docs = YAML.parseAllDocuments(require("fs").readFileSync(process.argv[2], "utf8")).map((d) => d.toJSON()).filter(Boolean);
+  const j = Object.assign({}, ...docs).drift ?? {};
+  const problems = [];
+  const stacks = j.parallel?.matrix?.[0]?.STACK;
+  if (JSON.stringify(stacks) !== JSON.stringify(["development", "staging", "production"])) problems.push(`matrix ${JSON.stringify(j.parallel)}`);
+  if (j.environment?.name !== "preview/$STACK" || j.environment?.action !== "prepare") problems.push(`environment ${JSON.stringify(j.environment)}`);
+  if (!(j.before_script ?? []).some((l) => /PULUMI_CONFIG_PASSPHRASE:\?/.test(l))) problems.push("no passphrase check in before_script");
+  if (!(j.script ?? []).some((l) => /^bash scripts\/drift\.sh "\$STACK"$/.test(l))) problems.push(`script ${JSON.stringify(j.script)}`);
+  if (problems.length) { console.error(problems.join("\n")); process.exit(1); }
+' "$MBIO_ROOT" "$work/drift.yml" 2>"$work/drift.err"; then
+  ok "drift: one job per stack in environment preview/<stack> (only that stack's credentials), passphrase required, no deployment recorded"
+else
+  sed 's/^/      /' "$work/drift.err"
+  fail "drift job settings"
 fi
 
 # Jobs for real in the throwaway repository: lint (tsc, eslint, shellcheck); unit (jest, ~4 min) only with

@@ -23,6 +23,14 @@ PORT=45123
 REPO="127.0.0.1:$PORT/mbio-storage-test/hcloud-csi-driver"
 work="$(mktemp -d)"
 started=$SECONDS
+# The two API tokens: STORAGE_PLUGIN_TOKENS_FILE (two lines; tests/real/secrets-argv.sh passes its own to
+# look for them in every argv) or fixed stand-ins. Never on a command line here either.
+if [ -n "${STORAGE_PLUGIN_TOKENS_FILE:-}" ]; then
+  { IFS= read -r TOKEN1 && IFS= read -r TOKEN2; } <"$STORAGE_PLUGIN_TOKENS_FILE"
+else
+  TOKEN1=token-one TOKEN2=token-two
+fi
+(umask 077 && printf '%s\n' "$TOKEN1" "$TOKEN2" >"$work/tokens")
 
 finish() {
   docker plugin disable -f "$ALIAS" >/dev/null 2>&1
@@ -87,14 +95,15 @@ run() { # ACTION PLUGIN TOKEN
 }
 ref() { docker plugin inspect -f '{{.PluginReference}}' "$ALIAS" 2>/dev/null; }
 enabled() { [ "$(docker plugin inspect -f '{{.Enabled}}' "$ALIAS" 2>/dev/null)" = true ]; }
-token_is() { docker plugin inspect -f '{{range .Settings.Env}}{{println .}}{{end}}' "$ALIAS" | grep -qx "HCLOUD_TOKEN=$1"; }
+# Compared in bash: a grep pattern would put the token on a command line.
+token_is() { local env; env="$(docker plugin inspect -f '{{range .Settings.Env}}{{println .}}{{end}}' "$ALIAS")"; [[ $'\n'"$env"$'\n' == *$'\n'"HCLOUD_TOKEN=$1"$'\n'* ]]; }
 installs() { docker events --since "$1" --until "$(date +%s)" --filter type=plugin --filter event=pull --format '{{.Action}}' 2>/dev/null | wc -l; }
 
 SERVER="$(docker version --format '{{.Server.Version}}')"
 if [ "${SERVER%%.*}" -lt 26 ]; then
   # Docker before moby#47299 panics on a plugin pull by digest and takes every container with it (this test
   # did that once to the build machine's Debian docker.io 20.10.24). Only the refusal can be checked here.
-  refused() { local rc=0; run install "$REPO:v0.0.1-swarm@sha256:$(printf '0%.0s' $(seq 1 64))" token-one || rc=$?; [ "$rc" = 3 ] && grep -q 'moby#47299' "$work/err" && [ -z "$(ref)" ]; }
+  refused() { local rc=0; run install "$REPO:v0.0.1-swarm@sha256:$(printf '0%.0s' $(seq 1 64))" "$TOKEN1" || rc=$?; [ "$rc" = 3 ] && grep -q 'moby#47299' "$work/err" && [ -z "$(ref)" ]; }
   echo
   check "engine $SERVER: the script refuses to pull by digest (exit 3), nothing installed" refused
   echo "  SKIP  install, digest check, idempotency, token rotation, replacement, removal: they need Docker Engine >= 26 (the stack files pin 27.5.1); this machine has $SERVER"
@@ -107,13 +116,13 @@ D2="$(cat "$work/v0.0.2-swarm.digest")"
 P1="$REPO:v0.0.1-swarm@$D1"
 P2="$REPO:v0.0.2-swarm@$D2"
 
-first_install() { run install "$P1" token-one; }
+first_install() { run install "$P1" "$TOKEN1"; }
 recorded() { [[ "$(ref)" == *"@$1" ]]; }
-second_unchanged() { local since; since=$(date +%s); run install "$P1" token-one && grep -q unchanged "$work/err" && [ "$(installs "$since")" = 0 ]; }
-rotated() { local since; since=$(date +%s); run install "$P1" token-two && token_is token-two && enabled && [ "$(installs "$since")" = 0 ]; }
-upgraded() { run install "$P2" token-two && recorded "$D2" && enabled && token_is token-two; }
-unknown_digest() { ! run install "$REPO:v0.0.1-swarm@sha256:$(printf '0%.0s' $(seq 1 64))" token-two; }
-no_digest() { local rc=0; run install "$REPO:v0.0.1-swarm" token-two || rc=$?; [ "$rc" = 2 ] && recorded "$D2"; }
+second_unchanged() { local since; since=$(date +%s); run install "$P1" "$TOKEN1" && grep -q unchanged "$work/err" && [ "$(installs "$since")" = 0 ]; }
+rotated() { local since; since=$(date +%s); run install "$P1" "$TOKEN2" && token_is "$TOKEN2" && enabled && [ "$(installs "$since")" = 0 ]; }
+upgraded() { run install "$P2" "$TOKEN2" && recorded "$D2" && enabled && token_is "$TOKEN2"; }
+unknown_digest() { ! run install "$REPO:v0.0.1-swarm@sha256:$(printf '0%.0s' $(seq 1 64))" "$TOKEN2"; }
+no_digest() { local rc=0; run install "$REPO:v0.0.1-swarm" "$TOKEN2" || rc=$?; [ "$rc" = 2 ] && recorded "$D2"; }
 removed() { run remove "" "" && [ -z "$(ref)" ]; }
 removed_again() { run remove "" "" && grep -q unchanged "$work/err"; }
 
@@ -122,10 +131,10 @@ echo
 check "install by name:tag@digest" first_install
 check "the engine recorded the reference with that digest" recorded "$D1"
 check "enabled, HCLOUD_TOKEN set" bash -c "[ \"\$(docker plugin inspect -f '{{.Enabled}}' '$ALIAS')\" = true ]"
-check "token set from stdin" token_is token-one
+check "token set from stdin" token_is "$TOKEN1"
 check "second run: unchanged, nothing pulled" second_unchanged
 check "rotated token: set and enabled without a new pull" rotated
-check "the token is never printed" bash -c "! grep -q token- '$work/err'"
+check "the token is never printed" bash -c "! grep -qF -f '$work/tokens' '$work/err'"
 check "a new version by digest replaces the plugin" upgraded
 check "no digest: refused before anything changes (exit 2)" no_digest
 check "remove: the plugin is gone" removed

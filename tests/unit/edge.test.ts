@@ -4,7 +4,7 @@
 import { execFileSync } from "child_process";
 import { stringify } from "yaml";
 import { edgeSchema } from "../../components/config/edge";
-import { controlPlaneCompose, portainerAgentSecret } from "../../components/control-plane";
+import { controlPlaneCompose } from "../../components/control-plane";
 import { demoCompose } from "../../components/demo-service";
 import { dnsRecordNames } from "../../components/dns";
 import { edgeCompose, edgeHosts, traefikStaticConfig } from "../../components/edge";
@@ -149,7 +149,11 @@ describe("edge, DNS, control plane and demo in every environment (mocks)", () =>
     const deploy = stackDeploy(run, "portainer")!;
     expect(asSecret(deploy.inputs.document).secret).toBe(true);
     const doc = JSON.parse(String(asSecret(deploy.inputs.document).value)) as Compose;
-    const agentSecret = portainerAgentSecret(TEST_SECRETS["mbio-cloud:adminPassword"], env);
+    // AGENT_SECRET is the GeneratedSecret's value (random in create(); the mocks name it), not derived from
+    // the admin password; the GeneratedSecret registers `value` as a secret output.
+    const generated = run.resources.find((r) => r.type === "pulumi-nodejs:dynamic/mbio:GeneratedSecret" && r.name.endsWith("-agent-secret"))!;
+    expect(generated).toBeDefined();
+    const agentSecret = `generated-${generated.name}`;
     expect((doc.services.agent.environment as Record<string, string>).AGENT_SECRET).toBe(agentSecret);
     expect((doc.services.portainer.environment as Record<string, string>).AGENT_SECRET).toBe(agentSecret);
     expect((doc.services.agent.environment as Record<string, string>).AGENT_CLUSTER_ADDR).toBe("tasks.portainer_agent");
@@ -209,11 +213,15 @@ describe("content-named configs and secrets roll the services", () => {
     expect(stackDoc(again, "edge")!.configs!.traefik_yml.name).toBe(a);
   });
 
-  test("a changed admin password gives new secret names (dashboard users, Portainer) and a new agent secret", async () => {
+  test("a changed admin password gives new secret names (dashboard users, Portainer); the agent secret does not follow it", async () => {
     const one = await runProgram("staging", deployableConfig("staging"));
     const two = await runProgram("staging", deployableConfig("staging"), { ...TEST_SECRETS, "mbio-cloud:adminPassword": "another-admin-password" });
     expect(stackDoc(one, "edge")!.secrets!.dashboard_users.name).not.toBe(stackDoc(two, "edge")!.secrets!.dashboard_users.name);
     expect(stackDoc(one, "portainer")!.secrets!.admin_password.name).not.toBe(stackDoc(two, "portainer")!.secrets!.admin_password.name);
+    // Random (GeneratedSecret), not derived from the password: the same resource's value in both runs.
+    const agentSecret = (run: ProgramRun) => (stackDoc(run, "portainer")!.services.agent.environment as Record<string, string>).AGENT_SECRET;
+    expect(agentSecret(one)).toMatch(/^generated-.*-agent-secret$/);
+    expect(agentSecret(two)).toBe(agentSecret(one));
   });
 });
 

@@ -13,6 +13,19 @@ token_sum="$STATE_DIR/hcloud-csi-token.sha256"
 say() { printf 'hetzner-csi-plugin: %s\n' "$*" >&2; }
 installed_ref() { docker plugin inspect -f '{{.PluginReference}}' "$ALIAS" 2>/dev/null || true; }
 enabled() { [ "$(docker plugin inspect -f '{{.Enabled}}' "$ALIAS" 2>/dev/null || true)" = true ]; }
+# `docker plugin set` takes KEY=value only as an argument; the Engine API (POST /plugins/{name}/set, what
+# the CLI calls) takes it as a JSON body, which curl reads from its stdin over the local socket: the token is
+# in no process's argv (jq builds the body from stdin too).
+set_token() {
+  local response code
+  response="$(printf '%s' "$token" | jq -Rs '["HCLOUD_TOKEN=" + .]' |
+    curl -sS --unix-socket "${DOCKER_SOCKET:-/var/run/docker.sock}" -H 'Content-Type: application/json' \
+      --data-binary @- -w '\n%{http_code}' "http://localhost/plugins/$ALIAS/set")" || return 1
+  code="${response##*$'\n'}"
+  response="${response%$'\n'*}"
+  # The engine's message, with the token (should it be quoted) masked.
+  [ "$code" = 204 ] || [ "$code" = 200 ] || { say "error: the engine refused the token ($code): ${response//"$token"/<token>}"; return 1; }
+}
 remove() {
   docker plugin disable -f "$ALIAS" >/dev/null 2>&1 || true
   docker plugin rm -f "$ALIAS" >/dev/null 2>&1 || true
@@ -34,6 +47,7 @@ case "$ACTION" in
       say "error: Docker Engine ${server:-unknown} cannot install a plugin by digest safely (moby#47299); needs 26.0 or later (dockerEngine.version)"
       exit 3
     fi
+    for tool in curl jq; do command -v "$tool" >/dev/null || { say "error: $tool is required (cloud-init installs it)"; exit 1; }; done
     token="$(cat)"
     [ -n "$token" ] || { say "error: no Hetzner API token on stdin"; exit 1; }
     sum="$(printf '%s' "$token" | sha256sum | cut -d' ' -f1)"
@@ -57,7 +71,7 @@ case "$ACTION" in
         exit 1
       fi
     fi
-    docker plugin set "$ALIAS" HCLOUD_TOKEN="$token"
+    set_token
     docker plugin enable "$ALIAS" >&2
     install -d -m 0700 "$STATE_DIR"
     (umask 077 && printf '%s\n' "$sum" >"$token_sum")

@@ -9,8 +9,10 @@ password="$(cat)"
 [ -n "$password" ] || { echo "error: no registry password on stdin (set mbio-cloud:registryPassword)" >&2; exit 1; }
 want="$(printf '%s:%s' "$REGISTRY_USER" "$password" | base64 -w0)"
 config="${DOCKER_CONFIG:-$HOME/.docker}/config.json"
-# docker writes {"auths": {"<registry>": {"auth": "<base64 user:password>"}}}; the same line means same login.
-if grep -qF "\"$REGISTRY\": {" "$config" 2>/dev/null && grep -qF "\"auth\": \"$want\"" "$config" 2>/dev/null; then
+# docker writes {"auths": {"<registry>": {"auth": "<base64 user:password>"}}}; the same auth means same login.
+# jq reads the stored one and bash compares: a pattern on grep's command line would put it in grep's argv.
+have="$(jq -r --arg registry "$REGISTRY" '.auths[$registry].auth // empty' "$config" 2>/dev/null || true)"
+if [ -n "$have" ] && [ "$have" = "$want" ]; then
   echo "registry-login: unchanged $REGISTRY_USER@$REGISTRY" >&2
   exit 0
 fi

@@ -4,13 +4,14 @@
 #   lab_machine NAME WORK [docker-run-args...]
 # starts NAME (replacing a leftover of an earlier run) with sandbox/lib.sh's machine_start, writes
 # WORK/key(.pub), waits for sshd and dockerd and sets LAB_IP. Needs Docker and the image (sandbox/up.sh builds
-# it once). Fails, saying what it waited for, when the machine does not come up.
+# it once; LAB_MACHINE_IMAGE names another build of sandbox/machine). Fails, saying what it waited for, when
+# the machine does not come up.
 # shellcheck source=sandbox/lib.sh
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)/sandbox/lib.sh"
 lab_machine() {
-  local name="$1" work="$2" image
+  local name="$1" work="$2" image="${LAB_MACHINE_IMAGE:-}"
   shift 2
-  image="$(sandbox_machine_image)"
+  [ -n "$image" ] || image="$(sandbox_machine_image)"
   [ -n "$image" ] || { echo "no sandbox machine image: run sandbox/up.sh once"; return 1; }
   docker rm -f "$name" >/dev/null 2>&1
   machine_start "$name" "$image" "$@" || return 1

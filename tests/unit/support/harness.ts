@@ -131,6 +131,8 @@ function mockState(type: string, name: string, inputs: Record<string, unknown>):
     }
     case "pulumi-nodejs:dynamic/mbio:SshHostKey":
       return { ...inputs, ...TEST_HOST_KEY };
+    case "pulumi-nodejs:dynamic/mbio:GeneratedSecret":
+      return { ...inputs, value: `generated-${name}` };
     case "pulumi-nodejs:dynamic/swarm:Swarm":
       return { ...inputs, clusterId: "swarm-cluster-id", managerToken: `SWMTKN-1-manager-${inputs.joinTokenRotation ?? 0}`, workerToken: `SWMTKN-1-worker-${inputs.joinTokenRotation ?? 0}` };
     case "pulumi-nodejs:dynamic/gitlab:RunnerRegistration":
