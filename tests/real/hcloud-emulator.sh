@@ -83,14 +83,15 @@ fid="$(lab stack output firewallId)"
 check "the server is in the network at 10.0.1.5" test "$(jq -r '.private_net[0].ip' <<<"$server")" = 10.0.1.5
 check "the firewall is applied to the server" test "$(jq -r '.public_net.firewalls[0].id' <<<"$server")" = "$fid"
 check "the server is in the spread placement group" test "$(api "$url/placement_groups" | jq -r --argjson s "$sid" '.placement_groups[0].servers == [$s]')" = true
-check "the server's labels and user-data type (cx22, debian-12)" test "$(jq -r '"\(.labels.role) \(.server_type.name) \(.image.name)"' <<<"$server")" = "manager cx22 debian-12"
+check "the server's label, type and image (manager, cx22, debian-12)" test "$(jq -r '"\(.labels.role) \(.server_type.name) \(.image.name)"' <<<"$server")" = "manager cx22 debian-12"
+check "the emulator kept the user-data the provider sent" test "$(jq -r '.servers[0].emulator_user_data' "$work/hcloud.json")" = "$(printf '#cloud-config\npackage_update: false')"
 check "no drift right after up (refresh --preview-only --expect-no-changes)" to "$work/r0.log" lab refresh --preview-only --expect-no-changes
 check "no diff right after up (preview --expect-no-changes)" to "$work/p0.log" lab preview --expect-no-changes
 
 # A hand change must fail the drift check, and the failure must be the drift (not some other error).
 drift_reported() { # log
   if lab refresh --preview-only --expect-no-changes >"$work/$1" 2>&1; then return 1; fi
-  grep -q 'no changes were expected but changes were proposed' "$work/$1" || { tail -15 "$work/$1" | sed 's/^/    | /'; return 1; }
+  grep -q 'no changes were expected.* but changes were proposed' "$work/$1" || { tail -15 "$work/$1" | sed 's/^/    | /'; return 1; }
 }
 put_back() { to "$work/$1-refresh.log" lab refresh --yes --skip-preview && to "$work/$1-up.log" lab up --yes --skip-preview; }
 
