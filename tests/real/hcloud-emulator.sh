@@ -11,6 +11,7 @@
 #   - the emulator restarted on its state file: still no drift;
 #   - a second SSH key with the same public key fails `pulumi up` with Hetzner's uniqueness_error message;
 #   - `pulumi destroy` leaves the emulator empty.
+# It also runs the emulator's Go tests (every Hetzner rule it enforces, through hcloud-go's client).
 # No Docker, no network: the emulator listens on loopback. Ends with "hcloud-emulator: N passed, M failed".
 set -uo pipefail
 # shellcheck source=scripts/lib/pulumi-env.sh
@@ -58,6 +59,10 @@ ensure_node_modules
 ensure_pulumi
 command -v jq >/dev/null || ensure_apt_packages jq
 
+# The emulator's own rule tests (one per Hetzner rule, through hcloud-go's client; docs/sandbox.md) run here so
+# the default run (scripts/test.sh runs tests/real/*.sh) includes them. Go: the one the toolchain builds with.
+go_tests() { (cd tests/hcloud-emulator && GOTOOLCHAIN=local nice -n 10 go test -count=1 .); }
+check "the emulator's rule tests (go test in tests/hcloud-emulator)" to "$work/go-test.log" go_tests
 must "the emulator starts (tests/hcloud-emulator/run.sh)" start_emulator
 echo "  emulator at $url"
 port="${url#http://}"
