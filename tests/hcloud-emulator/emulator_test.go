@@ -277,6 +277,13 @@ func TestFirewallApplyRemoveAndInUse(t *testing.T) {
 	}
 	_, _, err = f.c.Firewall.RemoveResources(ctx, fw, []hcloud.FirewallResource{{Type: "server", Server: &hcloud.FirewallResourceServer{ID: s.ID}}})
 	wantCode(t, err, hcloud.ErrorCodeFirewallAlreadyRemoved)
+	// One bad entry refuses the whole request: the good one is not applied either.
+	_, _, err = f.c.Firewall.ApplyResources(ctx, fw, []hcloud.FirewallResource{
+		{Type: "server", Server: &hcloud.FirewallResourceServer{ID: s.ID}}, {Type: "server", Server: &hcloud.FirewallResourceServer{ID: 999}}})
+	wantCode(t, err, hcloud.ErrorCodeFirewallResourceNotFound)
+	if got := must[*hcloud.Firewall](t)(f.c.Firewall.GetByID(ctx, fw.ID)); len(got.AppliedTo) != 0 {
+		t.Fatalf("half-applied: %+v", got.AppliedTo)
+	}
 	// By label selector: the server shows up under applied_to_resources.
 	acts = must[[]*hcloud.Action](t)(f.c.Firewall.ApplyResources(ctx, fw, []hcloud.FirewallResource{{Type: "label_selector", LabelSelector: &hcloud.FirewallResourceLabelSelector{Selector: "role=web"}}}))
 	_ = f.c.Action.WaitFor(ctx, acts...)

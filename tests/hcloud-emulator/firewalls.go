@@ -129,22 +129,22 @@ func (st *State) renderFirewall(f *schema.Firewall) schema.Firewall {
 	return out
 }
 
-// applyTo validates and adds resources to a firewall; it returns one apply_firewall action per resource.
+// applyTo validates every resource first, then adds them to the firewall with one apply_firewall action
+// each: a bad entry leaves neither the firewall nor the action list changed.
 func (e *Emulator) applyTo(r *request, f *schema.Firewall, resources []schema.FirewallResource) ([]schema.Action, *apiError) {
-	actions := []schema.Action{}
+	applied := append([]schema.FirewallResource{}, f.AppliedTo...)
 	for _, res := range resources {
 		switch res.Type {
 		case "server":
 			if res.Server == nil || r.st.server(res.Server.ID) == nil {
 				return nil, errCode(http.StatusNotFound, "firewall_resource_not_found", "server to apply the firewall to not found")
 			}
-			for _, have := range f.AppliedTo {
+			for _, have := range applied {
 				if have.Type == "server" && have.Server.ID == res.Server.ID {
 					return nil, errCode(http.StatusConflict, "firewall_already_applied", "firewall with ID '%d' is already applied to server with ID '%d'", f.ID, res.Server.ID)
 				}
 			}
-			f.AppliedTo = append(f.AppliedTo, schema.FirewallResource{Type: "server", Server: &schema.FirewallResourceServer{ID: res.Server.ID}})
-			actions = append(actions, e.newAction(r, "apply_firewall", resRef{ID: f.ID, Type: "firewall"}, resRef{ID: res.Server.ID, Type: "server"}))
+			applied = append(applied, schema.FirewallResource{Type: "server", Server: &schema.FirewallResourceServer{ID: res.Server.ID}})
 		case "label_selector":
 			if res.LabelSelector == nil {
 				return nil, errInvalid("apply_to.label_selector", "is missing")
@@ -152,17 +152,25 @@ func (e *Emulator) applyTo(r *request, f *schema.Firewall, resources []schema.Fi
 			if _, err := parseSelector(res.LabelSelector.Selector); err != nil {
 				return nil, errInvalid("apply_to.label_selector.selector", err.Error())
 			}
-			for _, have := range f.AppliedTo {
+			for _, have := range applied {
 				if have.Type == "label_selector" && have.LabelSelector.Selector == res.LabelSelector.Selector {
 					return nil, errCode(http.StatusConflict, "firewall_already_applied", "firewall with ID '%d' is already applied to label selector '%s'", f.ID, res.LabelSelector.Selector)
 				}
 			}
-			f.AppliedTo = append(f.AppliedTo, schema.FirewallResource{Type: "label_selector", LabelSelector: &schema.FirewallResourceLabelSelector{Selector: res.LabelSelector.Selector}})
-			actions = append(actions, e.newAction(r, "apply_firewall", resRef{ID: f.ID, Type: "firewall"}))
+			applied = append(applied, schema.FirewallResource{Type: "label_selector", LabelSelector: &schema.FirewallResourceLabelSelector{Selector: res.LabelSelector.Selector}})
 		default:
 			return nil, errInvalid("apply_to.type", "must be one of server, label_selector")
 		}
 	}
+	actions := []schema.Action{}
+	for _, res := range applied[len(f.AppliedTo):] {
+		refs := []resRef{{ID: f.ID, Type: "firewall"}}
+		if res.Type == "server" {
+			refs = append(refs, resRef{ID: res.Server.ID, Type: "server"})
+		}
+		actions = append(actions, e.newAction(r, "apply_firewall", refs...))
+	}
+	f.AppliedTo = applied
 	return actions, nil
 }
 
@@ -208,13 +216,12 @@ func (e *Emulator) registerFirewalls() {
 			}
 		}
 		f := &schema.Firewall{Name: req.Name, Labels: labels, Created: r.now, Rules: rules, AppliedTo: []schema.FirewallResource{}}
-		// Apply on a copy first so a bad apply_to leaves nothing behind.
-		f.ID = r.st.NextID["firewall"] + 1
+		// The id first: the apply actions name the firewall. A bad apply_to costs an id, nothing else.
+		f.ID = r.st.nextID("firewall")
 		actions, err := e.applyTo(r, f, req.ApplyTo)
 		if err != nil {
 			return 0, nil, err
 		}
-		f.ID = r.st.nextID("firewall")
 		r.st.Firewalls = append(r.st.Firewalls, f)
 		return http.StatusCreated, schema.FirewallCreateResponse{Firewall: r.st.renderFirewall(f), Actions: actions}, nil
 	})
@@ -290,10 +297,8 @@ func (e *Emulator) registerFirewalls() {
 		if err := r.decode(&req); err != nil {
 			return 0, nil, err
 		}
-		before := append([]schema.FirewallResource{}, f.AppliedTo...)
 		actions, err := e.applyTo(r, f, req.ApplyTo)
 		if err != nil {
-			f.AppliedTo = before
 			return 0, nil, err
 		}
 		return http.StatusCreated, schema.FirewallActionApplyToResourcesResponse{Actions: actions}, nil
