@@ -248,6 +248,6 @@ sandbox_claim() {
     fi
     others+="$name "
   done <<<"$foreign"
-  warn "removing a sandbox left by a checkout that no longer exists ($others): its keys, CA and S3 credentials are not this checkout's"
+  warn "removing a sandbox left by a checkout that no longer exists (${others% }): its keys, CA and S3 credentials are not this checkout's"
   sandbox_remove_objects
 }
