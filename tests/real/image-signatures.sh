@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# Image signatures for real: the pinned cosign (scripts/lib/ci-tools.sh), the pipeline's signing script
+# (scripts/sign-image.sh) and the program's check (components/image-signatures.ts, through
+# scripts/lib/verify-images.mjs: the function index.ts calls before it creates anything), against a throwaway
+# registry of the sandbox's registry image on loopback with basic auth. Two key pairs are generated (passwords
+# in the environment). Checks: the signed image verifies; an unsigned image, a re-pushed tag (same name and
+# version, another digest) and an image signed with another key are refused with a message naming each; the
+# registry login reaches cosign only through a Docker config file; no key or registry password is on any
+# process's command line while signing and verifying (/proc/*/cmdline sampled). Host engine only (no sandbox
+# machines, no lock). Ends with "image-signatures: N passed, M failed".
+# shellcheck disable=SC2317 # the step functions are called through check/must
+set -uo pipefail
+# shellcheck source=scripts/lib/ci-tools.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib/ci-tools.sh"
+TEST_NAME=image-signatures
+# shellcheck source=tests/real/lib/check.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/check.sh"
+REGISTRY_IMAGE="$(docker images --format '{{.Repository}}:{{.Tag}}' mbio-sandbox/registry 2>/dev/null | head -1)"
+NAME="mbio-image-signatures-registry-$$"
+work="$(mktemp -d)"
+chmod 0700 "$work"
+
+finish() {
+  [ -z "${sampler:-}" ] || kill "$sampler" 2>/dev/null
+  docker rm -f "$NAME" >/dev/null 2>&1
+  for t in "${built[@]}"; do docker rmi -f "$t" >/dev/null 2>&1; done
+  rm -rf "$work"
+  report
+  exit $((failed > 0))
+}
+trap finish INT TERM
+built=()
+
+ensure_docker >/dev/null
+ensure_node
+if [ -z "$REGISTRY_IMAGE" ]; then
+  echo "SKIP: needs the sandbox image mbio-sandbox/registry (bash sandbox/up.sh builds it)"
+  echo "image-signatures: 0 passed, 0 failed"
+  exit 0
+fi
+
+rand() { head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9'; }
+REGISTRY_USER=mbio-signer
+REGISTRY_PASSWORD="reg-$(rand)"
+PROJECT_KEY_PASSWORD="key-$(rand)"
+OTHER_KEY_PASSWORD="other-$(rand)"
+
+build_cosign() { COSIGN="$(ci_tool_path cosign)" && "$COSIGN" version >"$work/version.txt" 2>&1 && grep -q "GitVersion:.*$COSIGN_VERSION" "$work/version.txt"; }
+
+# distribution 2.8 with htpasswd auth (bcrypt, made by Python's crypt from stdin) on a free loopback port.
+setup_registry() {
+  /usr/bin/python3 -W ignore -c 'import crypt, sys; u, p = sys.stdin.read().split("\n", 1); print(u + ":" + crypt.crypt(p, crypt.mksalt(crypt.METHOD_BLOWFISH)))' \
+    <<<"$REGISTRY_USER"$'\n'"$REGISTRY_PASSWORD" | tr -d '\n' >"$work/htpasswd" || return 1
+  printf 'version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: /var/lib/docker-registry\nhttp:\n  addr: :5000\nauth:\n  htpasswd:\n    realm: mbio-image-signatures\n    path: /etc/docker/registry/htpasswd\n' >"$work/config.yml"
+  chmod 0644 "$work/htpasswd" "$work/config.yml"
+  docker run -d --name "$NAME" -p 127.0.0.1::5000 -v "$work/config.yml:/etc/docker/registry/config.yml:ro" \
+    -v "$work/htpasswd:/etc/docker/registry/htpasswd:ro" "$REGISTRY_IMAGE" >/dev/null || return 1
+  PORT="$(docker port "$NAME" 5000/tcp | head -n1 | sed 's/.*://')"
+  REPO="127.0.0.1:$PORT/mbio/mbio-cloud"
+  WAIT_EVERY=0.5 wait_for "the registry on 127.0.0.1:$PORT" 30 asks_for_login
+}
+# Up, with auth on: the API answers 401 without credentials.
+asks_for_login() { [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/v2/")" = 401 ]; }
+
+# The test's own Docker config (never the caller's): the engine pushes with it, cosign reads it when signing.
+export DOCKER_CONFIG="$work/docker"
+login() { mkdir -p "$DOCKER_CONFIG" && chmod 0700 "$DOCKER_CONFIG" && printf '%s' "$REGISTRY_PASSWORD" | docker login -u "$REGISTRY_USER" --password-stdin "127.0.0.1:$PORT" >/dev/null; }
+
+# A small image FROM scratch (no base image, no pull); CONTENT makes its digest. Prints NAME:VERSION@sha256:….
+push_image() { # name content
+  local tag="$REPO/$1:1.0.0" dir="$work/ctx-$1-$RANDOM"
+  mkdir -p "$dir" && printf '%s\n' "$2" >"$dir/content" && printf 'FROM scratch\nCOPY content /content\n' >"$dir/Dockerfile"
+  docker build -q -t "$tag" "$dir" >/dev/null && built+=("$tag") && docker push -q "$tag" >/dev/null || return 1
+  docker image inspect -f '{{range .RepoDigests}}{{println .}}{{end}}' "$tag" | sed -n "s|^$REPO/$1@|$tag@|p" | head -n1
+}
+
+push_images() {
+  SIGNED="$(push_image signed "signed $$ $RANDOM")" && UNSIGNED="$(push_image unsigned "unsigned $$ $RANDOM")" &&
+    OTHER="$(push_image other-key "other $$ $RANDOM")" && [ -n "$SIGNED" ] && [ -n "$UNSIGNED" ] && [ -n "$OTHER" ]
+}
+
+keys() {
+  (cd "$work" && COSIGN_PASSWORD="$PROJECT_KEY_PASSWORD" "$COSIGN" generate-key-pair --output-key-prefix project >/dev/null 2>&1) &&
+    (cd "$work" && COSIGN_PASSWORD="$OTHER_KEY_PASSWORD" "$COSIGN" generate-key-pair --output-key-prefix other >/dev/null 2>&1) &&
+    head -n1 "$work/project.key" | grep -q "ENCRYPTED SIGSTORE PRIVATE KEY"
+}
+
+# Every process's argv, sampled every 50 ms into $work/argv.log until stopped.
+start_sampler() {
+  : >"$work/argv.log"
+  (while :; do cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\0' ' ' >>"$work/argv.log"; echo >>"$work/argv.log"; sleep 0.05; done) &
+  sampler=$!
+}
+stop_sampler() { kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null; sampler=""; }
+
+# scripts/sign-image.sh as the pipeline runs it: key and password in the environment, registry login too.
+sign() { # reference key-prefix password
+  (unset DOCKER_CONFIG; COSIGN_PRIVATE_KEY="$work/$2.key" COSIGN_PUBLIC_KEY="$work/$2.pub" COSIGN_PASSWORD="$3" \
+    REGISTRY_USER="$REGISTRY_USER" REGISTRY_PASSWORD="$REGISTRY_PASSWORD" bash "$MBIO_ROOT/scripts/sign-image.sh" "${1%%:1.0.0@*}@${1#*@}")
+}
+
+# The program's check on images {role: reference}; the registry login from the stack config's shape
+# (registry.server/username, the password in REGISTRY_PASSWORD) in a fresh, empty Docker config.
+program_check() { # out role=reference...
+  local out="$1" kv images='{}'
+  shift
+  for kv in "$@"; do images="$(jq -c --arg r "${kv%%=*}" --arg v "${kv#*=}" '. + {($r): $v}' <<<"$images")"; done
+  jq -n --argjson images "$images" --arg repo "$REPO" --rawfile key "$work/project.pub" --arg server "127.0.0.1:$PORT" --arg user "$REGISTRY_USER" \
+    '{images: $images, imageSignatures: {publicKey: $key, repository: $repo}, registry: {server: $server, username: $user}}' >"$work/inputs.json"
+  mkdir -p "$work/empty-docker"
+  DOCKER_CONFIG="$work/empty-docker" REGISTRY_PASSWORD="$REGISTRY_PASSWORD" \
+    node --disable-warning=MODULE_TYPELESS_PACKAGE_JSON "$MBIO_ROOT/scripts/lib/verify-images.mjs" "$COSIGN" <"$work/inputs.json" >"$out" 2>&1
+}
+
+must "cosign $COSIGN_VERSION built from the Go module proxy, its sha256 the pinned one (scripts/ci-tools.sha256)" build_cosign
+must "a registry with basic auth on loopback ($REGISTRY_IMAGE)" setup_registry
+must "docker login through the test's own Docker config (password on stdin)" login
+must "three small images pushed: signed, unsigned, other-key" push_images
+must "two key pairs generated (cosign generate-key-pair, passwords in the environment)" keys
+
+# Sign: the project key for 'signed', another key for 'other-key' (that one verifies with its own key only).
+start_sampler
+t=$SECONDS
+check "signed:1.0.0 signed by digest with the project key (scripts/sign-image.sh; verified right after with the program's check)" \
+  to "$work/sign.log" sign "$SIGNED" project "$PROJECT_KEY_PASSWORD"
+echo "      ($((SECONDS - t))s)"
+check "other-key:1.0.0 signed with another key pair" to "$work/sign-other.log" sign "$OTHER" other "$OTHER_KEY_PASSWORD"
+program_check "$work/accept.out" "signed=$SIGNED"
+stop_sampler
+
+# The sampler saw the signing (a test that cannot fail proves nothing) and no secret in any argv.
+samples="$(grep -c . "$work/argv.log")"
+if grep -qF "cosign sign --yes --key $work/project.key --tlog-upload=false" "$work/argv.log"; then
+  ok "the argv sampler saw cosign sign running ($samples samples of every process)"
+else
+  fail "the argv sampler never saw cosign sign ($samples samples): the argv check below proves nothing"
+fi
+leaked=()
+for s in "$PROJECT_KEY_PASSWORD" "$OTHER_KEY_PASSWORD" "$REGISTRY_PASSWORD" "$(printf '%s:%s' "$REGISTRY_USER" "$REGISTRY_PASSWORD" | base64 -w0)"; do
+  grep -qF -- "$s" "$work/argv.log" && leaked+=("${s:0:6}…")
+done
+if [ ${#leaked[@]} -eq 0 ]; then ok "no key password, registry password or registry auth token on any command line while signing and verifying"
+else fail "secrets on a command line: ${leaked[*]}"; fi
+if grep -q -- "--registry-password\|--registry-username" "$work/argv.log"; then fail "cosign got registry credentials as flags"
+else ok "no --registry-username/--registry-password flag anywhere"; fi
+
+# Accept: the program's check with the project's public key.
+if grep -q "^verified signed $SIGNED$" "$work/accept.out"; then ok "the program's check accepts signed:1.0.0 by its digest"
+else sed 's/^/      | /' "$work/accept.out"; fail "the program's check refused the signed image"; fi
+
+# Refuse, each with a message naming the image.
+refused() { # what out role reference
+  if [ "$(grep -c "^  - mbio-cloud:images\.$3 " "$2")" = 1 ] && grep -qF "mbio-cloud:images.$3 $4: cosign verify failed" "$2" &&
+    grep -q "^refusing to deploy: " "$2"; then
+    ok "$1: refused, naming mbio-cloud:images.$3 ($(grep -F "images.$3 " "$2" | sed 's/.*cosign verify failed/cosign verify failed/' | cut -c1-110))"
+  else
+    sed 's/^/      | /' "$2"; fail "$1: not refused with a message naming mbio-cloud:images.$3"
+  fi
+}
+# must_refuse WHAT OUT ROLE REFERENCE: the check on that one image fails, with the message naming it.
+must_refuse() {
+  if program_check "$2" "$3=$4"; then fail "$1 passed the check"; else refused "$@"; fi
+}
+must_refuse "an unsigned image" "$work/unsigned.out" unsigned "$UNSIGNED"
+must_refuse "an image signed with another key" "$work/other.out" other-key "$OTHER"
+
+# Tampered: the tag signed:1.0.0 re-pushed with other content; the new digest carries no signature.
+if TAMPERED="$(push_image signed "tampered $$ $RANDOM")" && [ -n "$TAMPERED" ] && [ "${TAMPERED#*@}" != "${SIGNED#*@}" ]; then
+  ok "signed:1.0.0 re-pushed with other content (digest ${SIGNED#*@sha256:} → ${TAMPERED#*@sha256:})"
+  must_refuse "the re-pushed tag (another digest)" "$work/tampered.out" signed "$TAMPERED"
+  if program_check "$work/pinned.out" "signed=$SIGNED"; then
+    ok "the digest pinned before the re-push still verifies (the signature is bound to the digest, not the tag)"
+  else sed 's/^/      | /' "$work/pinned.out"; fail "the pinned digest no longer verifies after the tag moved"; fi
+else
+  fail "re-pushing signed:1.0.0 with other content gave no new digest"
+fi
+
+# Several at once, as a stack pins them: every refused image named, the signed one and foreign images not.
+program_check "$work/all.out" "signed=$SIGNED" "unsigned=$UNSIGNED" "other-key=$OTHER" "traefik=traefik:v3.7.13@sha256:$(printf '0%.0s' $(seq 1 64))"
+if grep -q "^refusing to deploy: 2 platform image(s) under $REPO" "$work/all.out" && ! grep -q "images\.signed \|images\.traefik " "$work/all.out"; then
+  ok "a stack's images at once: 2 refused and named, the signed one passes, an image outside the repository is not checked"
+else sed 's/^/      | /' "$work/all.out"; fail "a stack's images at once: wrong refusal"; fi
+
+# The registry login is what lets cosign read the signature: without it the check cannot verify (and refuses).
+jq 'del(.registry)' "$work/inputs.json" >"$work/no-login.json"
+if DOCKER_CONFIG="$work/empty-docker" node --disable-warning=MODULE_TYPELESS_PACKAGE_JSON "$MBIO_ROOT/scripts/lib/verify-images.mjs" "$COSIGN" \
+  <"$work/no-login.json" >"$work/no-login.out" 2>&1; then
+  fail "the check verified without registry credentials: the auth path is untested"
+elif grep -q "401\|UNAUTHORIZED\|unauthorized\|authentication required" "$work/no-login.out"; then
+  ok "without the registry login the check refuses (the registry answers 401): the Docker config file carries the login"
+else sed 's/^/      | /' "$work/no-login.out"; fail "without the registry login: refused, but not for authentication"; fi
+
+finish
