@@ -52,10 +52,20 @@ export function ownImages(images: Record<string, string>, repository: string): O
 
 /**
  * cosign v2.6.5's `verify` for one image by digest with a public key file. --insecure-ignore-tlog=true: no
- * Rekor (see the header); the signature itself is still checked against the key and the image's digest.
+ * Rekor (see the header); --offline=true: no transparency-log lookups either. The signature itself is still
+ * checked against the key and the image's digest.
  */
 export function cosignVerifyArgs(byDigest: string, keyFile: string): string[] {
-  return ["verify", "--key", keyFile, "--insecure-ignore-tlog=true", "--output", "json", byDigest];
+  return ["verify", "--key", keyFile, "--insecure-ignore-tlog=true", "--offline=true", "--output", "json", byDigest];
+}
+
+/**
+ * cosign v2.6.5 asks sigstore's public TUF repository for a trusted root even when it verifies with a key (and
+ * goes on with the key when that fails). An empty TUF_ROOT and a TUF_MIRROR on the loopback discard port make
+ * that lookup fail at once, on this machine: no verification depends on, or reaches, a sigstore service.
+ */
+export function cosignEnvironment(dir: string): Record<string, string> {
+  return { TUF_ROOT: path.join(dir, "tuf"), TUF_MIRROR: "http://127.0.0.1:9" };
 }
 
 /** The repository's root: the directory holding scripts/lib/ci-tools.sh (components/ or its compiled copy's parent). */
@@ -118,7 +128,7 @@ export function verifyImageSignatures(inputs: ImageSignatureInputs, registryPass
   try {
     const keyFile = path.join(dir, "cosign.pub");
     fs.writeFileSync(keyFile, sig.publicKey.endsWith("\n") ? sig.publicKey : `${sig.publicKey}\n`, { mode: 0o600 });
-    const env: NodeJS.ProcessEnv = { ...process.env, TUF_ROOT: path.join(dir, "tuf") };
+    const env: NodeJS.ProcessEnv = { ...process.env, ...cosignEnvironment(dir) };
     if (inputs.registry && registryPassword !== undefined) {
       const auth = Buffer.from(`${inputs.registry.username}:${registryPassword}`).toString("base64");
       fs.mkdirSync(path.join(dir, "docker"), { mode: 0o700 });

@@ -2,7 +2,9 @@
 # Image signatures for real: the pinned cosign (scripts/lib/ci-tools.sh), the pipeline's signing script
 # (scripts/sign-image.sh) and the program's check (components/image-signatures.ts, through
 # scripts/lib/verify-images.mjs: the function index.ts calls before it creates anything), against a throwaway
-# registry of the sandbox's registry image on loopback with basic auth. Two key pairs are generated (passwords
+# registry on loopback with basic auth: Debian's docker-registry (distribution 2.8, what the sandbox's registry
+# image runs), taken from its .deb with `apt-get download` and run as a process of this test (installing the
+# package would start a registry service on :5000 where systemd runs). Two key pairs are generated (passwords
 # in the environment). Checks: the signed image verifies; an unsigned image, a re-pushed tag (same name and
 # version, another digest) and an image signed with another key are refused with a message naming each; the
 # registry login reaches cosign only through a Docker config file; no key or registry password is on any
@@ -15,14 +17,12 @@ set -uo pipefail
 TEST_NAME=image-signatures
 # shellcheck source=tests/real/lib/check.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/check.sh"
-REGISTRY_IMAGE="$(docker images --format '{{.Repository}}:{{.Tag}}' mbio-sandbox/registry 2>/dev/null | head -1)"
-NAME="mbio-image-signatures-registry-$$"
 work="$(mktemp -d)"
 chmod 0700 "$work"
 
 finish() {
   [ -z "${sampler:-}" ] || kill "$sampler" 2>/dev/null
-  docker rm -f "$NAME" >/dev/null 2>&1
+  [ -z "${registry_pid:-}" ] || kill "$registry_pid" 2>/dev/null
   for t in "${built[@]}"; do docker rmi -f "$t" >/dev/null 2>&1; done
   rm -rf "$work"
   report
@@ -33,11 +33,6 @@ built=()
 
 ensure_docker >/dev/null
 ensure_node
-if [ -z "$REGISTRY_IMAGE" ]; then
-  echo "SKIP: needs the sandbox image mbio-sandbox/registry (bash sandbox/up.sh builds it)"
-  echo "image-signatures: 0 passed, 0 failed"
-  exit 0
-fi
 
 rand() { head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9'; }
 REGISTRY_USER=mbio-signer
@@ -47,30 +42,55 @@ OTHER_KEY_PASSWORD="other-$(rand)"
 
 build_cosign() { COSIGN="$(ci_tool_path cosign)" && "$COSIGN" version >"$work/version.txt" 2>&1 && grep -q "GitVersion:.*$COSIGN_VERSION" "$work/version.txt"; }
 
+# Debian's docker-registry binary, cached by package version under $MBIO_CACHE/docker-registry/<version>/.
+registry_binary() {
+  local v tmp
+  v="$(apt-cache policy docker-registry 2>/dev/null | sed -n 's/^  Candidate: //p')"
+  if [ -z "$v" ] || [ "$v" = "(none)" ]; then
+    as_root apt-get -o DPkg::Lock::Timeout=600 update -q >/dev/null || return 1
+    v="$(apt-cache policy docker-registry | sed -n 's/^  Candidate: //p')"
+  fi
+  REGISTRY_BIN="$MBIO_CACHE/docker-registry/$v/docker-registry"
+  [ -x "$REGISTRY_BIN" ] && return 0
+  tmp="$(mktemp -d)"
+  # apt checks the .deb against the signed package index; nothing of it is installed.
+  (cd "$tmp" && apt-get download -q "docker-registry=$v" >/dev/null 2>&1) && dpkg-deb -x "$tmp"/docker-registry_*.deb "$tmp/x" &&
+    mkdir -p "${REGISTRY_BIN%/*}" && install -m 0755 "$tmp/x/usr/bin/docker-registry" "$REGISTRY_BIN"
+  local rc=$?
+  rm -rf "$tmp"
+  return "$rc"
+}
+
 # distribution 2.8 with htpasswd auth (bcrypt, made by Python's crypt from stdin) on a free loopback port.
 setup_registry() {
-  /usr/bin/python3 -W ignore -c 'import crypt, sys; u, p = sys.stdin.read().split("\n", 1); print(u + ":" + crypt.crypt(p, crypt.mksalt(crypt.METHOD_BLOWFISH)))' \
+  registry_binary || return 1
+  /usr/bin/python3 -W ignore -c 'import crypt, sys; u, p = sys.stdin.read().rstrip("\n").split("\n", 1); print(u + ":" + crypt.crypt(p, crypt.mksalt(crypt.METHOD_BLOWFISH)))' \
     <<<"$REGISTRY_USER"$'\n'"$REGISTRY_PASSWORD" | tr -d '\n' >"$work/htpasswd" || return 1
-  printf 'version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: /var/lib/docker-registry\nhttp:\n  addr: :5000\nauth:\n  htpasswd:\n    realm: mbio-image-signatures\n    path: /etc/docker/registry/htpasswd\n' >"$work/config.yml"
-  chmod 0644 "$work/htpasswd" "$work/config.yml"
-  docker run -d --name "$NAME" -p 127.0.0.1::5000 -v "$work/config.yml:/etc/docker/registry/config.yml:ro" \
-    -v "$work/htpasswd:/etc/docker/registry/htpasswd:ro" "$REGISTRY_IMAGE" >/dev/null || return 1
-  PORT="$(docker port "$NAME" 5000/tcp | head -n1 | sed 's/.*://')"
+  PORT=""
+  for p in $(seq 45200 45299); do (echo >"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { PORT=$p; break; }; done
+  [ -n "$PORT" ] || return 1
+  printf 'version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\nauth:\n  htpasswd:\n    realm: mbio-image-signatures\n    path: %s\n' \
+    "$work/registry" "$PORT" "$work/htpasswd" >"$work/config.yml"
+  "$REGISTRY_BIN" serve "$work/config.yml" >"$work/registry.log" 2>&1 &
+  registry_pid=$!
   REPO="127.0.0.1:$PORT/mbio/mbio-cloud"
-  WAIT_EVERY=0.5 wait_for "the registry on 127.0.0.1:$PORT" 30 asks_for_login
+  WAIT_EVERY=0.5 wait_for "the registry on 127.0.0.1:$PORT" 30 asks_for_login || { tail -5 "$work/registry.log"; return 1; }
 }
 # Up, with auth on: the API answers 401 without credentials.
 asks_for_login() { [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/v2/")" = 401 ]; }
 
 # The test's own Docker config (never the caller's): the engine pushes with it, cosign reads it when signing.
 export DOCKER_CONFIG="$work/docker"
-login() { mkdir -p "$DOCKER_CONFIG" && chmod 0700 "$DOCKER_CONFIG" && printf '%s' "$REGISTRY_PASSWORD" | docker login -u "$REGISTRY_USER" --password-stdin "127.0.0.1:$PORT" >/dev/null; }
+login() { mkdir -p "$DOCKER_CONFIG" && chmod 0700 "$DOCKER_CONFIG" && printf '%s' "$REGISTRY_PASSWORD" | docker login -u "$REGISTRY_USER" --password-stdin "127.0.0.1:$PORT" >/dev/null 2>>"$work/docker.log"; }
 
 # A small image FROM scratch (no base image, no pull); CONTENT makes its digest. Prints NAME:VERSION@sha256:….
 push_image() { # name content
   local tag="$REPO/$1:1.0.0" dir="$work/ctx-$1-$RANDOM"
   mkdir -p "$dir" && printf '%s\n' "$2" >"$dir/content" && printf 'FROM scratch\nCOPY content /content\n' >"$dir/Dockerfile"
-  docker build -q -t "$tag" "$dir" >/dev/null && built+=("$tag") && docker push -q "$tag" >/dev/null || return 1
+  if ! { docker build -q -t "$tag" "$dir" >/dev/null 2>>"$work/docker.log" && built+=("$tag") && docker push -q "$tag" >/dev/null 2>>"$work/docker.log"; }; then
+    tail -5 "$work/docker.log" >&2
+    return 1
+  fi
   docker image inspect -f '{{range .RepoDigests}}{{println .}}{{end}}' "$tag" | sed -n "s|^$REPO/$1@|$tag@|p" | head -n1
 }
 
@@ -113,7 +133,7 @@ program_check() { # out role=reference...
 }
 
 must "cosign $COSIGN_VERSION built from the Go module proxy, its sha256 the pinned one (scripts/ci-tools.sha256)" build_cosign
-must "a registry with basic auth on loopback ($REGISTRY_IMAGE)" setup_registry
+must "a registry with basic auth on loopback (Debian's docker-registry)" setup_registry
 must "docker login through the test's own Docker config (password on stdin)" login
 must "three small images pushed: signed, unsigned, other-key" push_images
 must "two key pairs generated (cosign generate-key-pair, passwords in the environment)" keys

@@ -28,7 +28,7 @@ describe("image signatures", () => {
   });
 
   test("transparency-log verification is off explicitly (no Rekor); the key and the digest are cosign's only inputs", () => {
-    expect(cosignVerifyArgs(`r/x@sha256:${D}`, "/tmp/k.pub")).toEqual(["verify", "--key", "/tmp/k.pub", "--insecure-ignore-tlog=true", "--output", "json", `r/x@sha256:${D}`]);
+    expect(cosignVerifyArgs(`r/x@sha256:${D}`, "/tmp/k.pub")).toEqual(["verify", "--key", "/tmp/k.pub", "--insecure-ignore-tlog=true", "--offline=true", "--output", "json", `r/x@sha256:${D}`]);
   });
 
   test("the refusal names every refused image with its stack-file key and reference", () => {
