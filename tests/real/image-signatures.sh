@@ -23,13 +23,13 @@ chmod 0700 "$work"
 finish() {
   [ -z "${sampler:-}" ] || kill "$sampler" 2>/dev/null
   [ -z "${registry_pid:-}" ] || kill "$registry_pid" 2>/dev/null
-  for t in "${built[@]}"; do docker rmi -f "$t" >/dev/null 2>&1; done
+  # Image ids, not tags: a re-pushed tag leaves its first image untagged.
+  [ ! -s "$work/images" ] || sort -u "$work/images" | xargs docker rmi -f >/dev/null 2>&1
   rm -rf "$work"
   report
   exit $((failed > 0))
 }
 trap finish INT TERM
-built=()
 
 ensure_docker >/dev/null
 ensure_node
@@ -87,7 +87,8 @@ login() { mkdir -p "$DOCKER_CONFIG" && chmod 0700 "$DOCKER_CONFIG" && printf '%s
 push_image() { # name content
   local tag="$REPO/$1:1.0.0" dir="$work/ctx-$1-$RANDOM"
   mkdir -p "$dir" && printf '%s\n' "$2" >"$dir/content" && printf 'FROM scratch\nCOPY content /content\n' >"$dir/Dockerfile"
-  if ! { docker build -q -t "$tag" "$dir" >/dev/null 2>>"$work/docker.log" && built+=("$tag") && docker push -q "$tag" >/dev/null 2>>"$work/docker.log"; }; then
+  # Runs in a command substitution: the image id goes to a file for finish().
+  if ! { docker build -q -t "$tag" "$dir" 2>>"$work/docker.log" >>"$work/images" && docker push -q "$tag" >/dev/null 2>>"$work/docker.log"; }; then
     tail -5 "$work/docker.log" >&2
     return 1
   fi
