@@ -72,5 +72,5 @@ describe("image signatures", () => {
     const run = await runProgram("staging", { ...deployableConfig("staging"), "mbio-cloud:imageSignatures": { publicKey: KEY, repository: "registry.example.org/none" } });
     expect(run.error).toBeUndefined();
     expect(run.resources.length).toBeGreaterThan(10);
-  }, 120_000); // a whole program: on a loaded 2-core machine more than the default 30 s
+  });
 });
