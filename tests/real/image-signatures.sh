@@ -8,15 +8,22 @@
 # in the environment). Checks: the signed image verifies; an unsigned image, a re-pushed tag (same name and
 # version, another digest) and an image signed with another key are refused with a message naming each; the
 # registry login reaches cosign only through a Docker config file; no key or registry password is on any
-# process's command line while signing and verifying (/proc/*/cmdline sampled). Host engine only (no sandbox
-# machines, no lock). Ends with "image-signatures: N passed, M failed".
+# process's command line while signing and verifying (/proc/*/cmdline sampled). Then the program itself in the
+# real engine: `pulumi up` of a copy of the project (development, a throwaway file backend, the operator's
+# values of tests/real/lib/stack-values.sh, imageSignatures and registry pointing at this registry) stops before
+# anything is created when backup-agent is unsigned, naming it; the preview with the signed one passes the
+# check. Host engine only (no sandbox machines, no lock). Ends with "image-signatures: N passed, M failed".
 # shellcheck disable=SC2317 # the step functions are called through check/must
 set -uo pipefail
+# shellcheck source=scripts/lib/pulumi-env.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib/pulumi-env.sh"
 # shellcheck source=scripts/lib/ci-tools.sh
-. "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib/ci-tools.sh"
+. "$MBIO_ROOT/scripts/lib/ci-tools.sh"
 TEST_NAME=image-signatures
 # shellcheck source=tests/real/lib/check.sh
-. "$(dirname "${BASH_SOURCE[0]}")/lib/check.sh"
+. "$MBIO_ROOT/tests/real/lib/check.sh"
+# shellcheck source=tests/real/lib/stack-values.sh
+. "$MBIO_ROOT/tests/real/lib/stack-values.sh"
 work="$(mktemp -d)"
 chmod 0700 "$work"
 
@@ -32,7 +39,8 @@ finish() {
 trap finish INT TERM
 
 ensure_docker >/dev/null
-ensure_node
+ensure_node_modules
+ensure_pulumi
 
 rand() { head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9'; }
 REGISTRY_USER=mbio-signer
@@ -210,5 +218,47 @@ if DOCKER_CONFIG="$work/empty-docker" node --disable-warning=MODULE_TYPELESS_PAC
 elif grep -q "401\|UNAUTHORIZED\|unauthorized\|authentication required" "$work/no-login.out"; then
   ok "without the registry login the check refuses (the registry answers 401): the Docker config file carries the login"
 else sed 's/^/      | /' "$work/no-login.out"; fail "without the registry login: refused, but not for authentication"; fi
+
+# The program in the real engine. The registry of the stack is this one, its password a Pulumi secret.
+program_stack() {
+  local project="$work/project"
+  mkdir -p "$project" "$work/state"
+  cp -r "$MBIO_ROOT"/{index.ts,components,policy,package.json,tsconfig.json,Pulumi.yaml,Pulumi.development.yaml} "$project/" &&
+    ln -s "$MBIO_ROOT/node_modules" "$project/node_modules" && ln -s "$MBIO_ROOT/scripts" "$project/scripts" || return 1
+  ssh-keygen -q -t ed25519 -N '' -C image-signatures-throwaway -f "$work/id_ed25519" || return 1
+  cd "$project" || return 1
+  pulumi --non-interactive stack init development >/dev/null 2>&1 || return 1
+  stack_test_values "$work/id_ed25519" "$(printf 'p%.0s' $(seq 1 64))" "$(printf '0123456789abcdef%.0s' 1 2 3 4)" skipped
+  pulumi config set --path mbio-cloud:imageSignatures.repository "$REPO" >/dev/null &&
+    pulumi config set --path mbio-cloud:imageSignatures.publicKey -- "$(cat "$work/project.pub")" >/dev/null &&
+    pulumi config set --path mbio-cloud:registry.server "127.0.0.1:$PORT" >/dev/null &&
+    pulumi config set --path mbio-cloud:registry.username "$REGISTRY_USER" >/dev/null &&
+    printf '%s' "$REGISTRY_PASSWORD" | pulumi config set --secret mbio-cloud:registryPassword >/dev/null
+  local rc=$?
+  cd "$MBIO_ROOT" || return 1
+  return "$rc"
+}
+in_project() { (cd "$work/project" && DOCKER_CONFIG="$work/empty-docker" "$@"); }
+
+PULUMI_CONFIG_PASSPHRASE="image-signatures-$(rand)"
+export PULUMI_BACKEND_URL="file://$work/state" PULUMI_CONFIG_PASSPHRASE
+must "a copy of the project: stack development in a throwaway backend, imageSignatures and registry on this registry" program_stack
+in_project pulumi config set --path mbio-cloud:images.backup-agent "$UNSIGNED" >/dev/null
+t=$SECONDS
+if in_project pulumi --non-interactive up --yes --skip-preview >"$work/up.log" 2>&1; then
+  fail "pulumi up with an unsigned backup-agent succeeded"
+elif grep -qF "refusing to deploy: 1 platform image(s) under $REPO carry no valid signature" "$work/up.log" &&
+  grep -qF -- "- mbio-cloud:images.backup-agent $UNSIGNED: cosign verify failed" "$work/up.log"; then
+  ok "pulumi up refuses the unsigned backup-agent, naming it ($((SECONDS - t))s)"
+else sed 's/^/      | /' "$work/up.log" | tail -20; fail "pulumi up failed, but not with the refusal naming images.backup-agent"; fi
+resources="$(in_project pulumi stack export | jq -r '[.deployment.resources // [] | .[].type | select(. != "pulumi:pulumi:Stack")] | length')"
+if [ "$resources" = 0 ]; then ok "nothing was created: the state holds no resource but the stack itself"
+else fail "the refused up left $resources resource(s) in the state"; fi
+in_project pulumi config set --path mbio-cloud:images.backup-agent "$SIGNED" >/dev/null
+t=$SECONDS
+if in_project pulumi --non-interactive preview >"$work/preview.log" 2>&1 &&
+  grep -q "image signatures verified (cosign, key mbio-cloud:imageSignatures.publicKey): backup-agent" "$work/preview.log"; then
+  ok "pulumi preview with the signed backup-agent passes the check and plans the stack ($(grep -o '[0-9]* to create' "$work/preview.log" | head -1), $((SECONDS - t))s)"
+else sed 's/^/      | /' "$work/preview.log" | tail -20; fail "pulumi preview with the signed backup-agent"; fi
 
 finish
