@@ -11,9 +11,9 @@
 #   COSIGN_PASSWORD      its password, read by cosign from the environment (masked, protected CI variable)
 #   COSIGN_PUBLIC_KEY    path of the public key (cosign.pub; File variable), the one the stacks pin in
 #                        mbio-cloud:imageSignatures.publicKey
-#   REGISTRY_USER, REGISTRY_PASSWORD   registry login (CI_REGISTRY_USER, CI_REGISTRY_PASSWORD in CI): written to a
-#                        Docker config file (0600, in a private directory removed on exit) that cosign reads;
-#                        unset: the caller's Docker config (the image-sign job logs in to its own DOCKER_CONFIG)
+#   REGISTRY_USER, REGISTRY_PASSWORD   optional registry login: written to a Docker config file (0600, in a
+#                        private directory removed on exit) that cosign reads; unset: the caller's Docker config
+#                        (the image-sign job logs in to a DOCKER_CONFIG of its own with --password-stdin)
 # No transparency log: the platform has no Rekor, so nothing is uploaded (--tlog-upload=false) and the check
 # verifies by key only (docs/security.md, "Image signatures").
 set -euo pipefail
