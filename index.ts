@@ -5,6 +5,7 @@ import { ConfigError, loadConfig, optionalSecret, secret } from "./components/co
 import { Environment } from "./components/environment";
 import { ADMIN_TOKEN_ENV } from "./components/config/gitlab";
 import { hcloudProvider } from "./components/providers";
+import { verifyImageSignatures } from "./components/image-signatures";
 
 function load() {
   try {
@@ -20,6 +21,10 @@ function load() {
 }
 
 const config = load();
+// Before anything exists: every platform image under imageSignatures.repository must carry a valid cosign
+// signature, or the run stops naming the image (docs/security.md, "Image signatures").
+const verified = verifyImageSignatures(config, pulumi.runtime.allConfig()["mbio-cloud:registryPassword"]);
+if (verified.length > 0) pulumi.log.info(`image signatures verified (cosign, key mbio-cloud:imageSignatures.publicKey): ${verified.map((i) => i.role).join(", ")}`);
 const hcloudToken = new pulumi.Config("hcloud").getSecret("token") ?? (process.env.HCLOUD_TOKEN ? pulumi.secret(process.env.HCLOUD_TOKEN) : undefined);
 // Hetzner stacks get one explicit hcloud provider at the pinned plugin version; every hcloud resource inherits it.
 const providers = config.machineSource === "hetzner" ? [hcloudProvider(`${config.environment}-hcloud`, hcloudToken)] : [];

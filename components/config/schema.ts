@@ -4,6 +4,7 @@ import { z } from "zod";
 import { backupSchema, storageSchema } from "./data";
 import { MONITORING_IMAGES, monitoringSchema } from "./monitoring";
 import { gitlabSchema } from "./gitlab";
+import { imageSignaturesSchema } from "./image-signatures";
 import { CONTROL_PLANE_IMAGES, controlPlaneSchema, DEMO_IMAGES, demoSchema, dnsSchema, EDGE_IMAGES, edgeSchema } from "./edge";
 
 export const ENVIRONMENTS = ["development", "staging", "production", "local"] as const;
@@ -98,6 +99,8 @@ export const platformSchema = z
     swarm: swarmSchema,
     labels: z.record(z.string().regex(/^[a-z0-9]([a-z0-9_.-]{0,61}[a-z0-9])?$/, { message: "label keys must be lowercase (a-z, 0-9, _ . -)" }), z.string().regex(/^([a-zA-Z0-9]([a-zA-Z0-9_.-]{0,61}[a-zA-Z0-9])?)?$/, { message: "label values are at most 63 letters, digits, _ . - (starting and ending with a letter or digit), as Hetzner Cloud requires" })).default({}),
     images: z.record(z.string(), z.string().regex(PINNED_IMAGE, { message: "must be pinned as name:version@sha256:<64 hex digits>, never latest" })).default({}),
+    // The cosign public key the platform's own images (those under `repository`) must be signed with (components/image-signatures.ts).
+    imageSignatures: imageSignaturesSchema.optional(),
     // Hetzner machines.
     location: z.enum(HETZNER_LOCATIONS, { message: `must be a Hetzner location: ${HETZNER_LOCATIONS.join(", ")}` }).optional(),
     osImage: z.string().regex(/^[a-z]+-[0-9.]+$/, { message: "must be a Hetzner OS image with its version, e.g. debian-12" }).optional(),

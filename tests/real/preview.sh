@@ -14,6 +14,8 @@ cd "$MBIO_ROOT" || exit 1
 TEST_NAME=preview
 # shellcheck source=tests/real/lib/check.sh
 . "$MBIO_ROOT/tests/real/lib/check.sh"
+# shellcheck source=tests/real/lib/stack-values.sh
+. "$MBIO_ROOT/tests/real/lib/stack-values.sh"
 
 ensure_node_modules
 ensure_pulumi
@@ -82,31 +84,7 @@ init_stack() { # stack token
   (
     cd "$project" || exit 1
     pulumi --non-interactive stack init "$stack" >/dev/null 2>&1 || pulumi --non-interactive stack select "$stack" >/dev/null
-    printf '%s' "$token" | pulumi config set --secret hcloud:token >/dev/null
-    pulumi config set --secret mbio-cloud:sshPrivateKey <"$work/id_ed25519" >/dev/null
-    for k in backupS3AccessKeyId backupS3SecretAccessKey resticPassword registryPassword influxdbAdminPassword influxdbWriterPassword influxdbReaderPassword grafanaAdminPassword; do
-      printf 'dummy-%s' "$k" | pulumi config set --secret "mbio-cloud:$k" >/dev/null
-    done
-    pulumi config set --path 'mbio-cloud:images.backup-agent' "registry.gitlab.com/mbio/mbio-cloud/backup-agent:1.0.0@sha256:$TEST_DIGEST" >/dev/null
-    for ref in influxdb=influxdb:1.11.8 telegraf=telegraf:1.39.3 grafana=grafana/grafana:12.3.1; do
-      pulumi config set --path "mbio-cloud:images.${ref%%=*}" "${ref#*=}@sha256:$TEST_DIGEST" >/dev/null
-    done
-    # The GitLab runner: the operator's group id, the admin token and the runner image pin (test values).
-    pulumi config set --path 'mbio-cloud:images.gitlab-runner' "gitlab/gitlab-runner:v0.0.0-test@sha256:$TEST_DIGEST" >/dev/null
-    pulumi config set --path 'mbio-cloud:gitlab.groupId' 4242 >/dev/null
-    printf 'glpat-dummy-admin-token-000000' | pulumi config set --secret mbio-cloud:gitlabToken >/dev/null
-    # The edge's secrets and what the stack files leave to the operator (tests/unit/support/harness.ts does the same).
-    printf 'dummy-adminPassword' | pulumi config set --secret mbio-cloud:adminPassword >/dev/null
-    printf '%s' "$(printf 'c%.0s' $(seq 1 40))" | pulumi config set --secret mbio-cloud:cloudflareApiToken >/dev/null
-    pulumi config set --path 'mbio-cloud:dns.zoneId' 0123456789abcdef0123456789abcdef >/dev/null
-    pulumi config set --path 'mbio-cloud:images.portainer' "portainer/portainer-ce:2.33.6@sha256:$TEST_DIGEST" >/dev/null
-    pulumi config set --path 'mbio-cloud:images.portainer-agent' "portainer/agent:2.33.6@sha256:$TEST_DIGEST" >/dev/null
-    pulumi config set --path 'mbio-cloud:storage.hetznerCsi.pluginImage' "hetznercloud/hcloud-csi-driver:v0.0.0-swarm@sha256:$TEST_DIGEST" >/dev/null
-    if [ "$CLOUDFLARE" = skipped ]; then
-      pulumi config set --path 'mbio-cloud:dns.provider' none >/dev/null
-      pulumi config rm --path 'mbio-cloud:dns.zoneId' >/dev/null
-      pulumi config rm --path 'mbio-cloud:dns.proxied' >/dev/null 2>&1 || true
-    fi
+    stack_test_values "$work/id_ed25519" "$token" "$TEST_DIGEST" "$CLOUDFLARE"
   )
 }
 
