@@ -5,7 +5,9 @@
 // by one, then workers), so Pulumi never runs two at once: at most one manager is ever down, quorum holds.
 //
 // A first install is not this resource's job: the node's `-docker` command installs the engine before the
-// node joins. This resource's create only checks; its update is the rolling change.
+// node joins. Create and update both run the same roll: the check first, so a node already at the pins (the
+// usual create, right after the `-docker` command) is left alone, and one that is not is drained, installed
+// and reactivated. An update whose engine inputs did not change only records the new inputs.
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "crypto";
 import { scriptFile } from "../files";

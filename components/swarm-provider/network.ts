@@ -22,6 +22,7 @@ export interface NetworkOutputs extends NetworkInputs {
 }
 
 const CREATE = scriptFile("swarm/network.sh");
+const REMOVE = scriptFile("swarm/network-remove.sh");
 
 async function readNetwork(p: NetworkInputs): Promise<NetworkOutputs | undefined> {
   const out = await runOnManager(p.connections, 'docker network inspect "$NETWORK" 2>/dev/null || echo "[]"', { NETWORK: p.name });
@@ -67,7 +68,8 @@ export const networkProvider: pulumi.dynamic.ResourceProvider<NetworkInputs, Net
     return { outs: await ensure(news) };
   },
   async delete(_id, props) {
-    await runOnManager(props.connections, 'docker network rm "$NETWORK" >/dev/null 2>&1 || true', { NETWORK: props.name });
+    // Loud: a network still in use fails the destroy naming its services (a gone one is fine).
+    await runOnManager(props.connections, REMOVE, { NETWORK: props.name });
   },
 };
 

@@ -30,6 +30,7 @@ export interface StackOutputs {
 
 const DEPLOY = scriptFile("swarm/stack-deploy.sh");
 const READ = scriptFile("swarm/stack-read.sh");
+const REMOVE = scriptFile("swarm/stack-remove.sh");
 
 /** The live view of a stack: one entry per service, keyed by the service's full name. */
 async function readStack(connections: ManagerConnection[], stackName: string): Promise<Record<string, ServiceView>> {
@@ -71,7 +72,8 @@ export const stackProvider: pulumi.dynamic.ResourceProvider<StackInputs, StackOu
     return { outs: await deploy(news) };
   },
   async delete(_id, props) {
-    await runOnManager(props.connections, 'docker stack rm "$STACK" >/dev/null 2>&1 || true', { STACK: props.stackName });
+    // Loud, and only done once the services and their containers are gone (the network's delete follows).
+    await runOnManager(props.connections, REMOVE, { STACK: props.stackName, TIMEOUT: String(props.timeout) });
   },
 };
 

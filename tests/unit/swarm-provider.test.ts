@@ -277,6 +277,17 @@ describe("swarm provider", () => {
     const read = await swarmProvider.read!("cl1", { ...wanted, clusterId: "cl1", managerToken: "SWMTKN-m0", workerToken: "SWMTKN-w0" });
     expect(read.props).toMatchObject({ managerToken: "SWMTKN-m7", workerToken: "SWMTKN-w7" });
   });
+
+  test("a Swarm re-initialised by hand: read reports the new cluster ID, and the next diff replaces (an update would keep the old id)", async () => {
+    const created = { ...wanted, clusterId: "cl1", managerToken: "SWMTKN-m0", workerToken: "SWMTKN-w0" };
+    expect(diffSwarm(created, wanted, "cl1")).toMatchObject({ changes: false, replaces: [] });
+    run.mockResolvedValueOnce({ stdout: JSON.stringify({ clusterId: "cl2", managerToken: "SWMTKN-x", workerToken: "SWMTKN-y" }), stderr: "", host: "192.0.2.1" });
+    const read = await swarmProvider.read!("cl1", created);
+    expect(read).toMatchObject({ id: "cl1", props: { clusterId: "cl2" } });
+    expect(await swarmProvider.diff!("cl1", read.props as typeof created, wanted)).toEqual({ changes: true, replaces: ["clusterId"] });
+    run.mockResolvedValueOnce({ stdout: JSON.stringify({ clusterId: "cl2", managerToken: "SWMTKN-x", workerToken: "SWMTKN-y" }), stderr: "", host: "192.0.2.1" });
+    expect((await swarmProvider.create(wanted)).id).toBe("cl2");
+  });
 });
 
 describe("network provider", () => {
@@ -291,5 +302,25 @@ describe("network provider", () => {
     expect(diffNetwork(outs, { ...wanted, name: "x" })).toMatchObject({ replaces: ["name"] });
     run.mockResolvedValueOnce({ stdout: "[]", stderr: "", host: "h" });
     expect(await networkProvider.read!("local-platform", outs)).toEqual({});
+  });
+
+  test("delete fails loudly when the network could not be removed (it swallowed errors before)", async () => {
+    run.mockRejectedValueOnce(new Error("on 192.0.2.1: exit 1: error: network local-platform could not be removed: active endpoints (services attached: web)"));
+    const outs = { ...wanted, driver: "overlay", attachable: true };
+    await expect(networkProvider.delete!("local-platform", outs)).rejects.toThrow(/could not be removed.*services attached: web/);
+    expect(run.mock.calls[0][1]).toContain("docker network rm");
+    expect(run.mock.calls[0][1]).not.toMatch(/\|\| true/);
+    expect(run.mock.calls[0][2]).toEqual({ NETWORK: "local-platform" });
+  });
+});
+
+describe("stack provider delete", () => {
+  test("fails loudly (no `|| true`) and waits for the services to go, within the stack's timeout", async () => {
+    run.mockRejectedValueOnce(new Error("on 192.0.2.1: exit 1: error: stack local_web: services or containers still there"));
+    const props = { connections: managers, stackName: "local_web", digest: "d", timeout: 90, services: {}, deployed: {} };
+    await expect(stackProvider.delete!("local_web", props)).rejects.toThrow(/still there/);
+    expect(run.mock.calls[0][1]).toContain("docker stack rm");
+    expect(run.mock.calls[0][1]).not.toMatch(/\|\| true/);
+    expect(run.mock.calls[0][2]).toEqual({ STACK: "local_web", TIMEOUT: "90" });
   });
 });
