@@ -13,10 +13,11 @@ import { createHash } from "crypto";
 import { scriptFile } from "../files";
 import { ManagerConnection, runOnHost, runOnManager } from "../swarm-provider/ssh";
 import { changedPaths } from "../swarm-provider/view";
+import { PROVIDER_REVISION, Revisioned, revisionChanged } from "../swarm-provider/resource";
 
 export const INSTALL_SCRIPT = "swarm/install-docker.sh";
 
-export interface EngineRolloutInputs {
+export interface EngineRolloutInputs extends Revisioned {
   managers: ManagerConnection[];
   node: ManagerConnection;
   nodeName: string;
@@ -58,7 +59,7 @@ export function engineChanged(olds: EngineRolloutInputs, news: EngineRolloutInpu
 
 // Compared key by key (changedPaths): inputs read back from the state need not keep their key order.
 export function diffEngine(olds: EngineRolloutOutputs, news: EngineRolloutInputs): pulumi.dynamic.DiffResult {
-  const other = [...changedPaths(news.after, olds.after, "after"), ...changedPaths(news.managers, olds.managers, "managers"), ...changedPaths(news.node, olds.node, "node"), ...changedPaths(news.nodeName, olds.nodeName, "nodeName")];
+  const other = [...revisionChanged(olds, news), ...changedPaths(news.after, olds.after, "after"), ...changedPaths(news.managers, olds.managers, "managers"), ...changedPaths(news.node, olds.node, "node"), ...changedPaths(news.nodeName, olds.nodeName, "nodeName")];
   return { changes: engineChanged(olds, news) || other.length > 0 };
 }
 
@@ -94,7 +95,7 @@ export class EngineRollout extends pulumi.dynamic.Resource {
     super(
       engineRolloutProvider,
       name,
-      { ...args, managers: pulumi.secret(args.managers), node: pulumi.secret(args.node), scriptSha256: createHash("sha256").update(INSTALL).digest("hex"), steps: undefined },
+      { ...args, managers: pulumi.secret(args.managers), node: pulumi.secret(args.node), scriptSha256: createHash("sha256").update(INSTALL).digest("hex"), providerRevision: PROVIDER_REVISION, steps: undefined },
       { ...opts, additionalSecretOutputs: ["managers", "node"] },
       "swarm",
       "EngineRollout",

@@ -5,10 +5,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import { scriptFile } from "../files";
 import { ManagerConnection, runOnManager } from "./ssh";
-import { diffResult, SwarmResource } from "./resource";
+import { diffResult, Revisioned, revisionChanged, SwarmResource } from "./resource";
 import { changedPaths } from "./view";
 
-export interface NetworkInputs {
+export interface NetworkInputs extends Revisioned {
   connections: ManagerConnection[];
   name: string;
   encrypted: boolean;
@@ -44,6 +44,7 @@ async function ensure(inputs: NetworkInputs): Promise<NetworkOutputs> {
 export function diffNetwork(olds: NetworkOutputs, news: NetworkInputs): pulumi.dynamic.DiffResult & { fields: string[] } {
   if (olds.name !== news.name) return { changes: true, replaces: ["name"], fields: ["name"] };
   const fields = [
+    ...revisionChanged(olds, news),
     ...changedPaths(news.encrypted, olds.encrypted, "encrypted"),
     ...changedPaths(news.mtu, olds.mtu, "mtu"),
     ...changedPaths("overlay", olds.driver, "driver"),

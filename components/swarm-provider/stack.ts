@@ -5,10 +5,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import { scriptFile } from "../files";
 import { ManagerConnection, runOnManager } from "./ssh";
-import { diffResult, SwarmResource } from "./resource";
+import { diffResult, Revisioned, revisionChanged, SwarmResource } from "./resource";
 import { changedPaths, serviceView, ServiceView, stableJson } from "./view";
 
-export interface StackInputs {
+export interface StackInputs extends Revisioned {
   connections: ManagerConnection[];
   stackName: string;
   /** Canonical JSON of the Compose document (secret when it holds secrets). */
@@ -17,7 +17,7 @@ export interface StackInputs {
   timeout: number;
 }
 
-export interface StackOutputs {
+export interface StackOutputs extends Revisioned {
   connections: ManagerConnection[];
   stackName: string;
   digest: string;
@@ -42,13 +42,14 @@ async function readStack(connections: ManagerConnection[], stackName: string): P
 async function deploy(inputs: StackInputs): Promise<StackOutputs> {
   await runOnManager(inputs.connections, DEPLOY, { STACK: inputs.stackName, TIMEOUT: String(inputs.timeout) }, inputs.document);
   const services = await readStack(inputs.connections, inputs.stackName);
-  return { connections: inputs.connections, stackName: inputs.stackName, digest: inputs.digest, timeout: inputs.timeout, services, deployed: services };
+  return { connections: inputs.connections, providerRevision: inputs.providerRevision, stackName: inputs.stackName, digest: inputs.digest, timeout: inputs.timeout, services, deployed: services };
 }
 
 /** Which fields force what: a new name replaces the stack; everything else is an update (a redeploy). */
 export function diffStack(olds: StackOutputs, news: StackInputs): pulumi.dynamic.DiffResult & { fields: string[] } {
   if (olds.stackName !== news.stackName) return { changes: true, replaces: ["stackName"], deleteBeforeReplace: true, fields: ["stackName"] };
   const fields = [
+    ...revisionChanged(olds, news),
     ...(olds.digest !== news.digest ? ["document"] : []),
     ...changedPaths(olds.deployed ?? {}, olds.services ?? {}, "services"),
     ...(stableJson(olds.connections) !== stableJson(news.connections) ? ["connections"] : []),

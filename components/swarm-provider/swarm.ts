@@ -10,10 +10,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import { scriptFile } from "../files";
 import { ManagerAttempt, ManagerConnection, runOnHost, runOnManager } from "./ssh";
-import { SwarmResource } from "./resource";
+import { Revisioned, revisionChanged, SwarmResource } from "./resource";
 import { changedPaths } from "./view";
 
-export interface SwarmInputs {
+export interface SwarmInputs extends Revisioned {
   /** Every configured manager, the one to initialise on first. */
   connections: ManagerConnection[];
   /** Private address the first manager advertises when it initialises the Swarm. */
@@ -76,6 +76,7 @@ export async function ensureSwarm(inputs: SwarmInputs, rotate: boolean): Promise
 export function diffSwarm(olds: SwarmOutputs, news: SwarmInputs, id?: string): pulumi.dynamic.DiffResult & { fields: string[] } {
   if (id !== undefined && olds.clusterId !== id) return { changes: true, replaces: ["clusterId"], fields: ["clusterId"] };
   const fields = [
+    ...revisionChanged(olds, news),
     ...changedPaths(news.joinTokenRotation, olds.joinTokenRotation, "joinTokenRotation"),
     ...changedPaths(news.connections, olds.connections, "connections"),
     ...changedPaths(news.advertiseAddr, olds.advertiseAddr, "advertiseAddr"),

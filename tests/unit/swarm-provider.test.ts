@@ -12,6 +12,7 @@ import { ManagerAttempt, runOnManager } from "../../components/swarm-provider/ss
 import { diffSwarm, mayInitialise, swarmProvider } from "../../components/swarm-provider/swarm";
 import { diffStack, stackProvider, StackInputs, StackOutputs } from "../../components/swarm-provider/stack";
 import { changedPaths, serviceView } from "../../components/swarm-provider/view";
+import { PROVIDER_REVISION } from "../../components/swarm-provider/resource";
 
 const run = runOnManager as jest.MockedFunction<typeof runOnManager>;
 const managers = [{ host: "192.0.2.1" }, { host: "192.0.2.2" }];
@@ -322,5 +323,18 @@ describe("stack provider delete", () => {
     expect(run.mock.calls[0][1]).toContain("docker stack rm");
     expect(run.mock.calls[0][1]).not.toMatch(/\|\| true/);
     expect(run.mock.calls[0][2]).toEqual({ STACK: "local_web", TIMEOUT: "90" });
+  });
+});
+
+describe("provider revision (provider code fixes reaching existing resources)", () => {
+  test("a state written by older provider code (no or a lower providerRevision) diffs as an update, never a replace", () => {
+    const stackOld = { connections: managers, stackName: "s", digest: "d", timeout: 60, services: {}, deployed: {} };
+    expect(diffStack(stackOld, { connections: managers, stackName: "s", document: "{}", digest: "d", timeout: 60, providerRevision: PROVIDER_REVISION })).toMatchObject({ changes: true, replaces: [], fields: ["providerRevision"] });
+    const net = { connections: managers, name: "n", encrypted: false, mtu: "", driver: "overlay", attachable: true };
+    expect(diffNetwork(net, { ...net, providerRevision: PROVIDER_REVISION })).toMatchObject({ changes: true, replaces: [], fields: ["providerRevision"] });
+    expect(diffNetwork({ ...net, providerRevision: PROVIDER_REVISION }, { ...net, providerRevision: PROVIDER_REVISION })).toMatchObject({ changes: false });
+    const swarm = { connections: managers, advertiseAddr: "a", otherManagers: "", joinTokenRotation: 0, clusterId: "c", managerToken: "m", workerToken: "w" };
+    expect(diffSwarm(swarm, { ...swarm, providerRevision: PROVIDER_REVISION }, "c")).toMatchObject({ changes: true, replaces: [], fields: ["providerRevision"] });
+    expect(PROVIDER_REVISION).toBeGreaterThanOrEqual(1);
   });
 });
