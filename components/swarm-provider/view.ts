@@ -2,7 +2,11 @@
 // fields the platform owns, and the field-by-field comparison that names what drifted. Pure functions (unit
 // tested); serialized with the providers.
 
-/** One service as the platform owns it. Env and mounts as digests: values may be long, never secret here. */
+/**
+ * One service as the platform owns it. Env and mounts as digests keyed with the stack's secret digest key
+ * (HMAC-SHA256): the view is a plain output, and an unkeyed hash of an environment that holds a password
+ * would let anyone with the state test guesses offline.
+ */
 export interface ServiceView {
   image: string;
   mode: string;
@@ -33,10 +37,17 @@ export function stableJson(v: unknown): string {
   return JSON.stringify(v === undefined ? null : v);
 }
 
-function digest(v: unknown): string {
+function keyedDigest(key: string, v: unknown): string {
+  if (!key) throw new Error("serviceView needs the stack's digest key (an unkeyed digest of an environment would be guessable offline)");
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { createHash } = require("crypto") as typeof import("crypto");
-  return createHash("sha256").update(stableJson(v)).digest("hex").slice(0, 16);
+  const { createHmac } = require("crypto") as typeof import("crypto");
+  return createHmac("sha256", key).update(stableJson(v)).digest("hex").slice(0, 16);
+}
+
+/** A fresh digest key (kept as a secret output of the stack resource). */
+export function newDigestKey(): string {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require("crypto") as typeof import("crypto")).randomBytes(32).toString("hex");
 }
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -44,7 +55,7 @@ function digest(v: unknown): string {
  * A service's view from one `docker service inspect` entry. `networkNames` maps network IDs to names (the
  * spec holds IDs), so a re-created network with the same name is not drift.
  */
-export function serviceView(inspect: any, networkNames: Record<string, string>): ServiceView {
+export function serviceView(inspect: any, networkNames: Record<string, string>, digestKey: string): ServiceView {
   const spec = inspect?.Spec ?? {};
   const task = spec.TaskTemplate ?? {};
   const container = task.ContainerSpec ?? {};
@@ -57,8 +68,8 @@ export function serviceView(inspect: any, networkNames: Record<string, string>):
     update: { ...(spec.UpdateConfig ?? {}) },
     restart: { ...(task.RestartPolicy ?? {}) },
     labels: { ...(spec.Labels ?? {}) },
-    envDigest: digest([...(container.Env ?? [])].sort()),
-    mountsDigest: digest(container.Mounts ?? []),
+    envDigest: keyedDigest(digestKey, [...(container.Env ?? [])].sort()),
+    mountsDigest: keyedDigest(digestKey, container.Mounts ?? []),
     networks: (task.Networks ?? spec.Networks ?? []).map((n: any) => networkNames[n.Target] ?? n.Target).sort(),
     configs: (container.Configs ?? []).map((c: any) => String(c.ConfigName)).sort(),
     secrets: (container.Secrets ?? []).map((s: any) => String(s.SecretName)).sort(),

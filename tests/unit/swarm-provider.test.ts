@@ -13,10 +13,12 @@ import { diffSwarm, mayInitialise, swarmProvider } from "../../components/swarm-
 import { diffStack, stackProvider, StackInputs, StackOutputs } from "../../components/swarm-provider/stack";
 import { changedPaths, serviceView } from "../../components/swarm-provider/view";
 import { PROVIDER_REVISION } from "../../components/swarm-provider/resource";
+import { createHash } from "crypto";
 
 const run = runOnManager as jest.MockedFunction<typeof runOnManager>;
 const managers = [{ host: "192.0.2.1" }, { host: "192.0.2.2" }];
 const NET_ID = "f".repeat(25);
+const KEY = "k".repeat(64);
 
 /** One service as `docker service inspect` reports it (fields the view reads, plus noise it ignores). */
 function inspect(name: string, over: { replicas?: number; image?: string; networks?: string[]; configs?: string[] } = {}) {
@@ -51,20 +53,47 @@ beforeEach(() => run.mockReset());
 
 describe("read view", () => {
   test("a service is reduced to owned fields; network IDs become names; env order is not drift", () => {
-    const view = serviceView(inspect("backup_maintenance"), { [NET_ID]: "local-platform" });
+    const view = serviceView(inspect("backup_maintenance"), { [NET_ID]: "local-platform" }, KEY);
     expect(view).toMatchObject({ image: expect.stringMatching(/^agent:1@sha256:/), mode: "replicated", replicas: 1, networks: ["local-platform"], configs: ["backup-run-abc"], secrets: ["backup-restic-password-123"] });
     expect(view.update).toMatchObject({ Order: "start-first", FailureAction: "rollback" });
     const reordered = inspect("backup_maintenance");
     reordered.Spec.TaskTemplate.ContainerSpec.Env = ["A=1", "B=2"];
-    expect(serviceView(reordered, { [NET_ID]: "local-platform" }).envDigest).toBe(view.envDigest);
+    expect(serviceView(reordered, { [NET_ID]: "local-platform" }, KEY).envDigest).toBe(view.envDigest);
     // Secrets by name only: the view holds no value, and mode global has no replica count.
     expect(JSON.stringify(view)).not.toMatch(/SecretID/);
-    expect(serviceView({ Spec: { Name: "x", Mode: { Global: {} } } }, {})).toMatchObject({ mode: "global", replicas: null });
+    expect(serviceView({ Spec: { Name: "x", Mode: { Global: {} } } }, {}, KEY)).toMatchObject({ mode: "global", replicas: null });
+  });
+
+  test("env and mount digests are keyed (HMAC with the stack's secret key): no unkeyed hash of an environment in state", () => {
+    const live = inspect("backup_maintenance");
+    live.Spec.TaskTemplate.ContainerSpec.Env = ["PASSWORD=hunter2"];
+    const a = serviceView(live, {}, KEY);
+    const b = serviceView(live, {}, "another-key");
+    expect(a.envDigest).not.toBe(b.envDigest);
+    // What the unkeyed digest was (sha256 of the sorted env's JSON): an offline guess could test it.
+    const unkeyed = createHash("sha256").update(JSON.stringify(["PASSWORD=hunter2"])).digest("hex").slice(0, 16);
+    expect(a.envDigest).not.toBe(unkeyed);
+    expect(JSON.stringify(a)).not.toContain(unkeyed);
+    expect(() => serviceView(live, {}, "")).toThrow(/digest key/);
+  });
+
+  test("the stack keeps one digest key (a secret output): create makes it, read and update reuse it; a state without one gets one", async () => {
+    run.mockResolvedValueOnce({ stdout: "", stderr: "", host: "h" }).mockResolvedValueOnce(liveStack(inspect("backup_maintenance")));
+    const outs = (await stackProvider.create(stackInputs)).outs!;
+    expect(outs.digestKey).toMatch(/^[0-9a-f]{64}$/);
+    run.mockResolvedValueOnce(liveStack(inspect("backup_maintenance")));
+    const read = (await stackProvider.read!("backup", outs)).props as StackOutputs;
+    expect(read.digestKey).toBe(outs.digestKey);
+    expect(diffStack(read, stackInputs)).toMatchObject({ changes: false });
+    run.mockResolvedValueOnce(liveStack(inspect("backup_maintenance")));
+    const legacy = (await stackProvider.read!("backup", { ...outs, digestKey: undefined })).props as StackOutputs;
+    expect(legacy.digestKey).toMatch(/^[0-9a-f]{64}$/);
+    expect(legacy.digestKey).not.toBe(outs.digestKey);
   });
 
   test("changed paths name the service and field, not the whole document", () => {
-    const a = { svc: serviceView(inspect("backup_maintenance"), { [NET_ID]: "p" }) };
-    const b = { svc: serviceView(inspect("backup_maintenance", { replicas: 0, image: "agent:2" }), { [NET_ID]: "p" }) };
+    const a = { svc: serviceView(inspect("backup_maintenance"), { [NET_ID]: "p" }, KEY) };
+    const b = { svc: serviceView(inspect("backup_maintenance", { replicas: 0, image: "agent:2" }), { [NET_ID]: "p" }, KEY) };
     expect(changedPaths(a, b, "services")).toEqual(["services.svc.image", "services.svc.replicas"]);
     expect(changedPaths(a, a, "services")).toEqual([]);
   });
