@@ -86,9 +86,13 @@ describe("runner registration on GitLab's REST API (local server)", () => {
     expect(gitlab.runners.get(Number(r.id))!.maximum_timeout).toBe(7200);
   });
 
-  test("diff: a rotated admin token changes nothing; tags update in place; another group replaces", async () => {
+  test("diff: a rotated admin token is an update (never a replace) that stores the new token; tags update in place; another group replaces", async () => {
     const r = await create(inputs());
-    expect(await runnerProvider.diff!(r.id, r.outs, inputs({ adminToken: "glpat-rotated-token-000000000" }))).toMatchObject({ changes: false });
+    expect(await runnerProvider.diff!(r.id, r.outs, inputs())).toMatchObject({ changes: false });
+    const rotated = inputs({ adminToken: "glpat-rotated-token-000000000" });
+    expect(await runnerProvider.diff!(r.id, r.outs, rotated)).toMatchObject({ changes: true, replaces: [] });
+    const updated = (await runnerProvider.update!(r.id, r.outs, rotated)).outs!;
+    expect(updated).toMatchObject({ adminToken: "glpat-rotated-token-000000000", runnerId: r.outs.runnerId, token: r.outs.token });
     expect(await runnerProvider.diff!(r.id, r.outs, inputs({ tagList: ["staging", "x"] }))).toMatchObject({ changes: true, replaces: [] });
     expect(await runnerProvider.diff!(r.id, r.outs, inputs({ groupId: 78 }))).toMatchObject({ changes: true, replaces: ["groupId"] });
   });
