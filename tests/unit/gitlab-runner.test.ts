@@ -4,7 +4,7 @@ import * as http from "http";
 import { AddressInfo } from "net";
 import { validateConfig } from "../../components/config/load";
 import { runnerCompose, runnerConfigToml, runnerRegistration } from "../../components/gitlab-runner";
-import { RunnerInputs, RunnerOutputs, runnerProvider } from "../../components/gitlab/runner-api";
+import { RunnerInputs, RunnerOutputs, runnerProvider } from "../../components/dynamic-providers/gitlab-runner";
 import { asSecret, byType, deployableConfig, PIPELINE_IMAGES, runProgram, TEST_GITLAB_GROUP_ID, TEST_SECRETS } from "./support/harness";
 
 const ADMIN = "glpat-valid-admin-token-000000";

@@ -1,18 +1,18 @@
 // The Swarm provider's read view and diff logic: which live differences are drift, which field each one is
 // named by, and which changes update in place versus replace (and what a delete after a replace does).
 // SSH is mocked; the scripts are the real ones.
-jest.mock("../../components/swarm-provider/ssh", () => {
+jest.mock("../../components/dynamic-providers/ssh", () => {
   const runOnManager = jest.fn();
   // runOnHost is runOnManager on one host without the manager guard; routed through the mock.
-  return { ...jest.requireActual("../../components/swarm-provider/ssh"), runOnManager, runOnHost: (c: unknown, script: string, env = {}, stdin = "") => runOnManager([c], script, env, stdin, false) };
+  return { ...jest.requireActual("../../components/dynamic-providers/ssh"), runOnManager, runOnHost: (c: unknown, script: string, env = {}, stdin = "") => runOnManager([c], script, env, stdin, false) };
 });
-import { diffNetwork, networkProvider, NetworkOutputs } from "../../components/swarm-provider/network";
-import { CLAIM_LABEL, diffNode, nodeProvider, NodeOutputs, removeNode } from "../../components/swarm-provider/node";
-import { ManagerAttempt, runOnManager } from "../../components/swarm-provider/ssh";
-import { diffSwarm, mayInitialise, swarmProvider } from "../../components/swarm-provider/swarm";
-import { diffStack, stackProvider, StackInputs, StackOutputs } from "../../components/swarm-provider/stack";
-import { changedPaths, serviceView } from "../../components/swarm-provider/view";
-import { PROVIDER_REVISION } from "../../components/swarm-provider/resource";
+import { diffNetwork, networkProvider, NetworkOutputs } from "../../components/dynamic-providers/network";
+import { CLAIM_LABEL, diffNode, nodeProvider, NodeOutputs, removeNode } from "../../components/dynamic-providers/node";
+import { ManagerAttempt, runOnManager } from "../../components/dynamic-providers/ssh";
+import { diffSwarm, mayInitialise, swarmProvider } from "../../components/dynamic-providers/swarm";
+import { diffStack, stackProvider, StackInputs, StackOutputs } from "../../components/dynamic-providers/stack";
+import { changedPaths, serviceView } from "../../components/dynamic-providers/view";
+import { PROVIDER_REVISION } from "../../components/dynamic-providers/resource";
 import { createHash } from "crypto";
 
 const run = runOnManager as jest.MockedFunction<typeof runOnManager>;

@@ -2,6 +2,8 @@
 // fields the platform owns, and the field-by-field comparison that names what drifted. Pure functions (unit
 // tested); serialized with the providers.
 
+import { canonicalJson } from "./text";
+
 /**
  * One service as the platform owns it. Env and mounts as digests keyed with the stack's secret digest key
  * (HMAC-SHA256): the view is a plain output, and an unkeyed hash of an environment that holds a password
@@ -25,23 +27,11 @@ export interface StackView {
   services: Record<string, ServiceView>;
 }
 
-/** Sorted-key JSON so equal views compare equal. */
-export function stableJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(stableJson).join(",")}]`;
-  if (v !== null && typeof v === "object") {
-    return `{${Object.keys(v as object)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${stableJson((v as Record<string, unknown>)[k])}`)
-      .join(",")}}`;
-  }
-  return JSON.stringify(v === undefined ? null : v);
-}
-
 function keyedDigest(key: string, v: unknown): string {
   if (!key) throw new Error("serviceView needs the stack's digest key (an unkeyed digest of an environment would be guessable offline)");
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { createHmac } = require("crypto") as typeof import("crypto");
-  return createHmac("sha256", key).update(stableJson(v)).digest("hex").slice(0, 16);
+  return createHmac("sha256", key).update(canonicalJson(v)).digest("hex").slice(0, 16);
 }
 
 /** A fresh digest key (kept as a secret output of the stack resource). */
@@ -105,5 +95,5 @@ export function changedPaths(wanted: unknown, live: unknown, prefix: string): st
     const keys = [...new Set([...Object.keys(wanted), ...Object.keys(live)])].sort();
     return keys.flatMap((k) => changedPaths(wanted[k], live[k], prefix ? `${prefix}.${k}` : k));
   }
-  return stableJson(wanted) === stableJson(live) ? [] : [prefix];
+  return canonicalJson(wanted) === canonicalJson(live) ? [] : [prefix];
 }

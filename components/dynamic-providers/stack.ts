@@ -6,7 +6,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { scriptFile } from "../files";
 import { ManagerConnection, runOnManager } from "./ssh";
 import { diffResult, Revisioned, revisionChanged, SwarmResource } from "./resource";
-import { changedPaths, newDigestKey, serviceView, ServiceView, stableJson } from "./view";
+import { changedPaths, newDigestKey, serviceView, ServiceView } from "./view";
+import { canonicalJson } from "./text";
 
 export interface StackInputs extends Revisioned {
   connections: ManagerConnection[];
@@ -54,7 +55,7 @@ export function diffStack(olds: StackOutputs, news: StackInputs): pulumi.dynamic
     ...revisionChanged(olds, news),
     ...(olds.digest !== news.digest ? ["document"] : []),
     ...changedPaths(olds.deployed ?? {}, olds.services ?? {}, "services"),
-    ...(stableJson(olds.connections) !== stableJson(news.connections) ? ["connections"] : []),
+    ...(canonicalJson(olds.connections) !== canonicalJson(news.connections) ? ["connections"] : []),
     ...(olds.timeout !== news.timeout ? ["timeout"] : []),
   ];
   return { changes: fields.length > 0, replaces: [], fields };

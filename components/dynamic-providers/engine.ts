@@ -11,9 +11,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "crypto";
 import { scriptFile } from "../files";
-import { ManagerConnection, runOnHost, runOnManager } from "../swarm-provider/ssh";
-import { changedPaths } from "../swarm-provider/view";
-import { PROVIDER_REVISION, Revisioned, revisionChanged } from "../swarm-provider/resource";
+import { ManagerConnection, runOnHost, runOnManager } from "./ssh";
+import { changedPaths } from "./view";
+import { PROVIDER_REVISION, Revisioned, revisionChanged } from "./resource";
 
 export const INSTALL_SCRIPT = "swarm/install-docker.sh";
 
