@@ -106,7 +106,7 @@ pulumi up --yes --non-interactive --skip-preview >"$work/up5.log" 2>&1 || { tail
 
 # Rotation on its own: only the admin token changes (tags, group, everything else as before).
 printf 'glpat-rotated-admin-token-00000' | pulumi config set --secret adminToken >/dev/null
-if pulumi preview --non-interactive --diff >"$work/rot-preview.log" 2>&1 && grep -q "~ .*RunnerRegistration\|update" "$work/rot-preview.log" && ! grep -q "replace" "$work/rot-preview.log"; then
+if pulumi preview --non-interactive --diff >"$work/rot-preview.log" 2>&1 && grep -q "~ 1 to update" "$work/rot-preview.log" && ! grep -q "replace" "$work/rot-preview.log"; then
   ok "an admin-token rotation alone is an update of the registration (not a replace, not nothing)"
 else
   tail -n 15 "$work/rot-preview.log"
