@@ -17,10 +17,9 @@ export function scriptFile(relativePath: string): string {
   return text;
 }
 
-/** Quotes a value for a POSIX shell. */
-export function shellQuote(value: string): string {
-  return `'${value.replace(/'/g, `'\\''`)}'`;
-}
+// The one shell quoter (dynamic-providers/text.ts); re-exported for the components that quote with it.
+import { shellQuote } from "./dynamic-providers/text";
+export { shellQuote };
 
 /**
  * A command line that runs a script file on the remote host with the given environment. The script is

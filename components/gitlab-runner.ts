@@ -1,6 +1,6 @@
 // GitlabRunner: the environment's own GitLab runner.
 //
-//   registration  GitLab REST API (dynamic provider, components/gitlab/runner-api.ts): a group or project
+//   registration  GitLab REST API (dynamic provider, components/dynamic-providers/gitlab-runner.ts): a group or project
 //                 runner with the environment's tags; its glrt- token is a secret output
 //   stack `gitlab-runner` (SwarmStack on a manager)
 //     runner      gitlab/gitlab-runner (pinned), docker executor on the node's engine (docker socket),
@@ -12,7 +12,7 @@
 // protected branches and tags (accessLevel ref_protected) unless its config says otherwise.
 import * as pulumi from "@pulumi/pulumi";
 import type { GitlabConfig } from "./config/gitlab";
-import { RunnerInputs, RunnerOutputs, runnerProvider } from "./gitlab/runner-api";
+import { RunnerInputs, RunnerOutputs, runnerProvider } from "./dynamic-providers/gitlab-runner";
 import { serviceDeploy, STDOUT_LOGGING } from "./service-conventions";
 import { ComposeFile, ManagerConnections, SwarmStack } from "./swarm-stack";
 import { secretObjectName, swarmObjectCommand } from "./swarm-objects";

@@ -5,13 +5,13 @@
 //                                          └─► join ─► membership (exact labels; drain + remove + leave on a
 //                                                      real removal only) ─► overlay network
 //
-// The Swarm, memberships and the network are Swarm provider resources (swarm-provider/): they read the live
+// The Swarm, memberships and the network are Swarm provider resources (dynamic-providers/): they read the live
 // Swarm, so a drained node, a hand-edited label, rotated tokens or a removed network show in `pulumi
 // refresh`; they act through any reachable manager, so manager-1 is no single point of failure.
 //
 // Joins depend only on the Swarm and their own engine, so Pulumi runs them in parallel; adding a node adds
 // only its own chain, and removing one drains it and takes it out of the Swarm before its server goes.
-// Replacing a join or a membership (`--replace`) never takes a node out: see swarm-provider/node.ts.
+// Replacing a join or a membership (`--replace`) never takes a node out: see dynamic-providers/node.ts.
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { ValidatedConfig } from "./config/load";
@@ -19,13 +19,13 @@ import { remoteScript } from "./files";
 import { hostFirewallEnv, privateSources } from "./host-firewall";
 import { existingMachines } from "./machines/existing";
 import { HetznerMachines } from "./machines/hetzner";
-import { knownHostsLine } from "./machines/host-keys";
+import { knownHostsLine } from "./dynamic-providers/host-keys";
 import { deployPublicKey } from "./machines/ssh-keys";
 import { Machine, NodeInfo } from "./machines/types";
-import { EngineRollout, rollingOrder } from "./rolling/engine";
-import { SwarmNetwork } from "./swarm-provider/network";
-import { SwarmNode } from "./swarm-provider/node";
-import { Swarm } from "./swarm-provider/swarm";
+import { EngineRollout, rollingOrder } from "./dynamic-providers/engine";
+import { SwarmNetwork } from "./dynamic-providers/network";
+import { SwarmNode } from "./dynamic-providers/node";
+import { Swarm } from "./dynamic-providers/swarm";
 import { managerConnections, type Connection } from "./swarm-stack";
 
 export interface SwarmClusterArgs {

@@ -60,7 +60,7 @@ export function swarmObjectCommand(
     {
       // A remote command runs on one host: the first manager (objects change only with their content).
       connection: firstManager(args.connection),
-      create: remoteScript("backup/swarm-object.sh", { KIND: args.kind, NAME: args.name, LABEL: args.label }),
+      create: remoteScript("swarm/swarm-object.sh", { KIND: args.kind, NAME: args.name, LABEL: args.label }),
       // Removing fails while a service still uses the object; the replacement stack has moved on by then.
       delete: pulumi.interpolate`docker ${args.kind} rm ${args.name} >/dev/null 2>&1 || true`,
       stdin: args.content,

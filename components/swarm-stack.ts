@@ -1,12 +1,13 @@
 // Deploys a Compose-format stack onto the Swarm with `docker stack deploy` on a manager, over SSH.
 // Every platform service goes through this one resource so the same code deploys onto Hetzner, on-premise
-// hosts and the local sandbox. The deploy is a Swarm provider resource (swarm-provider/stack.ts) whose read
+// hosts and the local sandbox. The deploy is a Swarm provider resource (dynamic-providers/stack.ts) whose read
 // asks the live Swarm, so `pulumi refresh` names each service field that drifted.
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { createHash } from "crypto";
-import { ManagerConnection } from "./swarm-provider/ssh";
-import { SwarmStackDeployment } from "./swarm-provider/stack";
+import { ManagerConnection } from "./dynamic-providers/ssh";
+import { SwarmStackDeployment } from "./dynamic-providers/stack";
+import { canonicalJson } from "./dynamic-providers/text";
 
 export type Connection = command.types.input.remote.ConnectionArgs;
 
@@ -51,18 +52,6 @@ export function withEndpointMode(compose: ComposeFile, mode: "vip" | "dnsrr" | u
     }),
   );
   return { ...compose, services };
-}
-
-/** Stable JSON: keys sorted, so equal documents hash equally and `pulumi preview` shows no drift. */
-export function canonicalJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(",")}]`;
-  if (v !== null && typeof v === "object") {
-    return `{${Object.keys(v as object)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`)
-      .join(",")}}`;
-  }
-  return JSON.stringify(v);
 }
 
 /** The fields the Swarm provider needs from command's connection type (it speaks SSH itself, with ssh2). */

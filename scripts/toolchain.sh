@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Pulumi toolchain at the versions the repository pins: the CLI and Node.js language host
-# (@pulumi/pulumi), the dynamic-provider and policy scripts, and the resource plugins command, hcloud and
-# (with --with-cloudflare) cloudflare. Every route installs the same versions; docs/toolchain.md says why.
+# (@pulumi/pulumi), the dynamic-provider and policy scripts, and the resource plugins command, hcloud,
+# (with --with-docker) docker and (with --with-cloudflare) cloudflare. Every route installs the same versions; docs/toolchain.md says why.
 #
 #   bash scripts/toolchain.sh                     CLI, language host, command + hcloud plugins
 #   bash scripts/toolchain.sh --with-cloudflare   also the cloudflare plugin (offline: ~45 min the first time)
-#   bash scripts/toolchain.sh --check [--with-cloudflare]   exit 0 when installed, 1 otherwise
+#   bash scripts/toolchain.sh --with-docker       also the docker plugin 5.1.0 (offline: ~10-15 min the first time)
+#   bash scripts/toolchain.sh --check [--with-cloudflare] [--with-docker]   exit 0 when installed, 1 otherwise
 #   bash scripts/toolchain.sh --force             reinstall even when cached
 #
 # Two routes, chosen in at most 5 s:
@@ -28,14 +29,16 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/pulumi-env.sh"
 source "$MBIO_ROOT/scripts/lib/upstream-plugins.sh"
 
 WITH_CLOUDFLARE=0
+WITH_DOCKER=0
 FORCE=0
 CHECK=0
 for arg in "$@"; do
   case "$arg" in
     --with-cloudflare) WITH_CLOUDFLARE=1 ;;
+    --with-docker) WITH_DOCKER=1 ;;
     --force) FORCE=1 ;;
     --check) CHECK=1 ;;
-    -h | --help) sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument: $arg (see --help)" ;;
   esac
 done
@@ -43,6 +46,7 @@ done
 BIN="$PULUMI_TOOLCHAIN_BIN"
 MANIFEST="$PULUMI_TOOLCHAIN_MANIFEST"
 PLUGINS=(command hcloud)
+[ "$WITH_DOCKER" = 1 ] && PLUGINS+=(docker)
 [ "$WITH_CLOUDFLARE" = 1 ] && PLUGINS+=(cloudflare)
 
 plugin_dir() { printf '%s/plugins/resource-%s-v%s\n' "$PULUMI_HOME" "$1" "$(upstream_version "$1")"; }

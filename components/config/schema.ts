@@ -79,7 +79,7 @@ export const hostSchema = z.strictObject({
   privateAddress: z.string().refine(isIpv4, { message: "must be the IPv4 address the Swarm advertises on the private network" }),
   port: z.number().int().min(1).max(65535).optional(),
   user: z.string().min(1).optional(),
-  // Pinned: every SSH client checks it (components/machines/host-keys.ts).
+  // Pinned: every SSH client checks it (components/dynamic-providers/host-keys.ts).
   hostKey: z.string({ message: HOST_KEY_MESSAGE }).regex(/^ssh-ed25519 [A-Za-z0-9+/]{68}( .*)?$/, { message: HOST_KEY_MESSAGE }),
 });
 export type HostConfig = z.infer<typeof hostSchema>;

@@ -3,7 +3,7 @@
 // the next host of the list.
 import * as pulumi from "@pulumi/pulumi";
 import { HostConfig } from "../config/schema";
-import { normalizeHostKey } from "./host-keys";
+import { normalizeHostKey } from "../dynamic-providers/host-keys";
 import { Machine, NodeRole } from "./types";
 
 export interface ExistingMachinesArgs {

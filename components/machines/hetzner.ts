@@ -6,7 +6,7 @@ import * as command from "@pulumi/command";
 import { remoteScript } from "../files";
 import { ValidatedConfig } from "../config/load";
 import { cloudInitUserData } from "./cloud-init";
-import { hostKeyUserData, SshHostKey } from "./host-keys";
+import { hostKeyUserData, SshHostKey } from "../dynamic-providers/host-keys";
 import { networkZone, placementGroupIndex, plannedNodes, privateIpFor } from "./naming";
 import { Machine, NodeRole } from "./types";
 

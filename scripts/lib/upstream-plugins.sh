@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Builds the real upstream Pulumi programs from the tagged source archives in ../shared/upstream (the Go
 # module proxy of our build machines refuses them): the CLI and the Node.js language host (pulumi), and the
-# command, hcloud and cloudflare resource plugins. Dependencies come from the Go module proxy.
+# command, hcloud, cloudflare and docker resource plugins. Dependencies come from the Go module proxy.
 #
 #   source scripts/lib/upstream-plugins.sh
-#   upstream_build NAME        NAME: cli | language-host | command | hcloud | cloudflare
+#   upstream_build NAME        NAME: cli | language-host | command | hcloud | cloudflare | docker
 #
 # Each program lands in $MBIO_CACHE/upstream/<NAME>-<version>/ with a `.built` stamp that records the archive
 # checksums, so a second call returns at once. Every archive is checked against scripts/upstream.sha256
@@ -25,12 +25,12 @@ export GOTOOLCHAIN="${GOTOOLCHAIN:-auto}"
 upstream_version() {
   case "$1" in
     cli | language-host) mbio_pinned_version @pulumi/pulumi ;;
-    command | hcloud | cloudflare)
+    command | hcloud | cloudflare | docker)
       local v
       v="$(node -p "(require(process.argv[1]).mbio?.pluginVersions ?? {})[process.argv[2]] ?? ''" "$MBIO_ROOT/package.json" "$1")"
       if [ -n "$v" ]; then echo "$v"; else mbio_pinned_version "@pulumi/$1"; fi
       ;;
-    *) die "unknown upstream program: $1 (cli, language-host, command, hcloud, cloudflare)" ;;
+    *) die "unknown upstream program: $1 (cli, language-host, command, hcloud, cloudflare, docker)" ;;
   esac
 }
 
@@ -43,6 +43,7 @@ upstream_archives() {
     command) echo "pulumi-command-v$v.tar.gz" ;;
     hcloud) echo "pulumi-hcloud-v$v.tar.gz terraform-provider-hcloud-v1.66.1.tar.gz" ;;
     cloudflare) echo "pulumi-cloudflare-v$v.tar.gz terraform-provider-cloudflare-v5.15.0.tar.gz" ;;
+    docker) echo "pulumi-docker-v$v.tar.gz terraform-provider-docker-v4.5.0.tar.gz" ;;
   esac
 }
 
@@ -177,6 +178,26 @@ upstream_build() {
         env -C "$src/provider/cmd/pulumi-resource-cloudflare" VERSION="$v" go run generate.go
       upstream_step "building pulumi-resource-cloudflare $v" "$logf" upstream_go_build "$src/provider" \
         "$vflag" "$out/$bin" ./cmd/pulumi-resource-cloudflare
+      ;;
+    docker)
+      upstream_extract "pulumi-docker-v$v.tar.gz" "$src"
+      upstream_extract terraform-provider-docker-v4.5.0.tar.gz "$src/upstream"
+      # The repository applies its patches to the submodule before building (the first adds upstream/shim).
+      local patch
+      for patch in "$src"/patches/*.patch; do
+        (cd "$src/upstream" && { [ -d .git ] || git init -q; } && git apply "$patch") ||
+          die "$(basename "$patch") does not apply to terraform-provider-docker v4.5.0"
+      done
+      # The committed schema.json is embedded as is (no tfgen); -tags no_compose leaves out the compose
+      # resource (not used here, and its docker/compose module graph is the one the proxy refuses).
+      # GOFLAGS=-mod=mod: go.sum lacks entries the build needs resolved, and a plain `go mod download`
+      # stops on github.com/pulumi/pulumi-java v1.30.0, which the build does not import.
+      upstream_step "embedding the docker $v schema" "$logf" \
+        env -C "$src/provider/cmd/pulumi-resource-docker" VERSION="$v" GOFLAGS="$GOFLAGS -mod=mod" go generate main.go
+      upstream_step "building pulumi-resource-docker $v (~5-10 min on one core the first time)" "$logf" \
+        env -C "$src/provider" CGO_ENABLED=0 GOFLAGS="$GOFLAGS -mod=mod" go build -tags no_compose \
+        -ldflags "-s -w -X github.com/pulumi/pulumi-docker/provider/v5/pkg/version.Version=$v" \
+        -o "$out/$bin" ./cmd/pulumi-resource-docker
       ;;
   esac
   upstream_stamp "$name" >"$out/.built"

@@ -3,7 +3,9 @@
 # serialized into state) against the GitLab API stand-in (tests/support/fake-gitlab.js) on loopback:
 #   up creates the runner (POST /user/runners) and keeps its glrt- token secret in state; a tag change is an
 #   in-place PUT; a runner deleted in GitLab is seen gone by refresh and recreated by the next up; destroy
-#   deletes it (DELETE); a wrong admin token fails the up with the 401 message.
+#   deletes it (DELETE); a wrong admin token fails the up with the 401 message; an admin-token rotation on
+#   its own (tags unchanged) is an update, after which the old token is revoked and refresh and destroy
+#   still work (they use the token in state).
 set -uo pipefail
 # shellcheck source=scripts/lib/pulumi-env.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib/pulumi-env.sh"
@@ -99,6 +101,25 @@ else
   fail "expired token: other error"
 fi
 printf 'glpat-valid-admin-token-000000' | pulumi config set --secret adminToken >/dev/null
+pulumi config rm --path 'tags[2]' >/dev/null
+pulumi up --yes --non-interactive --skip-preview >"$work/up5.log" 2>&1 || { tail -n 15 "$work/up5.log"; fail "up back on the valid token"; }
+
+# Rotation on its own: only the admin token changes (tags, group, everything else as before).
+printf 'glpat-rotated-admin-token-00000' | pulumi config set --secret adminToken >/dev/null
+if pulumi preview --non-interactive --diff >"$work/rot-preview.log" 2>&1 && grep -q "~ 1 to update" "$work/rot-preview.log" && ! grep -q "replace" "$work/rot-preview.log"; then
+  ok "an admin-token rotation alone is an update of the registration (not a replace, not nothing)"
+else
+  tail -n 15 "$work/rot-preview.log"
+  fail "rotation preview"
+fi
+pulumi up --yes --non-interactive --skip-preview >"$work/rot-up.log" 2>&1 || { tail -n 15 "$work/rot-up.log"; fail "up with the rotated token"; }
+curl -fsS -X POST -d '"glpat-valid-admin-token-000000"' "$url/_test/revoke" >/dev/null
+if pulumi refresh --yes --non-interactive --skip-preview >"$work/rot-refresh.log" 2>&1 && pulumi stack export | jq -e '.deployment.resources[] | select(.type | test("RunnerRegistration"))' >/dev/null; then
+  ok "old admin token revoked: refresh reads the runner with the rotated token from state"
+else
+  tail -n 15 "$work/rot-refresh.log"
+  fail "refresh after revoking the old admin token"
+fi
 
 : >"$work/calls.jsonl"
 if pulumi destroy --yes --non-interactive --skip-preview >"$work/destroy.log" 2>&1 && grep -q "^DELETE /api/v4/runners/" <<<"$(jq -r '"\(.method) \(.path)"' "$work/calls.jsonl")"; then

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Pinned SSH host keys with the real clients, on a throwaway machine of the sandbox's machine image on a
 # network of its own (no sandbox lock needed):
-#   - the Hetzner path: a key pair from generateHostKey (components/machines/host-keys.ts) goes in as
+#   - the Hetzner path: a key pair from generateHostKey (components/dynamic-providers/host-keys.ts) goes in as
 #     cloud-init ssh_keys (hostKeyUserData, NoCloud source); the machine then presents exactly that key
 #   - command:remote (the real Pulumi engine and command plugin) connects with the right hostKey and is
 #     refused ("host key mismatch") with a wrong one
@@ -47,7 +47,7 @@ must "the sandbox machine image exists (bash sandbox/up.sh builds it)" test -n "
 export NODE_PATH="$MBIO_ROOT/node_modules"
 node -e '
   const ts = require("typescript"), fs = require("fs");
-  for (const [from, to] of [["components/machines/host-keys.ts", "host-keys.js"], ["components/swarm-provider/ssh.ts", "ssh.js"]])
+  for (const [from, to] of [["components/dynamic-providers/host-keys.ts", "host-keys.js"], ["components/dynamic-providers/ssh.ts", "ssh.js"]])
     fs.writeFileSync(process.argv[2] + "/" + to, ts.transpileModule(fs.readFileSync(process.argv[1] + "/" + from, "utf8"), { compilerOptions: { module: 1, target: 9 } }).outputText);
 ' "$MBIO_ROOT" "$work"
 node -e '

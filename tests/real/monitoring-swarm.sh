@@ -62,7 +62,7 @@ NODE_PATH="$root/node_modules" node "$work/js/tests/real/monitoring-stack-render
 n="$(jq '.objects | length' "$work/render.json")"
 for i in $(seq 0 $((n - 1))); do
   jq -j ".objects[$i].content" "$work/render.json" | mx env KIND="$(jq -r ".objects[$i].kind" "$work/render.json")" NAME="$(jq -r ".objects[$i].name" "$work/render.json")" \
-    LABEL=mbio.component=monitoring bash -c "$(cat "$root/components/files/backup/swarm-object.sh")" swarm-object.sh 2>/dev/null
+    LABEL=mbio.component=monitoring bash -c "$(cat "$root/components/files/swarm/swarm-object.sh")" swarm-object.sh 2>/dev/null
 done
 echo "  note  Grafana is not deployed: its image (AGPL, upstream only) cannot be had offline; monitoring.grafana=false"
 t1=$(date +%s)

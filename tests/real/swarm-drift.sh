@@ -6,6 +6,9 @@
 # report no changes:
 #   (a) scale the service  (b) change its image tag  (c) drain the node  (d) change a node label
 #   (e) remove the service's platform-network attachment  (f) remove its Swarm config from the service
+# Then the failure paths: a bad image makes `pulumi up` fail naming the service, and Swarm rolled it back
+# (stack-deploy.sh reads UpdateStatus); a Swarm re-initialised by hand is reported by refresh; a node removed
+# by hand is joined again by refresh + up; destroy fails loudly on a network it could not remove.
 # Ends with "swarm-drift: N passed, M failed".
 set -uo pipefail
 # shellcheck source=scripts/lib/pulumi-env.sh
@@ -83,6 +86,19 @@ drift_case e "services.lab_worker.networks" on_platform -- docker service update
 drift_case f "services.lab_worker.configs" has_config -- docker service update --detach --config-rm lab-motd-1 lab_worker
 check "the service never got a new ID (updated in place, never replaced)" test -s "$work/first-id" -a "$(svc '{{.ID}}')" = "$(cat "$work/first-id")"
 
+# A bad image: the old tasks keep running == replicas, so only UpdateStatus tells that the update failed.
+lab config set lab:image lab/worker:missing >/dev/null
+check "bad image: pulumi up fails" bash -c "! (cd '$LAB' && pulumi --non-interactive --stack lab up --yes --skip-preview) >'$work/bad.log' 2>&1"
+check "bad image: the error names the service and the rollback" grep -q "service lab_worker failed (rollback_completed" "$work/bad.log"
+check "bad image: Swarm runs the previous image again" first_image
+lab config set lab:image lab/worker:1 >/dev/null
+check "bad image: afterwards preview reports no changes" to "$work/bad-p.log" lab preview --expect-no-changes
+
 cp "$work"/?-report.txt "${SWARM_DRIFT_REPORTS:-$work}/" 2>/dev/null
+# A network in use by a service outside the program: destroy must fail naming it (it swallowed this before).
+on_m1 docker service create --detach --quiet --name lab-squatter --network lab-platform lab/worker:1 sleep infinity >/dev/null
+check "destroy with the network in use fails" bash -c "! (cd '$LAB' && pulumi --non-interactive --stack lab destroy --yes --skip-preview) >'$work/destroy-busy.log' 2>&1"
+check "the failed destroy names the network and the service using it" grep -q "network lab-platform could not be removed.*lab-squatter" "$work/destroy-busy.log"
+on_m1 docker service rm lab-squatter >/dev/null
 check "pulumi destroy" to "$work/destroy.log" lab destroy --yes --skip-preview
 check "pulumi destroy removes the stack and keeps the node in its Swarm" bash -c "[ -z \"\$(docker exec $NAME docker service ls -q)\" ] && docker exec $NAME docker node inspect self >/dev/null"

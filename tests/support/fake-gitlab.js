@@ -5,6 +5,10 @@
 // Used by tests/unit/gitlab-runner.test.ts (in process) and tests/real/gitlab-runner.sh (as a process:
 // `node tests/support/fake-gitlab.js PORTFILE LOGFILE`). Tokens it treats specially:
 //   glpat-expired… → 401, glpat-read-api-only… → 403; group_id 500 → 500, group_id 404404 → 404.
+// Test control (not GitLab API): POST /_test/delete/:id removes a runner as GitLab's UI would; POST
+// /_test/revoke with the token as a JSON string body revokes it (every later call with it → 401), as revoking a personal
+// access token in GitLab's UI does. It omits everything else of GitLab (users, scopes beyond the two above,
+// token expiry dates, pagination).
 "use strict";
 const http = require("http");
 const fs = require("fs");
@@ -12,7 +16,7 @@ const fs = require("fs");
 const RUNNER_TOKEN = "glrt-t1_fakeRunnerToken0123456789";
 
 function startFakeGitlab(opts = {}) {
-  const state = { calls: [], runners: new Map(), nextId: 9171, url: "" };
+  const state = { calls: [], runners: new Map(), nextId: 9171, url: "", revoked: new Set() };
   const server = http.createServer((req, res) => {
     let raw = "";
     req.on("data", (c) => (raw += c));
@@ -30,7 +34,11 @@ function startFakeGitlab(opts = {}) {
       // Test control: remove a runner as someone would in GitLab's UI.
       const ui = /^\/_test\/delete\/(\d+)$/.exec(path);
       if (ui) return send(state.runners.delete(Number(ui[1])) ? 204 : 404);
-      if (!token || token.startsWith("glpat-expired")) return send(401, { message: "401 Unauthorized" });
+      if (path === "/_test/revoke") {
+        state.revoked.add(String(body));
+        return send(204);
+      }
+      if (!token || token.startsWith("glpat-expired") || state.revoked.has(token)) return send(401, { message: "401 Unauthorized" });
       if (token.startsWith("glpat-read-api-only")) return send(403, { message: "403 Forbidden" });
       if (req.method === "POST" && path === "/api/v4/user/runners") {
         if (body.runner_type === "group_type" && body.group_id === undefined) return send(400, { error: "group_id is missing" });

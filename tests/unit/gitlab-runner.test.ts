@@ -4,7 +4,7 @@ import * as http from "http";
 import { AddressInfo } from "net";
 import { validateConfig } from "../../components/config/load";
 import { runnerCompose, runnerConfigToml, runnerRegistration } from "../../components/gitlab-runner";
-import { RunnerInputs, RunnerOutputs, runnerProvider } from "../../components/gitlab/runner-api";
+import { RunnerInputs, RunnerOutputs, runnerProvider } from "../../components/dynamic-providers/gitlab-runner";
 import { asSecret, byType, deployableConfig, PIPELINE_IMAGES, runProgram, TEST_GITLAB_GROUP_ID, TEST_SECRETS } from "./support/harness";
 
 const ADMIN = "glpat-valid-admin-token-000000";
@@ -86,9 +86,13 @@ describe("runner registration on GitLab's REST API (local server)", () => {
     expect(gitlab.runners.get(Number(r.id))!.maximum_timeout).toBe(7200);
   });
 
-  test("diff: a rotated admin token changes nothing; tags update in place; another group replaces", async () => {
+  test("diff: a rotated admin token is an update (never a replace) that stores the new token; tags update in place; another group replaces", async () => {
     const r = await create(inputs());
-    expect(await runnerProvider.diff!(r.id, r.outs, inputs({ adminToken: "glpat-rotated-token-000000000" }))).toMatchObject({ changes: false });
+    expect(await runnerProvider.diff!(r.id, r.outs, inputs())).toMatchObject({ changes: false });
+    const rotated = inputs({ adminToken: "glpat-rotated-token-000000000" });
+    expect(await runnerProvider.diff!(r.id, r.outs, rotated)).toMatchObject({ changes: true, replaces: [] });
+    const updated = (await runnerProvider.update!(r.id, r.outs, rotated)).outs!;
+    expect(updated).toMatchObject({ adminToken: "glpat-rotated-token-000000000", runnerId: r.outs.runnerId, token: r.outs.token });
     expect(await runnerProvider.diff!(r.id, r.outs, inputs({ tagList: ["staging", "x"] }))).toMatchObject({ changes: true, replaces: [] });
     expect(await runnerProvider.diff!(r.id, r.outs, inputs({ groupId: 78 }))).toMatchObject({ changes: true, replaces: ["groupId"] });
   });

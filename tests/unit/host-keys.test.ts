@@ -7,7 +7,7 @@ import * as path from "path";
 import { utils } from "ssh2";
 import { parse } from "yaml";
 import { cloudInitUserData } from "../../components/machines/cloud-init";
-import { generateHostKey, hostKeyUserData, knownHostsLine, normalizeHostKey } from "../../components/machines/host-keys";
+import { generateHostKey, hostKeyUserData, knownHostsLine, normalizeHostKey } from "../../components/dynamic-providers/host-keys";
 
 describe("host keys", () => {
   const pair = generateHostKey("node-1");

@@ -2,7 +2,7 @@
 import { execFileSync } from "child_process";
 import * as path from "path";
 import { validateConfig } from "../../components/config/load";
-import { engineRolloutProvider, rollingOrder, type EngineRolloutOutputs } from "../../components/rolling/engine";
+import { engineRolloutProvider, rollingOrder, type EngineRolloutOutputs } from "../../components/dynamic-providers/engine";
 import { byType, deployableConfig, REPO, runProgram } from "./support/harness";
 
 const ROLLOUT = "pulumi-nodejs:dynamic/swarm:EngineRollout";

@@ -1,21 +1,24 @@
 // The Swarm provider's read view and diff logic: which live differences are drift, which field each one is
 // named by, and which changes update in place versus replace (and what a delete after a replace does).
 // SSH is mocked; the scripts are the real ones.
-jest.mock("../../components/swarm-provider/ssh", () => {
+jest.mock("../../components/dynamic-providers/ssh", () => {
   const runOnManager = jest.fn();
   // runOnHost is runOnManager on one host without the manager guard; routed through the mock.
-  return { ...jest.requireActual("../../components/swarm-provider/ssh"), runOnManager, runOnHost: (c: unknown, script: string, env = {}, stdin = "") => runOnManager([c], script, env, stdin, false) };
+  return { ...jest.requireActual("../../components/dynamic-providers/ssh"), runOnManager, runOnHost: (c: unknown, script: string, env = {}, stdin = "") => runOnManager([c], script, env, stdin, false) };
 });
-import { diffNetwork, networkProvider, NetworkOutputs } from "../../components/swarm-provider/network";
-import { CLAIM_LABEL, diffNode, nodeProvider, NodeOutputs, removeNode } from "../../components/swarm-provider/node";
-import { ManagerAttempt, runOnManager } from "../../components/swarm-provider/ssh";
-import { diffSwarm, mayInitialise, swarmProvider } from "../../components/swarm-provider/swarm";
-import { diffStack, stackProvider, StackInputs, StackOutputs } from "../../components/swarm-provider/stack";
-import { changedPaths, serviceView } from "../../components/swarm-provider/view";
+import { diffNetwork, networkProvider, NetworkOutputs } from "../../components/dynamic-providers/network";
+import { CLAIM_LABEL, diffNode, nodeProvider, NodeOutputs, removeNode } from "../../components/dynamic-providers/node";
+import { ManagerAttempt, runOnManager } from "../../components/dynamic-providers/ssh";
+import { diffSwarm, mayInitialise, swarmProvider } from "../../components/dynamic-providers/swarm";
+import { diffStack, stackProvider, StackInputs, StackOutputs } from "../../components/dynamic-providers/stack";
+import { changedPaths, serviceView } from "../../components/dynamic-providers/view";
+import { PROVIDER_REVISION } from "../../components/dynamic-providers/resource";
+import { createHash } from "crypto";
 
 const run = runOnManager as jest.MockedFunction<typeof runOnManager>;
 const managers = [{ host: "192.0.2.1" }, { host: "192.0.2.2" }];
 const NET_ID = "f".repeat(25);
+const KEY = "k".repeat(64);
 
 /** One service as `docker service inspect` reports it (fields the view reads, plus noise it ignores). */
 function inspect(name: string, over: { replicas?: number; image?: string; networks?: string[]; configs?: string[] } = {}) {
@@ -50,20 +53,47 @@ beforeEach(() => run.mockReset());
 
 describe("read view", () => {
   test("a service is reduced to owned fields; network IDs become names; env order is not drift", () => {
-    const view = serviceView(inspect("backup_maintenance"), { [NET_ID]: "local-platform" });
+    const view = serviceView(inspect("backup_maintenance"), { [NET_ID]: "local-platform" }, KEY);
     expect(view).toMatchObject({ image: expect.stringMatching(/^agent:1@sha256:/), mode: "replicated", replicas: 1, networks: ["local-platform"], configs: ["backup-run-abc"], secrets: ["backup-restic-password-123"] });
     expect(view.update).toMatchObject({ Order: "start-first", FailureAction: "rollback" });
     const reordered = inspect("backup_maintenance");
     reordered.Spec.TaskTemplate.ContainerSpec.Env = ["A=1", "B=2"];
-    expect(serviceView(reordered, { [NET_ID]: "local-platform" }).envDigest).toBe(view.envDigest);
+    expect(serviceView(reordered, { [NET_ID]: "local-platform" }, KEY).envDigest).toBe(view.envDigest);
     // Secrets by name only: the view holds no value, and mode global has no replica count.
     expect(JSON.stringify(view)).not.toMatch(/SecretID/);
-    expect(serviceView({ Spec: { Name: "x", Mode: { Global: {} } } }, {})).toMatchObject({ mode: "global", replicas: null });
+    expect(serviceView({ Spec: { Name: "x", Mode: { Global: {} } } }, {}, KEY)).toMatchObject({ mode: "global", replicas: null });
+  });
+
+  test("env and mount digests are keyed (HMAC with the stack's secret key): no unkeyed hash of an environment in state", () => {
+    const live = inspect("backup_maintenance");
+    live.Spec.TaskTemplate.ContainerSpec.Env = ["PASSWORD=hunter2"];
+    const a = serviceView(live, {}, KEY);
+    const b = serviceView(live, {}, "another-key");
+    expect(a.envDigest).not.toBe(b.envDigest);
+    // What the unkeyed digest was (sha256 of the sorted env's JSON): an offline guess could test it.
+    const unkeyed = createHash("sha256").update(JSON.stringify(["PASSWORD=hunter2"])).digest("hex").slice(0, 16);
+    expect(a.envDigest).not.toBe(unkeyed);
+    expect(JSON.stringify(a)).not.toContain(unkeyed);
+    expect(() => serviceView(live, {}, "")).toThrow(/digest key/);
+  });
+
+  test("the stack keeps one digest key (a secret output): create makes it, read and update reuse it; a state without one gets one", async () => {
+    run.mockResolvedValueOnce({ stdout: "", stderr: "", host: "h" }).mockResolvedValueOnce(liveStack(inspect("backup_maintenance")));
+    const outs = (await stackProvider.create(stackInputs)).outs!;
+    expect(outs.digestKey).toMatch(/^[0-9a-f]{64}$/);
+    run.mockResolvedValueOnce(liveStack(inspect("backup_maintenance")));
+    const read = (await stackProvider.read!("backup", outs)).props as StackOutputs;
+    expect(read.digestKey).toBe(outs.digestKey);
+    expect(diffStack(read, stackInputs)).toMatchObject({ changes: false });
+    run.mockResolvedValueOnce(liveStack(inspect("backup_maintenance")));
+    const legacy = (await stackProvider.read!("backup", { ...outs, digestKey: undefined })).props as StackOutputs;
+    expect(legacy.digestKey).toMatch(/^[0-9a-f]{64}$/);
+    expect(legacy.digestKey).not.toBe(outs.digestKey);
   });
 
   test("changed paths name the service and field, not the whole document", () => {
-    const a = { svc: serviceView(inspect("backup_maintenance"), { [NET_ID]: "p" }) };
-    const b = { svc: serviceView(inspect("backup_maintenance", { replicas: 0, image: "agent:2" }), { [NET_ID]: "p" }) };
+    const a = { svc: serviceView(inspect("backup_maintenance"), { [NET_ID]: "p" }, KEY) };
+    const b = { svc: serviceView(inspect("backup_maintenance", { replicas: 0, image: "agent:2" }), { [NET_ID]: "p" }, KEY) };
     expect(changedPaths(a, b, "services")).toEqual(["services.svc.image", "services.svc.replicas"]);
     expect(changedPaths(a, a, "services")).toEqual([]);
   });
@@ -277,6 +307,17 @@ describe("swarm provider", () => {
     const read = await swarmProvider.read!("cl1", { ...wanted, clusterId: "cl1", managerToken: "SWMTKN-m0", workerToken: "SWMTKN-w0" });
     expect(read.props).toMatchObject({ managerToken: "SWMTKN-m7", workerToken: "SWMTKN-w7" });
   });
+
+  test("a Swarm re-initialised by hand: read reports the new cluster ID, and the next diff replaces (an update would keep the old id)", async () => {
+    const created = { ...wanted, clusterId: "cl1", managerToken: "SWMTKN-m0", workerToken: "SWMTKN-w0" };
+    expect(diffSwarm(created, wanted, "cl1")).toMatchObject({ changes: false, replaces: [] });
+    run.mockResolvedValueOnce({ stdout: JSON.stringify({ clusterId: "cl2", managerToken: "SWMTKN-x", workerToken: "SWMTKN-y" }), stderr: "", host: "192.0.2.1" });
+    const read = await swarmProvider.read!("cl1", created);
+    expect(read).toMatchObject({ id: "cl1", props: { clusterId: "cl2" } });
+    expect(await swarmProvider.diff!("cl1", read.props as typeof created, wanted)).toEqual({ changes: true, replaces: ["clusterId"] });
+    run.mockResolvedValueOnce({ stdout: JSON.stringify({ clusterId: "cl2", managerToken: "SWMTKN-x", workerToken: "SWMTKN-y" }), stderr: "", host: "192.0.2.1" });
+    expect((await swarmProvider.create(wanted)).id).toBe("cl2");
+  });
 });
 
 describe("network provider", () => {
@@ -291,5 +332,38 @@ describe("network provider", () => {
     expect(diffNetwork(outs, { ...wanted, name: "x" })).toMatchObject({ replaces: ["name"] });
     run.mockResolvedValueOnce({ stdout: "[]", stderr: "", host: "h" });
     expect(await networkProvider.read!("local-platform", outs)).toEqual({});
+  });
+
+  test("delete fails loudly when the network could not be removed (it swallowed errors before)", async () => {
+    run.mockRejectedValueOnce(new Error("on 192.0.2.1: exit 1: error: network local-platform could not be removed: active endpoints (services attached: web)"));
+    const outs = { ...wanted, driver: "overlay", attachable: true };
+    await expect(networkProvider.delete!("local-platform", outs)).rejects.toThrow(/could not be removed.*services attached: web/);
+    expect(run.mock.calls[0][1]).toContain("docker network rm");
+    expect(run.mock.calls[0][1]).not.toMatch(/\|\| true/);
+    expect(run.mock.calls[0][2]).toEqual({ NETWORK: "local-platform" });
+  });
+});
+
+describe("stack provider delete", () => {
+  test("fails loudly (no `|| true`) and waits for the services to go, within the stack's timeout", async () => {
+    run.mockRejectedValueOnce(new Error("on 192.0.2.1: exit 1: error: stack local_web: services or containers still there"));
+    const props = { connections: managers, stackName: "local_web", digest: "d", timeout: 90, services: {}, deployed: {} };
+    await expect(stackProvider.delete!("local_web", props)).rejects.toThrow(/still there/);
+    expect(run.mock.calls[0][1]).toContain("docker stack rm");
+    expect(run.mock.calls[0][1]).not.toMatch(/\|\| true/);
+    expect(run.mock.calls[0][2]).toEqual({ STACK: "local_web", TIMEOUT: "90" });
+  });
+});
+
+describe("provider revision (provider code fixes reaching existing resources)", () => {
+  test("a state written by older provider code (no or a lower providerRevision) diffs as an update, never a replace", () => {
+    const stackOld = { connections: managers, stackName: "s", digest: "d", timeout: 60, services: {}, deployed: {} };
+    expect(diffStack(stackOld, { connections: managers, stackName: "s", document: "{}", digest: "d", timeout: 60, providerRevision: PROVIDER_REVISION })).toMatchObject({ changes: true, replaces: [], fields: ["providerRevision"] });
+    const net = { connections: managers, name: "n", encrypted: false, mtu: "", driver: "overlay", attachable: true };
+    expect(diffNetwork(net, { ...net, providerRevision: PROVIDER_REVISION })).toMatchObject({ changes: true, replaces: [], fields: ["providerRevision"] });
+    expect(diffNetwork({ ...net, providerRevision: PROVIDER_REVISION }, { ...net, providerRevision: PROVIDER_REVISION })).toMatchObject({ changes: false });
+    const swarm = { connections: managers, advertiseAddr: "a", otherManagers: "", joinTokenRotation: 0, clusterId: "c", managerToken: "m", workerToken: "w" };
+    expect(diffSwarm(swarm, { ...swarm, providerRevision: PROVIDER_REVISION }, "c")).toMatchObject({ changes: true, replaces: [], fields: ["providerRevision"] });
+    expect(PROVIDER_REVISION).toBeGreaterThanOrEqual(1);
   });
 });

@@ -34,7 +34,7 @@ jest.mock("ssh2", () => ({
   },
 }));
 
-import { MANAGER_GUARD, runOnHost, runOnManager } from "../../components/swarm-provider/ssh";
+import { MANAGER_GUARD, runOnHost, runOnManager } from "../../components/dynamic-providers/ssh";
 
 const c = (host: string) => ({ host, perDialTimeout: 1 });
 beforeEach(() => {

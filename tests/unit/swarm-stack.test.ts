@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { asSecret } from "./support/harness";
-import { canonicalJson, ComposeFile, withEndpointMode } from "../../components/swarm-stack";
+import { ComposeFile, withEndpointMode } from "../../components/swarm-stack";
+import { canonicalJson } from "../../components/dynamic-providers/text";
 
 describe("SwarmStack", () => {
   const compose: ComposeFile = {

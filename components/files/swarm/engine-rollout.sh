@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs on a manager, around one node's engine change (the rolling upgrade, components/rolling/engine.ts):
+# Runs on a manager, around one node's engine change (the rolling upgrade, components/dynamic-providers/engine.ts):
 #   ACTION=drain    drain NODE_ID and wait until none of its tasks runs any more;
 #   ACTION=activate wait until NODE_ID is Ready again and every manager is reachable (quorum whole), then
 #                   make it active. Both are safe to repeat. Prints the UTC time each step finished.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Initialises the Swarm on the first manager, advertising its private address; on a node that is already
-# a Swarm manager it changes nothing. The Swarm provider (swarm-provider/swarm.ts) runs it only after every
+# a Swarm manager it changes nothing. The Swarm provider (dynamic-providers/swarm.ts) runs it only after every
 # configured manager answered that it holds no Swarm; a rebuilt first manager joins the live Swarm instead.
 # Never a second Swarm, also as a last check here: when another manager of the configuration
 # (OTHER_MANAGERS) already answers on the Swarm port, it refuses instead of initialising.

@@ -40,7 +40,7 @@ et_build() {
 et_object() {
   local kind=$1 name=$2 content=$3
   printf '%s' "$content" | et_exec env KIND="$kind" NAME="$name" LABEL=mbio.component=edge \
-    bash -c "$(cat "$MBIO_ROOT/components/files/backup/swarm-object.sh")" swarm-object.sh
+    bash -c "$(cat "$MBIO_ROOT/components/files/swarm/swarm-object.sh")" swarm-object.sh
 }
 
 # Deploys the compose JSON on stdin as stack $1 with the script SwarmStack runs (waits for convergence).

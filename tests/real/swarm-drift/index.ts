@@ -1,8 +1,8 @@
 // The platform's Swarm components on one lab machine: membership, network and a stack, as SwarmCluster and
 // the platform stacks use them. tests/real/swarm-drift.sh drives it; nothing here is a platform service.
 import * as pulumi from "@pulumi/pulumi";
-import { SwarmNetwork } from "../../../components/swarm-provider/network";
-import { SwarmNode } from "../../../components/swarm-provider/node";
+import { SwarmNetwork } from "../../../components/dynamic-providers/network";
+import { SwarmNode } from "../../../components/dynamic-providers/node";
 import { managerConnections, SwarmStack } from "../../../components/swarm-stack";
 
 const cfg = new pulumi.Config("lab");

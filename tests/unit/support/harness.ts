@@ -5,7 +5,7 @@ import * as path from "path";
 import { execFileSync } from "child_process";
 import * as os from "os";
 import { parse } from "yaml";
-import { generateHostKey } from "../../../components/machines/host-keys";
+import { generateHostKey } from "../../../components/dynamic-providers/host-keys";
 
 export const REPO = path.resolve(__dirname, "../../..");
 

@@ -4,13 +4,14 @@
 //
 // This module is serialized into the state with the dynamic providers that use it (Pulumi closure
 // serialization): it holds only plain functions and requires its modules inside them.
+import { shellQuote } from "./text";
 
 export interface ManagerConnection {
   host: string;
   port?: number;
   user?: string;
   privateKey?: string;
-  /** The pinned host key, "ssh-ed25519 AAAA…" (components/machines/host-keys.ts); checked before anything is sent. */
+  /** The pinned host key, "ssh-ed25519 AAAA…" (components/dynamic-providers/host-keys.ts); checked before anything is sent. */
   hostKey?: string;
   perDialTimeout?: number;
 }
@@ -55,12 +56,11 @@ export interface ManagerAttempt {
 export async function runOnManager(connections: ManagerConnection[], script: string, env: Record<string, string> = {}, stdin = "", guard = true): Promise<RunResult> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { Client } = require("ssh2") as typeof import("ssh2");
-  const quote = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
   const assignments = Object.keys(env)
     .sort()
-    .map((k) => `${k}=${quote(env[k])}`)
+    .map((k) => `${k}=${shellQuote(env[k])}`)
     .join(" ");
-  const commandLine = `${assignments} bash -c ${quote(`set -euo pipefail\n${guard ? MANAGER_GUARD : ""}${script}`)}`;
+  const commandLine = `${assignments} bash -c ${shellQuote(`set -euo pipefail\n${guard ? MANAGER_GUARD : ""}${script}`)}`;
   const attempt = (c: ManagerConnection) =>
     new Promise<{ code: number; stdout: string; stderr: string; unreachable?: string; mismatch?: string }>((resolve) => {
       const client = new Client();

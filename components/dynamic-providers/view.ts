@@ -2,7 +2,13 @@
 // fields the platform owns, and the field-by-field comparison that names what drifted. Pure functions (unit
 // tested); serialized with the providers.
 
-/** One service as the platform owns it. Env and mounts as digests: values may be long, never secret here. */
+import { canonicalJson } from "./text";
+
+/**
+ * One service as the platform owns it. Env and mounts as digests keyed with the stack's secret digest key
+ * (HMAC-SHA256): the view is a plain output, and an unkeyed hash of an environment that holds a password
+ * would let anyone with the state test guesses offline.
+ */
 export interface ServiceView {
   image: string;
   mode: string;
@@ -21,22 +27,17 @@ export interface StackView {
   services: Record<string, ServiceView>;
 }
 
-/** Sorted-key JSON so equal views compare equal. */
-export function stableJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(stableJson).join(",")}]`;
-  if (v !== null && typeof v === "object") {
-    return `{${Object.keys(v as object)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${stableJson((v as Record<string, unknown>)[k])}`)
-      .join(",")}}`;
-  }
-  return JSON.stringify(v === undefined ? null : v);
+function keyedDigest(key: string, v: unknown): string {
+  if (!key) throw new Error("serviceView needs the stack's digest key (an unkeyed digest of an environment would be guessable offline)");
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { createHmac } = require("crypto") as typeof import("crypto");
+  return createHmac("sha256", key).update(canonicalJson(v)).digest("hex").slice(0, 16);
 }
 
-function digest(v: unknown): string {
+/** A fresh digest key (kept as a secret output of the stack resource). */
+export function newDigestKey(): string {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { createHash } = require("crypto") as typeof import("crypto");
-  return createHash("sha256").update(stableJson(v)).digest("hex").slice(0, 16);
+  return (require("crypto") as typeof import("crypto")).randomBytes(32).toString("hex");
 }
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -44,7 +45,7 @@ function digest(v: unknown): string {
  * A service's view from one `docker service inspect` entry. `networkNames` maps network IDs to names (the
  * spec holds IDs), so a re-created network with the same name is not drift.
  */
-export function serviceView(inspect: any, networkNames: Record<string, string>): ServiceView {
+export function serviceView(inspect: any, networkNames: Record<string, string>, digestKey: string): ServiceView {
   const spec = inspect?.Spec ?? {};
   const task = spec.TaskTemplate ?? {};
   const container = task.ContainerSpec ?? {};
@@ -57,8 +58,8 @@ export function serviceView(inspect: any, networkNames: Record<string, string>):
     update: { ...(spec.UpdateConfig ?? {}) },
     restart: { ...(task.RestartPolicy ?? {}) },
     labels: { ...(spec.Labels ?? {}) },
-    envDigest: digest([...(container.Env ?? [])].sort()),
-    mountsDigest: digest(container.Mounts ?? []),
+    envDigest: keyedDigest(digestKey, [...(container.Env ?? [])].sort()),
+    mountsDigest: keyedDigest(digestKey, container.Mounts ?? []),
     networks: (task.Networks ?? spec.Networks ?? []).map((n: any) => networkNames[n.Target] ?? n.Target).sort(),
     configs: (container.Configs ?? []).map((c: any) => String(c.ConfigName)).sort(),
     secrets: (container.Secrets ?? []).map((s: any) => String(s.SecretName)).sort(),
@@ -94,5 +95,5 @@ export function changedPaths(wanted: unknown, live: unknown, prefix: string): st
     const keys = [...new Set([...Object.keys(wanted), ...Object.keys(live)])].sort();
     return keys.flatMap((k) => changedPaths(wanted[k], live[k], prefix ? `${prefix}.${k}` : k));
   }
-  return stableJson(wanted) === stableJson(live) ? [] : [prefix];
+  return canonicalJson(wanted) === canonicalJson(live) ? [] : [prefix];
 }

@@ -5,10 +5,11 @@
 import * as pulumi from "@pulumi/pulumi";
 import { scriptFile } from "../files";
 import { ManagerConnection, runOnManager } from "./ssh";
-import { diffResult, SwarmResource } from "./resource";
-import { changedPaths, serviceView, ServiceView, stableJson } from "./view";
+import { diffResult, Revisioned, revisionChanged, SwarmResource } from "./resource";
+import { changedPaths, newDigestKey, serviceView, ServiceView } from "./view";
+import { canonicalJson } from "./text";
 
-export interface StackInputs {
+export interface StackInputs extends Revisioned {
   connections: ManagerConnection[];
   stackName: string;
   /** Canonical JSON of the Compose document (secret when it holds secrets). */
@@ -17,7 +18,7 @@ export interface StackInputs {
   timeout: number;
 }
 
-export interface StackOutputs {
+export interface StackOutputs extends Revisioned {
   connections: ManagerConnection[];
   stackName: string;
   digest: string;
@@ -26,31 +27,35 @@ export interface StackOutputs {
   services: Record<string, ServiceView>;
   /** What the Swarm ran right after the last deploy: the reference drift is measured against. */
   deployed: Record<string, ServiceView>;
+  /** Key of the views' env/mount digests (secret output); absent in states from before keyed digests. */
+  digestKey?: string;
 }
 
 const DEPLOY = scriptFile("swarm/stack-deploy.sh");
 const READ = scriptFile("swarm/stack-read.sh");
+const REMOVE = scriptFile("swarm/stack-remove.sh");
 
 /** The live view of a stack: one entry per service, keyed by the service's full name. */
-async function readStack(connections: ManagerConnection[], stackName: string): Promise<Record<string, ServiceView>> {
+async function readStack(connections: ManagerConnection[], stackName: string, digestKey: string): Promise<Record<string, ServiceView>> {
   const out = await runOnManager(connections, READ, { STACK: stackName });
   const live = JSON.parse(out.stdout) as { services: { Spec: { Name: string } }[]; networks: Record<string, string> };
-  return Object.fromEntries(live.services.map((s) => [s.Spec.Name, serviceView(s, live.networks)]));
+  return Object.fromEntries(live.services.map((s) => [s.Spec.Name, serviceView(s, live.networks, digestKey)]));
 }
 
-async function deploy(inputs: StackInputs): Promise<StackOutputs> {
+async function deploy(inputs: StackInputs, digestKey: string): Promise<StackOutputs> {
   await runOnManager(inputs.connections, DEPLOY, { STACK: inputs.stackName, TIMEOUT: String(inputs.timeout) }, inputs.document);
-  const services = await readStack(inputs.connections, inputs.stackName);
-  return { connections: inputs.connections, stackName: inputs.stackName, digest: inputs.digest, timeout: inputs.timeout, services, deployed: services };
+  const services = await readStack(inputs.connections, inputs.stackName, digestKey);
+  return { connections: inputs.connections, providerRevision: inputs.providerRevision, stackName: inputs.stackName, digest: inputs.digest, timeout: inputs.timeout, services, deployed: services, digestKey };
 }
 
 /** Which fields force what: a new name replaces the stack; everything else is an update (a redeploy). */
 export function diffStack(olds: StackOutputs, news: StackInputs): pulumi.dynamic.DiffResult & { fields: string[] } {
   if (olds.stackName !== news.stackName) return { changes: true, replaces: ["stackName"], deleteBeforeReplace: true, fields: ["stackName"] };
   const fields = [
+    ...revisionChanged(olds, news),
     ...(olds.digest !== news.digest ? ["document"] : []),
     ...changedPaths(olds.deployed ?? {}, olds.services ?? {}, "services"),
-    ...(stableJson(olds.connections) !== stableJson(news.connections) ? ["connections"] : []),
+    ...(canonicalJson(olds.connections) !== canonicalJson(news.connections) ? ["connections"] : []),
     ...(olds.timeout !== news.timeout ? ["timeout"] : []),
   ];
   return { changes: fields.length > 0, replaces: [], fields };
@@ -58,20 +63,24 @@ export function diffStack(olds: StackOutputs, news: StackInputs): pulumi.dynamic
 
 export const stackProvider: pulumi.dynamic.ResourceProvider<StackInputs, StackOutputs> = {
   async create(inputs) {
-    return { id: inputs.stackName, outs: await deploy(inputs) };
+    return { id: inputs.stackName, outs: await deploy(inputs, newDigestKey()) };
   },
   async read(id, props) {
+    // A state from before keyed digests has no key: a new one makes every digest differ from `deployed`
+    // (the unkeyed ones), so the next up redeploys and records keyed ones; no unkeyed digest is written again.
     const p = props as StackOutputs;
-    return { id, props: { ...p, services: await readStack(p.connections, p.stackName) } };
+    const digestKey = p.digestKey || newDigestKey();
+    return { id, props: { ...p, digestKey, services: await readStack(p.connections, p.stackName, digestKey) } };
   },
   async diff(_id, olds, news) {
     return diffResult(diffStack(olds, news));
   },
-  async update(_id, _olds, news) {
-    return { outs: await deploy(news) };
+  async update(_id, olds, news) {
+    return { outs: await deploy(news, olds.digestKey || newDigestKey()) };
   },
   async delete(_id, props) {
-    await runOnManager(props.connections, 'docker stack rm "$STACK" >/dev/null 2>&1 || true', { STACK: props.stackName });
+    // Loud, and only done once the services and their containers are gone (the network's delete follows).
+    await runOnManager(props.connections, REMOVE, { STACK: props.stackName, TIMEOUT: String(props.timeout) });
   },
 };
 
@@ -89,6 +98,6 @@ export class SwarmStackDeployment extends SwarmResource {
   declare readonly digest: pulumi.Output<string>;
 
   constructor(name: string, args: SwarmStackDeploymentArgs, opts?: pulumi.CustomResourceOptions) {
-    super(stackProvider, "Stack", name, args, ["services", "deployed"], opts);
+    super(stackProvider, "Stack", name, args, ["services", "deployed", "digestKey"], opts, ["digestKey"]);
   }
 }

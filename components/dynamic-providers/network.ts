@@ -5,10 +5,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import { scriptFile } from "../files";
 import { ManagerConnection, runOnManager } from "./ssh";
-import { diffResult, SwarmResource } from "./resource";
+import { diffResult, Revisioned, revisionChanged, SwarmResource } from "./resource";
 import { changedPaths } from "./view";
 
-export interface NetworkInputs {
+export interface NetworkInputs extends Revisioned {
   connections: ManagerConnection[];
   name: string;
   encrypted: boolean;
@@ -22,6 +22,7 @@ export interface NetworkOutputs extends NetworkInputs {
 }
 
 const CREATE = scriptFile("swarm/network.sh");
+const REMOVE = scriptFile("swarm/network-remove.sh");
 
 async function readNetwork(p: NetworkInputs): Promise<NetworkOutputs | undefined> {
   const out = await runOnManager(p.connections, 'docker network inspect "$NETWORK" 2>/dev/null || echo "[]"', { NETWORK: p.name });
@@ -43,6 +44,7 @@ async function ensure(inputs: NetworkInputs): Promise<NetworkOutputs> {
 export function diffNetwork(olds: NetworkOutputs, news: NetworkInputs): pulumi.dynamic.DiffResult & { fields: string[] } {
   if (olds.name !== news.name) return { changes: true, replaces: ["name"], fields: ["name"] };
   const fields = [
+    ...revisionChanged(olds, news),
     ...changedPaths(news.encrypted, olds.encrypted, "encrypted"),
     ...changedPaths(news.mtu, olds.mtu, "mtu"),
     ...changedPaths("overlay", olds.driver, "driver"),
@@ -67,7 +69,8 @@ export const networkProvider: pulumi.dynamic.ResourceProvider<NetworkInputs, Net
     return { outs: await ensure(news) };
   },
   async delete(_id, props) {
-    await runOnManager(props.connections, 'docker network rm "$NETWORK" >/dev/null 2>&1 || true', { NETWORK: props.name });
+    // Loud: a network still in use fails the destroy naming its services (a gone one is fine).
+    await runOnManager(props.connections, REMOVE, { NETWORK: props.name });
   },
 };
 

@@ -89,7 +89,7 @@ export class SshHostKey extends pulumi.dynamic.Resource {
 /** cloud-init keys that install a pinned host key (appended to the rendered user-data). */
 export function hostKeyUserData(pair: HostKeyPair): string {
   const indented = pair.privateKey.trimEnd().split("\n").map((l) => `    ${l}`).join("\n");
-  return `# The pinned host key of this server (components/machines/host-keys.ts).\nssh_keys:\n  ed25519_private: |\n${indented}\n  ed25519_public: ${pair.publicKey}\n`;
+  return `# The pinned host key of this server (components/dynamic-providers/host-keys.ts).\nssh_keys:\n  ed25519_private: |\n${indented}\n  ed25519_public: ${pair.publicKey}\n`;
 }
 
 /** known_hosts lines ("address key", "[address]:port key") for OpenSSH clients. */

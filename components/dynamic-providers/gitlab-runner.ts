@@ -13,7 +13,11 @@ import type * as dynamic from "@pulumi/pulumi/dynamic";
 export interface RunnerInputs {
   /** GitLab base URL, e.g. https://gitlab.com */
   url: string;
-  /** Admin token (glpat-…, scope create_runner); kept secret, never part of a diff. */
+  /**
+   * Admin token (glpat-…, scope create_runner); kept secret. A new one is an update (no GitLab change beyond
+   * the PUT that proves it works): read and delete use the token in state, so the rotated one must get there
+   * before the old one is revoked.
+   */
   adminToken: string;
   runnerType: "group_type" | "project_type";
   groupId?: number;
@@ -145,8 +149,10 @@ export const runnerProvider: dynamic.ResourceProvider<RunnerInputs, RunnerOutput
   async diff(_id, olds, news) {
     const replaces = REPLACING.filter((k) => !same(olds[k], news[k]));
     const changed = UPDATABLE.filter((k) => !same(olds[k], news[k]));
-    // A rotated admin token changes nothing at GitLab: it is used for the next call only.
-    return { changes: replaces.length + changed.length > 0, replaces, deleteBeforeReplace: false };
+    // A rotated admin token changes nothing at GitLab, but it must reach the state: refresh and destroy call
+    // GitLab with the token stored there, and once the old one is revoked they would fail with 401.
+    const rotated = olds.adminToken !== news.adminToken;
+    return { changes: replaces.length + changed.length > 0 || rotated, replaces, deleteBeforeReplace: false };
   },
 
   async create(inputs) {

@@ -7,10 +7,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import { scriptFile } from "../files";
 import { ManagerAttempt, ManagerConnection, runOnHost, runOnManager } from "./ssh";
-import { diffResult, SwarmResource } from "./resource";
+import { diffResult, Revisioned, revisionChanged, SwarmResource } from "./resource";
 import { changedPaths, nodeView } from "./view";
 
-export interface NodeInputs {
+export interface NodeInputs extends Revisioned {
   connections: ManagerConnection[];
   nodeId: string;
   role: string;
@@ -68,6 +68,7 @@ async function apply(inputs: NodeInputs, claim: string): Promise<NodeOutputs> {
 export function diffNode(olds: NodeOutputs, news: NodeInputs): pulumi.dynamic.DiffResult & { fields: string[] } {
   if (olds.nodeId !== news.nodeId) return { changes: true, replaces: ["nodeId"], fields: ["nodeId"] };
   const fields = [
+    ...revisionChanged(olds, news),
     ...changedPaths(news.role, olds.role, "role"),
     ...changedPaths(news.availability, olds.availability, "availability"),
     ...changedPaths(wantedLabels(news.labels, olds.claim ?? ""), olds.labels, "labels"),

@@ -3,15 +3,17 @@
 // point of failure. It initialises a Swarm only when every configured manager answered and none holds one
 // (a rebuilt first manager then joins the live Swarm through the others instead of starting a second one).
 // Join-token rotation is configuration: a new `swarm.joinTokenRotation` is an update that rotates both
-// tokens; members stay as they are. No delete: the Swarm goes with its machines (the first manager keeps a
+// tokens; members stay as they are. Read compares the live cluster ID with the one the resource was created
+// for (its id): a Swarm re-initialised by hand is another Swarm, reported by refresh and replaced by the next
+// up (the replacement finds the live Swarm; the joins then read their nodes out of it). No delete: the Swarm goes with its machines (the first manager keeps a
 // one-node Swarm after a destroy, by design).
 import * as pulumi from "@pulumi/pulumi";
 import { scriptFile } from "../files";
 import { ManagerAttempt, ManagerConnection, runOnHost, runOnManager } from "./ssh";
-import { SwarmResource } from "./resource";
+import { Revisioned, revisionChanged, SwarmResource } from "./resource";
 import { changedPaths } from "./view";
 
-export interface SwarmInputs {
+export interface SwarmInputs extends Revisioned {
   /** Every configured manager, the one to initialise on first. */
   connections: ManagerConnection[];
   /** Private address the first manager advertises when it initialises the Swarm. */
@@ -67,9 +69,14 @@ export async function ensureSwarm(inputs: SwarmInputs, rotate: boolean): Promise
   return { ...inputs, ...tokens };
 }
 
-/** Never a replace: a new rotation generation rotates, everything else only records the new inputs. */
-export function diffSwarm(olds: SwarmOutputs, news: SwarmInputs): pulumi.dynamic.DiffResult & { fields: string[] } {
+/**
+ * A new rotation generation rotates, other input changes only record the new inputs. A replace only when a
+ * refresh found another Swarm than the one this resource was created for (`id`, its cluster ID).
+ */
+export function diffSwarm(olds: SwarmOutputs, news: SwarmInputs, id?: string): pulumi.dynamic.DiffResult & { fields: string[] } {
+  if (id !== undefined && olds.clusterId !== id) return { changes: true, replaces: ["clusterId"], fields: ["clusterId"] };
   const fields = [
+    ...revisionChanged(olds, news),
     ...changedPaths(news.joinTokenRotation, olds.joinTokenRotation, "joinTokenRotation"),
     ...changedPaths(news.connections, olds.connections, "connections"),
     ...changedPaths(news.advertiseAddr, olds.advertiseAddr, "advertiseAddr"),
@@ -84,12 +91,13 @@ export const swarmProvider: pulumi.dynamic.ResourceProvider<SwarmInputs, SwarmOu
     return { id: outs.clusterId, outs };
   },
   async read(id, props) {
-    // Tokens rotated by hand show up here (refresh); the joins then use the live ones.
+    // Tokens rotated by hand show up here (refresh); the joins then use the live ones. A live cluster ID other
+    // than `id` (re-initialised by hand) shows as a changed clusterId, and diff replaces the resource.
     const p = props as SwarmOutputs;
     return { id, props: { ...p, ...(await readTokens(p.connections, false)) } };
   },
-  async diff(_id, olds, news) {
-    const { changes, replaces } = diffSwarm(olds, news);
+  async diff(id, olds, news) {
+    const { changes, replaces } = diffSwarm(olds, news, id);
     return { changes, replaces };
   },
   async update(_id, olds, news) {

@@ -5,16 +5,19 @@
 // by one, then workers), so Pulumi never runs two at once: at most one manager is ever down, quorum holds.
 //
 // A first install is not this resource's job: the node's `-docker` command installs the engine before the
-// node joins. This resource's create only checks; its update is the rolling change.
+// node joins. Create and update both run the same roll: the check first, so a node already at the pins (the
+// usual create, right after the `-docker` command) is left alone, and one that is not is drained, installed
+// and reactivated. An update whose engine inputs did not change only records the new inputs.
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "crypto";
 import { scriptFile } from "../files";
-import { ManagerConnection, runOnHost, runOnManager } from "../swarm-provider/ssh";
-import { changedPaths } from "../swarm-provider/view";
+import { ManagerConnection, runOnHost, runOnManager } from "./ssh";
+import { changedPaths } from "./view";
+import { PROVIDER_REVISION, Revisioned, revisionChanged } from "./resource";
 
 export const INSTALL_SCRIPT = "swarm/install-docker.sh";
 
-export interface EngineRolloutInputs {
+export interface EngineRolloutInputs extends Revisioned {
   managers: ManagerConnection[];
   node: ManagerConnection;
   nodeName: string;
@@ -56,7 +59,7 @@ export function engineChanged(olds: EngineRolloutInputs, news: EngineRolloutInpu
 
 // Compared key by key (changedPaths): inputs read back from the state need not keep their key order.
 export function diffEngine(olds: EngineRolloutOutputs, news: EngineRolloutInputs): pulumi.dynamic.DiffResult {
-  const other = [...changedPaths(news.after, olds.after, "after"), ...changedPaths(news.managers, olds.managers, "managers"), ...changedPaths(news.node, olds.node, "node"), ...changedPaths(news.nodeName, olds.nodeName, "nodeName")];
+  const other = [...revisionChanged(olds, news), ...changedPaths(news.after, olds.after, "after"), ...changedPaths(news.managers, olds.managers, "managers"), ...changedPaths(news.node, olds.node, "node"), ...changedPaths(news.nodeName, olds.nodeName, "nodeName")];
   return { changes: engineChanged(olds, news) || other.length > 0 };
 }
 
@@ -92,7 +95,7 @@ export class EngineRollout extends pulumi.dynamic.Resource {
     super(
       engineRolloutProvider,
       name,
-      { ...args, managers: pulumi.secret(args.managers), node: pulumi.secret(args.node), scriptSha256: createHash("sha256").update(INSTALL).digest("hex"), steps: undefined },
+      { ...args, managers: pulumi.secret(args.managers), node: pulumi.secret(args.node), scriptSha256: createHash("sha256").update(INSTALL).digest("hex"), providerRevision: PROVIDER_REVISION, steps: undefined },
       { ...opts, additionalSecretOutputs: ["managers", "node"] },
       "swarm",
       "EngineRollout",
