@@ -11,7 +11,7 @@
 #
 # The Portainer build takes 30–60 min the first time: while it is not cached this test starts it in the
 # background (scripts/portainer-build.sh --background), says so, and skips with 0 checks.
-# shellcheck disable=SC2016 # the $names in single quotes are jq's
+# shellcheck disable=SC2016,SC2317 # $names in single quotes are jq's; functions run through check/must/trap
 set -euo pipefail
 TEST_NAME=portainer
 # shellcheck source=tests/real/lib/check.sh
@@ -46,12 +46,20 @@ cleanup() {
 # Called by `must` when a step the rest depends on failed, and at the end.
 finish() {
   local rc=0
+  trap - EXIT
   cleanup
   report || rc=1
-  trap - EXIT
   exit "$rc"
 }
-trap cleanup EXIT
+# edge-env.sh's set-up stops the script with `die` when something is missing: still clean up and count it.
+stopped() {
+  local rc=$?
+  cleanup
+  fail "the test stopped early (exit $rc; see above)"
+  report || true
+  exit "$rc"
+}
+trap stopped EXIT
 
 host="portainer.$ET_NS"
 api() { et_curl "$host" -sS --cacert "$ET_TMP/pebble-root.pem" "$@"; }
@@ -60,8 +68,7 @@ build_images() {
   et_build portainer "$PT_SERVER_IMAGE" && et_build portainer-agent "$PT_AGENT_IMAGE" &&
     docker save "$PT_SERVER_IMAGE" "$PT_AGENT_IMAGE" | et_exec docker load >/dev/null
 }
-# edge_env_up dies on failure: run it in a subshell so the test still counts and cleans up.
-env_up() { (edge_env_up) && et_pebble_root >"$ET_TMP/pebble-root.pem"; }
+env_up() { edge_env_up && et_pebble_root >"$ET_TMP/pebble-root.pem"; }
 deploy_control_plane() { jq '.portainer' "$ET_TMP/render.json" | to "$ET_TMP/deploy-portainer.log" et_deploy portainer 300; }
 
 must "edge environment: one-machine Swarm, Traefik, Pebble (tests/real/lib/edge-env.sh)" env_up
@@ -148,6 +155,4 @@ check "the home page shows the Swarm's node count ($(jq -r '.nodeText // .error 
   jq -e '.nodeText == "1 node"' "$ET_TMP/ui.json"
 check "screenshot saved: $SHOTS/portainer-home.png" test -s "$SHOTS/portainer-home.png"
 echo "  screenshot (kept, outside the repository): $SHOTS/portainer-home.png"
-trap - EXIT
-cleanup
-report
+finish
