@@ -109,6 +109,11 @@ snapshotted() {
 }
 wait_for "the environment's first snapshot" 120 snapshotted || true
 endpoint="$(jq -r '.[0].Id // empty' "$ET_TMP/endpoints.json" 2>/dev/null || true)"
+if [ -z "$endpoint" ]; then
+  echo "  no environment: the server's log (tasks, restarts, fatal errors):"
+  et_exec docker service ps --no-trunc portainer_portainer 2>&1 | sed 's/^/    | /'
+  et_exec docker service logs --raw portainer_portainer 2>&1 | grep -E -i 'fatal|environment|admin|agent|ping' | tail -n 20 | sed 's/^/    | /'
+fi
 check "one environment: the agent at tcp://tasks.portainer_agent:9001 ($(jq -c '[.[] | {Name, Type, URL, Status}]' "$ET_TMP/endpoints.json" 2>/dev/null))" \
   jq -e 'length == 1 and .[0].Type == 2 and .[0].URL == "tcp://tasks.portainer_agent:9001" and .[0].Status == 1' "$ET_TMP/endpoints.json"
 check "its snapshot: a Swarm of 1 node ($(jq -c '.[0].Snapshots[0] | {Swarm, NodeCount, ServiceCount, StackCount, DockerVersion}' "$ET_TMP/endpoints.json" 2>/dev/null))" \
