@@ -15,8 +15,10 @@
 // stack document is a secret. `pulumi up --replace` of the GeneratedSecret rotates it; both services roll
 // together. The admin password reaches the server as a Swarm secret (--admin-password-file).
 //
-// Portainer cannot run in our build environment (its images cannot be pulled); the stack is validated
-// with mocks (tests/unit/edge.test.ts). The sandbox runs it only when images.portainer is set.
+// No registry serves Portainer's images here: the sandbox runs Portainer built from its upstream sources
+// (scripts/portainer-build.sh, images/portainer, images/portainer-agent), with the same layout as upstream's
+// images so this spec runs either. tests/real/portainer.sh deploys this stack on a private Swarm behind the
+// edge; tests/unit/edge.test.ts checks it with mocks.
 import * as pulumi from "@pulumi/pulumi";
 import { edgeHosts } from "./edge";
 import { GeneratedSecret } from "./generated-secret";
@@ -47,7 +49,9 @@ export function controlPlaneCompose(o: ControlPlaneComposeOptions): ComposeFile 
         image: o.images.server,
         command: ["-H", `tcp://${agentAddr}:${AGENT_PORT}`, "--tlsskipverify", "--admin-password-file", "/run/secrets/portainer-admin-password"],
         environment: { AGENT_SECRET: o.agentSecret },
-        secrets: [{ source: "admin_password", target: "portainer-admin-password", mode: 0o400 }],
+        // Owned by uid 10001: the sandbox's build runs unprivileged as that user (images/portainer); upstream's
+        // image runs as root, which reads it either way.
+        secrets: [{ source: "admin_password", target: "portainer-admin-password", uid: "10001", gid: "10001", mode: 0o400 }],
         volumes: [{ type: "volume", source: "data", target: "/data" }],
         networks: ["agent", "platform"],
         // The image has no shell or HTTP client; the binary answering is what Swarm can check. Traefik
@@ -75,7 +79,10 @@ export function controlPlaneCompose(o: ControlPlaneComposeOptions): ComposeFile 
           { type: "bind", source: "/var/lib/docker/volumes", target: "/var/lib/docker/volumes" },
         ],
         networks: ["agent"],
-        healthcheck: { test: ["CMD", "/app/agent", "--version"], interval: "30s", timeout: "5s", retries: 3, start_period: "20s" },
+        // As for the server, the binary answering (the image has no shell or client). Not `--version`: the agent
+        // has no such flag (kingpin exits 1: every task would stay unhealthy, the stack never converge); not
+        // `--health-check` either: that starts a second agent, which joins the Serf cluster of the running one.
+        healthcheck: { test: ["CMD", "/app/agent", "--help"], interval: "30s", timeout: "5s", retries: 3, start_period: "20s" },
         logging: STDOUT_LOGGING,
         deploy: serviceDeploy({
           mode: "global",

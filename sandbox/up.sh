@@ -444,6 +444,13 @@ plan_images() {
     if ! [[ "$version" =~ ^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$ ]] || [ "$version" = latest ]; then
       die "images/$name/VERSION is '$version': it must be a version tag such as 1.0.0 (never latest)"
     fi
+    # An image whose host build is long (images/portainer*: 30–60 min cold) has a ready.sh: until it says that
+    # build is cached, the image is left out (said plainly) instead of holding up the sandbox.
+    local why
+    if [ -f "$dir/ready.sh" ] && ! why="$(bash "$dir/ready.sh" 2>&1)"; then
+      note "images/$name left out for now: $why"
+      continue
+    fi
     IMAGE_PLAN+=("$name $version $dir")
   done
 }

@@ -23,6 +23,9 @@ ET_PASSWORD="edge-test-$(head -c 9 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')"
 ET_TMP="$(mktemp -d)"
 ET_TRAEFIK_IMAGE="$ET_PREFIX/traefik:$(cat "$MBIO_ROOT/images/traefik/VERSION")"
 ET_DEMO_IMAGE="$ET_PREFIX/demo:$(cat "$MBIO_ROOT/images/demo/VERSION")"
+# More images for the renderer (a JSON object; tests/real/portainer.sh adds portainer and portainer-agent,
+# which adds the control plane to render.json).
+ET_EXTRA_IMAGES="${ET_EXTRA_IMAGES:-"{}"}"
 # A jq filter applied to the demo stack before each deploy (the benchmark's counter-check removes the safeguards).
 ET_DEMO_FILTER="${ET_DEMO_FILTER:-.}"
 
@@ -52,10 +55,10 @@ et_deploy() {
 et_render() {
   local ca
   ca="$(cat "$ET_TMP/ca/ca.crt")"
-  node "$MBIO_ROOT/tests/real/lib/render-edge.mjs" "$(jq -n --arg ca "$ca" --arg pw "$ET_PASSWORD" --arg rel "$1" \
+  node "$MBIO_ROOT/tests/real/lib/render-edge.mjs" "$(jq -n --arg ca "$ca" --arg pw "$ET_PASSWORD" --arg rel "$1" --argjson extra "$ET_EXTRA_IMAGES" \
     --arg t "$ET_TRAEFIK_IMAGE" --arg d "$ET_DEMO_IMAGE" --arg ns "$ET_NS" --arg net "$ET_NETWORK" --arg pebble "https://$ET_PEBBLE_IP:14000/dir" \
     '{environment: "local", namespace: $ns, networkName: $net, publishMode: "host", endpointMode: "dnsrr",
-      images: {traefik: $t, demo: $d}, adminPassword: $pw, release: $rel, replicas: 2,
+      images: ({traefik: $t, demo: $d} + $extra), adminPassword: $pw, release: $rel, replicas: 2,
       edge: {acme: {challenge: "http", caServer: $pebble, caCertificate: $ca}}}')" >"$ET_TMP/render.json"
 }
 

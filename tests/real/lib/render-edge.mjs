@@ -1,8 +1,9 @@
 // Renders the edge and demo stacks exactly as the Pulumi components build them (components/edge.ts,
-// components/demo-service.ts), for the real tests and the benchmark that deploy them on a private Swarm.
+// components/demo-service.ts), and the control plane (components/control-plane.ts) when images.portainer
+// and images.portainer-agent are given, for the real tests and the benchmark that deploy them on a private Swarm.
 //   node tests/real/lib/render-edge.mjs '<json options>'  → JSON on stdout
-// Options: environment, namespace, networkName, publishMode, endpointMode, images {traefik, demo},
-//          edge (EdgeConfig), adminPassword, release, replicas.
+// Options: environment, namespace, networkName, publishMode, endpointMode, images {traefik, demo, portainer,
+//          portainer-agent}, edge (EdgeConfig), adminPassword, release, replicas, overlayEncrypted.
 import { createRequire } from "node:module";
 import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
@@ -30,6 +31,7 @@ cpSync(path.join(root, "components", "files"), path.join(out, "components", "fil
 const load = (f) => require(path.join(out, "components", `${f}.js`));
 const edge = load("edge");
 const demo = load("demo-service");
+const controlPlane = load("control-plane");
 const conv = load("service-conventions");
 const stack = load("swarm-stack");
 const { htpasswdLine } = load("htpasswd");
@@ -55,6 +57,21 @@ const edgeCompose = edge.edgeCompose({
   configNames: { traefik: names.traefik, ...(names.acmeCa ? { acmeCa: names.acmeCa } : {}) },
   secretNames: { users: names.users },
 });
+// The control plane: its admin password secret (named like the edge's users secret here; the component keys
+// the name with the deploy key instead) and the agent secret the component derives from the password.
+const portainerImages = o.images.portainer && o.images["portainer-agent"] ? { server: o.images.portainer, agent: o.images["portainer-agent"] } : undefined;
+if (portainerImages) names.portainerAdmin = secretName("portainer-admin-password", o.adminPassword);
+const portainerCompose = portainerImages
+  ? controlPlane.controlPlaneCompose({
+      environment: o.environment,
+      images: portainerImages,
+      namespace: o.namespace,
+      networkName: o.networkName,
+      overlayEncrypted: o.overlayEncrypted ?? false,
+      agentSecret: controlPlane.portainerAgentSecret(o.adminPassword, o.environment),
+      adminPasswordSecret: names.portainerAdmin,
+    })
+  : undefined;
 const demoCompose = demo.demoCompose({ environment: o.environment, image: o.images.demo, namespace: o.namespace, networkName: o.networkName, replicas: o.replicas ?? 2, release: String(o.release ?? "1") });
 console.log(
   JSON.stringify({
@@ -62,8 +79,10 @@ console.log(
       { kind: "config", name: names.traefik, content: traefikYml },
       ...(names.acmeCa ? [{ kind: "config", name: names.acmeCa, content: edgeConfig.acme.caCertificate }] : []),
       { kind: "secret", name: names.users, content: users },
+      ...(portainerCompose ? [{ kind: "secret", name: names.portainerAdmin, content: o.adminPassword }] : []),
     ],
     edge: stack.withEndpointMode(edgeCompose, o.endpointMode),
     demo: stack.withEndpointMode(demoCompose, o.endpointMode),
+    ...(portainerCompose ? { portainer: stack.withEndpointMode(portainerCompose, o.endpointMode) } : {}),
   }),
 );
