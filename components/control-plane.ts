@@ -1,10 +1,20 @@
 // ControlPlane: Portainer CE on the Swarm, behind the edge.
 //
-//   stack `portainer`
-//     portainer  the server, one task on a manager (its BoltDB on the named volume portainer_data, so
-//                updates stop the old task first), reached at https://portainer.<namespace> through Traefik
+//   stack `portainer-agent`, deployed and converged first
 //     agent      global: one per node, the Docker API of its node; agents find each other at
-//                tasks.portainer_agent (AGENT_CLUSTER_ADDR) on the stack's own overlay network `agent`
+//                tasks.portainer-agent_agent (AGENT_CLUSTER_ADDR) on the stack's own overlay network
+//                portainer-agent_agent
+//   stack `portainer`, after it
+//     portainer  the server, one task on a manager (its BoltDB on the named volume portainer_data, so
+//                updates stop the old task first), reached at https://portainer.<namespace> through Traefik,
+//                and at the agents over portainer-agent_agent
+//
+// Two stacks because of the server's first start: it creates the admin user from --admin-password-file,
+// then the environment from -H, and that environment is created only at the start that created the admin
+// (api/internal/endpointutils InitEndpoint waits for the admin's creation). In one stack the server often
+// starts before any agent task resolves, fails the environment (log.Fatal), and every restart then skips it:
+// Portainer came up with no environment (tests/real/portainer.sh saw it). With the agents converged first,
+// the first start finds them.
 //
 // Agent and server share AGENT_SECRET: 32 random bytes (GeneratedSecret, a Pulumi secret), so neither the
 // state nor the admin password lets anyone derive it. Portainer 2.21.4 reads it only from that environment
@@ -27,6 +37,7 @@ import { swarmObject } from "./swarm-objects";
 import { ComposeFile, ManagerConnections, SwarmStack } from "./swarm-stack";
 
 export const CONTROL_PLANE_STACK = "portainer";
+export const CONTROL_PLANE_AGENT_STACK = "portainer-agent";
 const PORTAINER_PORT = 9000;
 const AGENT_PORT = 9001;
 
@@ -40,9 +51,13 @@ export interface ControlPlaneComposeOptions {
   adminPasswordSecret: string;
 }
 
-export function controlPlaneCompose(o: ControlPlaneComposeOptions): ComposeFile {
-  const agentAddr = `tasks.${CONTROL_PLANE_STACK}_agent`;
-  return {
+/** The agents' overlay network, created by the agent stack and joined by the server's. */
+const AGENT_NETWORK = `${CONTROL_PLANE_AGENT_STACK}_agent`;
+
+/** The two stacks' documents: `agent` deploys first, `server` after it has converged. */
+export function controlPlaneCompose(o: ControlPlaneComposeOptions): { agent: ComposeFile; server: ComposeFile } {
+  const agentAddr = `tasks.${CONTROL_PLANE_AGENT_STACK}_agent`;
+  const server: ComposeFile = {
     version: "3.9",
     services: {
       portainer: {
@@ -71,6 +86,17 @@ export function controlPlaneCompose(o: ControlPlaneComposeOptions): ComposeFile 
           },
         }),
       },
+    },
+    networks: {
+      agent: { external: true, name: AGENT_NETWORK },
+      platform: { external: true, name: o.networkName },
+    },
+    volumes: { data: { labels: { "mbio.component": "control-plane", "mbio.backup": "true" } } },
+    secrets: { admin_password: { external: true, name: o.adminPasswordSecret } },
+  };
+  const agent: ComposeFile = {
+    version: "3.9",
+    services: {
       agent: {
         image: o.images.agent,
         environment: { AGENT_CLUSTER_ADDR: agentAddr, AGENT_SECRET: o.agentSecret },
@@ -95,11 +121,9 @@ export function controlPlaneCompose(o: ControlPlaneComposeOptions): ComposeFile 
     },
     networks: {
       agent: { driver: "overlay", attachable: false, ...(o.overlayEncrypted ? { driver_opts: { encrypted: "true" } } : {}) },
-      platform: { external: true, name: o.networkName },
     },
-    volumes: { data: { labels: { "mbio.component": "control-plane", "mbio.backup": "true" } } },
-    secrets: { admin_password: { external: true, name: o.adminPasswordSecret } },
   };
+  return { agent, server };
 }
 
 export interface ControlPlaneArgs {
@@ -116,6 +140,7 @@ export interface ControlPlaneArgs {
 export class ControlPlane extends pulumi.ComponentResource {
   readonly url: string;
   readonly stack: SwarmStack;
+  readonly agentStack: SwarmStack;
 
   constructor(name: string, args: ControlPlaneArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mbio-cloud:platform:ControlPlane", name, {}, opts);
@@ -144,10 +169,15 @@ export class ControlPlane extends pulumi.ComponentResource {
         adminPasswordSecret: secretName,
       }),
     );
+    this.agentStack = new SwarmStack(
+      `${name}-agent-stack`,
+      { connection: args.managerConnection, stackName: CONTROL_PLANE_AGENT_STACK, compose: pulumi.secret(compose.apply((c) => c.agent)), convergeTimeoutSeconds: 300, endpointMode: args.endpointMode },
+      { parent: this },
+    );
     this.stack = new SwarmStack(
       `${name}-stack`,
-      { connection: args.managerConnection, stackName: CONTROL_PLANE_STACK, compose: pulumi.secret(compose), convergeTimeoutSeconds: 300, endpointMode: args.endpointMode },
-      { parent: this, dependsOn: [adminSecret.resource] },
+      { connection: args.managerConnection, stackName: CONTROL_PLANE_STACK, compose: pulumi.secret(compose.apply((c) => c.server)), convergeTimeoutSeconds: 300, endpointMode: args.endpointMode },
+      { parent: this, dependsOn: [adminSecret.resource, this.agentStack] },
     );
     this.registerOutputs({ url: this.url, stackDigest: this.stack.digest });
   }

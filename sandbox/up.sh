@@ -616,8 +616,7 @@ EOF
 
 # The edge's part of Pulumi.local.yaml: certificates from the sandbox's Pebble (sandbox/pebble.sh, http-01
 # against Traefik), no DNS provider (names resolve with curl --resolve or /etc/hosts), the demo service, and
-# Portainer only when its pinned images could be had (SANDBOX_PORTAINER_IMAGE / _AGENT_IMAGE: pulled by digest
-# on a machine with internet and pushed to the sandbox registry); otherwise it is skipped, said plainly.
+# Portainer once its images are in the registry (ensure_portainer_images); until then it is off, said plainly.
 write_edge_config() {
   cat <<EOF
   # ---- edge: certificates from the sandbox's ACME server (Pebble), trusted through the sandbox CA ----
@@ -633,17 +632,25 @@ EOF
   if [ -n "${PORTAINER_REFS:-}" ]; then
     echo "  mbio-cloud:controlPlane: { enabled: true }"
   else
-    echo "  # Portainer's images cannot be pulled here: SANDBOX_PORTAINER_IMAGE=portainer/portainer-ce:<v>@sha256:…"
-    echo "  # SANDBOX_PORTAINER_AGENT_IMAGE=portainer/agent:<v>@sha256:… sandbox/up.sh (with internet) enables it."
+    echo "  # Portainer's images are not built yet (bash scripts/portainer-build.sh; scripts/local.sh starts it in the"
+    echo "  # background): sandbox/up.sh enables the control plane once they are."
     echo "  mbio-cloud:controlPlane: { enabled: false }"
   fi
 }
 
-# Portainer from its pinned upstream images, when they can be pulled (never another program in its place).
+# Portainer CE 2.21.4, the version staging and production name: built from its upstream sources
+# (scripts/portainer-build.sh → images/portainer, images/portainer-agent, pushed with the other images/*), or,
+# on a machine with internet, upstream's own images pinned by digest (SANDBOX_PORTAINER_IMAGE and
+# SANDBOX_PORTAINER_AGENT_IMAGE, pulled and pushed to the sandbox registry). Never another program in its place.
 ensure_portainer_images() {
   PORTAINER_REFS=""
   if [ -z "${SANDBOX_PORTAINER_IMAGE:-}" ] || [ -z "${SANDBOX_PORTAINER_AGENT_IMAGE:-}" ]; then
-    note "Portainer skipped: its images cannot be had offline (set SANDBOX_PORTAINER_IMAGE and SANDBOX_PORTAINER_AGENT_IMAGE, pinned by digest, on a machine with internet)"
+    if printf '%s\n' "${IMAGE_REFS[@]}" | grep -q '^portainer=' && printf '%s\n' "${IMAGE_REFS[@]}" | grep -q '^portainer-agent='; then
+      note "Portainer $(tr -d '[:space:]' <"$MBIO_ROOT/images/portainer/VERSION") built from its upstream sources: the control plane is on"
+      PORTAINER_REFS=1
+    else
+      note "Portainer left out for now: its images are not built yet (bash scripts/portainer-build.sh --check; log: $MBIO_CACHE/logs/portainer-build.log)"
+    fi
     return 0
   fi
   local role ref remote digest refs=()
@@ -709,7 +716,7 @@ main() {
   step "sshd on every machine" wait_for_ssh
   step "cloud-init" run_cloud_init
   step "images/*: built and pushed" wait_images
-  step "Portainer images (pinned upstream, when they can be pulled)" ensure_portainer_images
+  step "Portainer images (built from sources, or pinned upstream ones where they can be pulled)" ensure_portainer_images
   step "Pulumi.local.yaml and sandbox/.state/machines.json" write_stack_config
   step "machines reach the registry" check_machines_reach_registry
 

@@ -75,16 +75,22 @@ describe("edge, DNS, control plane and demo in every environment (mocks)", () =>
     expect(run.error).toBeUndefined();
     const edge = stackDoc(run, "edge")!;
     const portainer = stackDoc(run, "portainer")!;
+    const agents = stackDoc(run, "portainer-agent")!;
     const demo = stackDoc(run, "demo")!;
     expect(Object.keys(edge.services)).toEqual(["traefik"]);
-    expect(Object.keys(portainer.services).sort()).toEqual(["agent", "portainer"]);
+    expect(Object.keys(portainer.services)).toEqual(["portainer"]);
+    expect(Object.keys(agents.services)).toEqual(["agent"]);
     expect(Object.keys(demo.services)).toEqual(["whoami"]);
     expectPlatformService(`${env} edge_traefik`, edge.services.traefik, ["platform"]);
     expectPlatformService(`${env} portainer_portainer`, portainer.services.portainer, ["agent", "platform"]);
-    expectPlatformService(`${env} portainer_agent`, portainer.services.agent, ["agent"]);
+    expectPlatformService(`${env} portainer-agent_agent`, agents.services.agent, ["agent"]);
     expectPlatformService(`${env} demo_whoami`, demo.services.whoami, ["platform"]);
     for (const doc of [edge, portainer, demo]) expect(doc.networks!.platform).toEqual({ external: true, name: `${env}-platform` });
-    expect(portainer.networks!.agent).toEqual(expect.objectContaining({ driver: "overlay" }));
+    expect(agents.networks!.agent).toEqual(expect.objectContaining({ driver: "overlay" }));
+    expect(portainer.networks!.agent).toEqual({ external: true, name: "portainer-agent_agent" });
+    // The server's stack deploys only once the agents' has converged (its first start creates the environment).
+    const serverStack = run.resources.find((r) => r.name === `${env}-control-plane-stack`)!;
+    expect(serverStack.dependsOn).toContain(`${env}-control-plane-agent-stack-deploy`);
     // Global on the managers, where the Swarm API answers; the socket read-only.
     expect((edge.services.traefik.deploy as Record<string, unknown>).mode).toBe("global");
     expect((edge.services.traefik.volumes as unknown[])[0]).toEqual({ type: "bind", source: "/var/run/docker.sock", target: "/var/run/docker.sock", read_only: true });
@@ -146,9 +152,8 @@ describe("edge, DNS, control plane and demo in every environment (mocks)", () =>
     const token = commands(run).find((c) => c.name === `${env}-edge-secret-cf-token`)!;
     expect(asSecret(token.inputs.stdin)).toEqual({ secret: true, value: TEST_SECRETS["mbio-cloud:cloudflareApiToken"] });
     // Portainer's stack carries AGENT_SECRET (Portainer reads it only from the environment): the document is secret.
-    const deploy = stackDeploy(run, "portainer")!;
-    expect(asSecret(deploy.inputs.document).secret).toBe(true);
-    const doc = JSON.parse(String(asSecret(deploy.inputs.document).value)) as Compose;
+    for (const stack of ["portainer", "portainer-agent"]) expect([stack, asSecret(stackDeploy(run, stack)!.inputs.document).secret]).toEqual([stack, true]);
+    const doc = { services: { ...stackDoc(run, "portainer")!.services, ...stackDoc(run, "portainer-agent")!.services } };
     // AGENT_SECRET is the GeneratedSecret's value (random in create(); the mocks name it), not derived from
     // the admin password; the GeneratedSecret registers `value` as a secret output.
     const generated = run.resources.find((r) => r.type === "pulumi-nodejs:dynamic/mbio:GeneratedSecret" && r.name.endsWith("-agent-secret"))!;
@@ -156,8 +161,8 @@ describe("edge, DNS, control plane and demo in every environment (mocks)", () =>
     const agentSecret = `generated-${generated.name}`;
     expect((doc.services.agent.environment as Record<string, string>).AGENT_SECRET).toBe(agentSecret);
     expect((doc.services.portainer.environment as Record<string, string>).AGENT_SECRET).toBe(agentSecret);
-    expect((doc.services.agent.environment as Record<string, string>).AGENT_CLUSTER_ADDR).toBe("tasks.portainer_agent");
-    expect(doc.services.portainer.command).toEqual(["-H", "tcp://tasks.portainer_agent:9001", "--tlsskipverify", "--admin-password-file", "/run/secrets/portainer-admin-password"]);
+    expect((doc.services.agent.environment as Record<string, string>).AGENT_CLUSTER_ADDR).toBe("tasks.portainer-agent_agent");
+    expect(doc.services.portainer.command).toEqual(["-H", "tcp://tasks.portainer-agent_agent:9001", "--tlsskipverify", "--admin-password-file", "/run/secrets/portainer-admin-password"]);
   });
 
   test("DNS per stack: production owns the apex, the others <environment>.mbiosphere.com; one A record per manager and name", () => {
@@ -219,7 +224,7 @@ describe("content-named configs and secrets roll the services", () => {
     expect(stackDoc(one, "edge")!.secrets!.dashboard_users.name).not.toBe(stackDoc(two, "edge")!.secrets!.dashboard_users.name);
     expect(stackDoc(one, "portainer")!.secrets!.admin_password.name).not.toBe(stackDoc(two, "portainer")!.secrets!.admin_password.name);
     // Random (GeneratedSecret), not derived from the password: the same resource's value in both runs.
-    const agentSecret = (run: ProgramRun) => (stackDoc(run, "portainer")!.services.agent.environment as Record<string, string>).AGENT_SECRET;
+    const agentSecret = (run: ProgramRun) => (stackDoc(run, "portainer-agent")!.services.agent.environment as Record<string, string>).AGENT_SECRET;
     expect(agentSecret(one)).toMatch(/^generated-.*-agent-secret$/);
     expect(agentSecret(two)).toBe(agentSecret(one));
   });
@@ -256,11 +261,12 @@ describe("the builders", () => {
   });
 
   test("Portainer: one server on a manager (stop-first: one writer on its volume), agents global, one overlay network", () => {
-    const doc = controlPlaneCompose({ environment: "staging", images: { server: "p", agent: "a" }, namespace: "staging.mbiosphere.com", networkName: "staging-platform", overlayEncrypted: true, agentSecret: "s", adminPasswordSecret: "n" });
-    expect((doc.services.portainer.deploy as { placement: { constraints: string[] } }).placement.constraints).toEqual(["node.role == manager"]);
-    expect((doc.services.portainer.deploy as { update_config: { order: string } }).update_config.order).toBe("stop-first");
-    expect((doc.services.agent.deploy as { mode: string }).mode).toBe("global");
-    expect(doc.networks!.agent).toEqual({ driver: "overlay", attachable: false, driver_opts: { encrypted: "true" } });
+    const { server, agent } = controlPlaneCompose({ environment: "staging", images: { server: "p", agent: "a" }, namespace: "staging.mbiosphere.com", networkName: "staging-platform", overlayEncrypted: true, agentSecret: "s", adminPasswordSecret: "n" });
+    expect((server.services.portainer.deploy as { placement: { constraints: string[] } }).placement.constraints).toEqual(["node.role == manager"]);
+    expect((server.services.portainer.deploy as { update_config: { order: string } }).update_config.order).toBe("stop-first");
+    expect((agent.services.agent.deploy as { mode: string }).mode).toBe("global");
+    expect(agent.networks!.agent).toEqual({ driver: "overlay", attachable: false, driver_opts: { encrypted: "true" } });
+    expect(server.networks!.agent).toEqual({ external: true, name: "portainer-agent_agent" });
   });
 
   test("edge hosts and DNS names of a namespace", () => {

@@ -137,7 +137,6 @@ case "$1 $2" in
     [ -f "$S/plugin" ] || exit 1
     case "$*" in *PluginReference*) cat "$S/plugin" ;; *Enabled*) if [ -f "$S/enabled" ]; then echo true; else echo false; fi ;; esac ;;
   "plugin install") ref="\${!#}"; echo "docker.io/\${RECORD_AS:-$ref}" >"$S/plugin" ;;
-  "plugin set") echo "$4" >"$S/setting" ;;
   "plugin enable") touch "$S/enabled" ;;
   "plugin disable") rm -f "$S/enabled" ;;
   "plugin rm") rm -f "$S/plugin" "$S/enabled" ;;
@@ -152,6 +151,18 @@ case "$1 $2" in
 esac
 `;
 
+// A stand-in for curl on the Engine API's socket: POST /plugins/{name}/set with the JSON body on stdin (how the
+// script sets the token, keeping it off every argv); 404 when no plugin is installed, as the engine answers.
+const FAKE_CURL = `#!/usr/bin/env bash
+S="$FAKE_STATE"; url="\${!#}"; echo "curl \${url#http://localhost/}" >>"$S/calls"
+case "$url" in
+  */plugins/*/set)
+    if [ ! -f "$S/plugin" ]; then printf '{"message":"plugin not found"}\\n404'; exit 0; fi
+    jq -r '.[0]' >"$S/setting"; printf '\\n204' ;;
+  *) exit 7 ;;
+esac
+`;
+
 function sandbox() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mbio-storage-"));
   const bin = path.join(dir, "bin");
@@ -159,6 +170,7 @@ function sandbox() {
   fs.mkdirSync(bin);
   fs.mkdirSync(state);
   fs.writeFileSync(path.join(bin, "docker"), FAKE_DOCKER, { mode: 0o755 });
+  fs.writeFileSync(path.join(bin, "curl"), FAKE_CURL, { mode: 0o755 });
   fs.writeFileSync(path.join(bin, "sleep"), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
   const run = (script: string, env: Record<string, string>, input = "") =>
     spawnSync("bash", [path.join(FILES, script)], { input, encoding: "utf8", env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, FAKE_STATE: state, STATE_DIR: path.join(dir, "mbio"), ...env } });

@@ -6,6 +6,7 @@
 //          portainer-agent}, edge (EdgeConfig), adminPassword, release, replicas, overlayEncrypted.
 import { createRequire } from "node:module";
 import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -58,7 +59,7 @@ const edgeCompose = edge.edgeCompose({
   secretNames: { users: names.users },
 });
 // The control plane: its admin password secret (named like the edge's users secret here; the component keys
-// the name with the deploy key instead) and the agent secret the component derives from the password.
+// the name with the deploy key instead) and a random agent secret (the component's GeneratedSecret).
 const portainerImages = o.images.portainer && o.images["portainer-agent"] ? { server: o.images.portainer, agent: o.images["portainer-agent"] } : undefined;
 if (portainerImages) names.portainerAdmin = secretName("portainer-admin-password", o.adminPassword);
 const portainerCompose = portainerImages
@@ -68,7 +69,7 @@ const portainerCompose = portainerImages
       namespace: o.namespace,
       networkName: o.networkName,
       overlayEncrypted: o.overlayEncrypted ?? false,
-      agentSecret: controlPlane.portainerAgentSecret(o.adminPassword, o.environment),
+      agentSecret: randomBytes(32).toString("hex"),
       adminPasswordSecret: names.portainerAdmin,
     })
   : undefined;
@@ -83,6 +84,9 @@ console.log(
     ],
     edge: stack.withEndpointMode(edgeCompose, o.endpointMode),
     demo: stack.withEndpointMode(demoCompose, o.endpointMode),
-    ...(portainerCompose ? { portainer: stack.withEndpointMode(portainerCompose, o.endpointMode) } : {}),
+    // Two stacks, deployed in this order (components/control-plane.ts says why).
+    ...(portainerCompose
+      ? { "portainer-agent": stack.withEndpointMode(portainerCompose.agent, o.endpointMode), portainer: stack.withEndpointMode(portainerCompose.server, o.endpointMode) }
+      : {}),
   }),
 );
