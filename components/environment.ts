@@ -71,7 +71,8 @@ export class Environment extends pulumi.ComponentResource {
       {
         environment: env,
         storage: cfg.storage,
-        nodes: this.cluster.machines.map((m) => ({ name: m.name, connection: m.connection })),
+        // Not on CI nodes: the Hetzner CSI plugin holds the project's Hetzner token (docker plugin inspect).
+        nodes: this.cluster.machines.filter((m) => m.role !== "ci").map((m) => ({ name: m.name, connection: m.connection })),
         managerConnection: this.cluster.managerConnection,
         hcloudToken: args.secrets.hcloudToken,
         dependsOn: this.cluster.ready,

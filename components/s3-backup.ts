@@ -27,6 +27,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "crypto";
 import type { BackupConfig } from "./config/data";
 import { scriptFile } from "./files";
+import { NOT_ON_CI_NODES } from "./service-conventions";
 import { ComposeFile, ManagerConnections, SwarmStack } from "./swarm-stack";
 import { secretObjectName, swarmObjectCommand } from "./swarm-objects";
 
@@ -141,6 +142,8 @@ export function backupCompose(args: {
         volumes: [{ type: "bind", source: "/var/run/docker.sock", target: "/var/run/docker.sock" }],
         deploy: {
           mode: "global",
+          // Every node of the platform, never a CI node (service-conventions.ts).
+          placement: { constraints: [NOT_ON_CI_NODES] },
           restart_policy: { condition: "any", delay: "10s" },
           resources: { limits: { cpus: "1", memory: "1G" }, reservations: { memory: "64M" } },
           labels: { "mbio.component": "backup" },
@@ -154,7 +157,7 @@ export function backupCompose(args: {
         deploy: {
           mode: "replicated",
           replicas: 1,
-          placement: { constraints: ["node.role == manager"] },
+          placement: { constraints: ["node.role == manager", NOT_ON_CI_NODES] },
           restart_policy: { condition: "any", delay: "10s" },
           resources: { limits: { cpus: "1", memory: "1G" }, reservations: { memory: "64M" } },
           labels: { "mbio.component": "backup" },

@@ -64,7 +64,7 @@ describe("S3Backup", () => {
     expect(deploy.type).toBe("pulumi-nodejs:dynamic/swarm:Stack");
     const doc = JSON.parse(String(asSecret(deploy.inputs.document).value));
     expect(doc.services.agent.deploy.mode).toBe("global");
-    expect(doc.services.maintenance.deploy.placement.constraints).toEqual(["node.role == manager"]);
+    expect(doc.services.maintenance.deploy.placement.constraints).toEqual(["node.role == manager", "node.labels.mbio.role != ci"]);
     expect(doc.services.agent.image).toBe(IMAGE);
     expect(JSON.stringify(doc)).not.toContain('"pw"');
   });

@@ -141,8 +141,15 @@ describe("the runner service", () => {
     expect(toml).toContain(`image = "${PIPELINE_IMAGES["gitlab-runner"]}"`);
   });
 
-  test("compose: pinned image, secret config, named state volume, docker socket, healthcheck, limits, start-first, placement by label", () => {
-    const c = runnerCompose({ image: PIPELINE_IMAGES["gitlab-runner"], secretName: "gitlab-runner-config-abc", environment: "staging", nodeRole: "worker" });
+  test("config.toml by default: no host docker socket in jobs, not privileged", () => {
+    const toml = runnerConfigToml({ environment: "staging", gitlab: { ...GITLAB_CONFIG, docker: { socketInJobs: false, privileged: false } }, url: "https://gitlab.com", runnerId: 9171, token: RUNNER_TOKEN, defaultImage: PIPELINE_IMAGES["gitlab-runner"] });
+    expect(toml).toContain('volumes = ["/cache"]');
+    expect(toml).not.toContain("docker.sock");
+    expect(toml).toMatch(/^ {4}privileged = false$/m);
+  });
+
+  test("compose: pinned image, secret config, named state volume, docker socket, healthcheck, limits, start-first, placement on CI nodes", () => {
+    const c = runnerCompose({ image: PIPELINE_IMAGES["gitlab-runner"], secretName: "gitlab-runner-config-abc", environment: "staging" });
     const svc = c.services.runner as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
     expect(svc.image).toMatch(/@sha256:[0-9a-f]{64}$/);
     expect(svc.secrets).toEqual([{ source: "config_toml", target: "config.toml", mode: 0o400 }]);
@@ -153,7 +160,8 @@ describe("the runner service", () => {
     ]);
     expect(Object.keys(c.volumes!)).toEqual(["state"]);
     expect(svc.healthcheck.test).toContain("http://127.0.0.1:9252/metrics");
-    expect(svc.deploy.placement.constraints).toEqual(["node.labels.mbio.environment == staging", "node.labels.mbio.role == worker"]);
+    // CI nodes only (tests/unit/placement.test.ts checks every other service stays off them).
+    expect(svc.deploy.placement.constraints).toEqual(["node.labels.mbio.environment == staging", "node.labels.mbio.role == ci"]);
     expect(svc.deploy.update_config).toMatchObject({ order: "start-first", failure_action: "rollback" });
     expect(svc.deploy.resources.limits).toEqual({ cpus: "1", memory: "512M" });
   });

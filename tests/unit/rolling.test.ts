@@ -93,7 +93,7 @@ describe("the drills' application stack (scripts/lib/drill-app.sh)", () => {
     for (const s of Object.values(c.services)) {
       expect(s.healthcheck).toBeDefined();
       expect(s.logging).toEqual({ driver: "json-file", options: { "max-size": "10m", "max-file": "3" } });
-      expect(s.deploy).toMatchObject({ endpoint_mode: "dnsrr", placement: { constraints: ["node.role == manager"] }, restart_policy: { condition: "any" }, update_config: { order: "stop-first", failure_action: "rollback", monitor: "10s" } });
+      expect(s.deploy).toMatchObject({ endpoint_mode: "dnsrr", placement: { constraints: ["node.role == manager", "node.labels.mbio.role != ci"] }, restart_policy: { condition: "any" }, update_config: { order: "stop-first", failure_action: "rollback", monitor: "10s" } });
       expect(s.deploy.resources).toMatchObject({ limits: expect.any(Object), reservations: expect.any(Object) });
       for (const v of s.volumes as string[]) expect(v).toMatch(/^[a-z]+:\//);
     }
