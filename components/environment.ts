@@ -20,6 +20,7 @@ export interface EnvironmentArgs {
     sshPrivateKey: pulumi.Input<string>;
     /** Needed when backup.enabled. */
     resticPassword?: pulumi.Input<string>;
+    raftResticPassword?: pulumi.Input<string>;
     backupS3AccessKeyId?: pulumi.Input<string>;
     backupS3SecretAccessKey?: pulumi.Input<string>;
     /** Needed when config.registry is set. */
@@ -114,6 +115,7 @@ export class Environment extends pulumi.ComponentResource {
         networkName: this.cluster.networkName,
         endpointMode: cfg.swarm.endpointMode,
         resticPassword: need(args.secrets.resticPassword),
+        raftResticPassword: need(args.secrets.raftResticPassword),
         s3AccessKeyId: need(args.secrets.backupS3AccessKeyId),
         s3SecretAccessKey: need(args.secrets.backupS3SecretAccessKey),
         // The agents write their metrics to the monitoring stack's InfluxDB (dashboards, stale-backup alert).

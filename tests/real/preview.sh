@@ -84,7 +84,7 @@ init_stack() { # stack token
     pulumi --non-interactive stack init "$stack" >/dev/null 2>&1 || pulumi --non-interactive stack select "$stack" >/dev/null
     printf '%s' "$token" | pulumi config set --secret hcloud:token >/dev/null
     pulumi config set --secret mbio-cloud:sshPrivateKey <"$work/id_ed25519" >/dev/null
-    for k in backupS3AccessKeyId backupS3SecretAccessKey resticPassword registryPassword influxdbAdminPassword influxdbWriterPassword influxdbReaderPassword grafanaAdminPassword; do
+    for k in backupS3AccessKeyId backupS3SecretAccessKey resticPassword raftResticPassword registryPassword influxdbAdminPassword influxdbWriterPassword influxdbReaderPassword grafanaAdminPassword; do
       printf 'dummy-%s' "$k" | pulumi config set --secret "mbio-cloud:$k" >/dev/null
     done
     pulumi config set --path 'mbio-cloud:images.backup-agent' "registry.gitlab.com/mbio/mbio-cloud/backup-agent:1.0.0@sha256:$TEST_DIGEST" >/dev/null

@@ -4,7 +4,7 @@ import { SECRET_KEYS, validateConfig } from "../../components/config/load";
 import { platformSchema } from "../../components/config/schema";
 import { deployableConfig, stackFileConfig, TEST_HOST_KEY } from "./support/harness";
 
-const secrets = { sshPrivateKey: "secret" as const, backupS3AccessKeyId: "secret" as const, backupS3SecretAccessKey: "secret" as const, resticPassword: "secret" as const, registryPassword: "secret" as const, gitlabToken: "secret" as const, adminPassword: "secret" as const, cloudflareApiToken: "secret" as const, influxdbAdminPassword: "secret" as const, influxdbWriterPassword: "secret" as const, influxdbReaderPassword: "secret" as const, grafanaAdminPassword: "secret" as const };
+const secrets = { sshPrivateKey: "secret" as const, backupS3AccessKeyId: "secret" as const, backupS3SecretAccessKey: "secret" as const, resticPassword: "secret" as const, raftResticPassword: "secret" as const, registryPassword: "secret" as const, gitlabToken: "secret" as const, adminPassword: "secret" as const, cloudflareApiToken: "secret" as const, influxdbAdminPassword: "secret" as const, influxdbWriterPassword: "secret" as const, influxdbReaderPassword: "secret" as const, grafanaAdminPassword: "secret" as const };
 const monitoringImageProblems = (stack: string) =>
   ["influxdb", "telegraf", "grafana"].map((k) => expect.stringMatching(new RegExp(`^Pulumi\\.${stack}\\.yaml: mbio-cloud:images\\.${k} is missing — required when monitoring\\.enabled is true`)));
 // What every committed stack file still needs from its operator for the GitLab runner (docs/ci.md).

@@ -200,7 +200,7 @@ describe("the runner service", () => {
 
 describe("bad runner input stops before anything is created", () => {
   const base = () => Object.fromEntries(Object.entries(deployableConfig("staging")).map(([k, v]) => [k.replace(/^mbio-cloud:/, ""), v])) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-  const secrets = { sshPrivateKey: "secret", backupS3AccessKeyId: "secret", backupS3SecretAccessKey: "secret", resticPassword: "secret", registryPassword: "secret", gitlabToken: "secret", adminPassword: "secret", cloudflareApiToken: "secret", influxdbAdminPassword: "secret", influxdbWriterPassword: "secret", influxdbReaderPassword: "secret", grafanaAdminPassword: "secret" } as const;
+  const secrets = { sshPrivateKey: "secret", backupS3AccessKeyId: "secret", backupS3SecretAccessKey: "secret", resticPassword: "secret", raftResticPassword: "secret", registryPassword: "secret", gitlabToken: "secret", adminPassword: "secret", cloudflareApiToken: "secret", influxdbAdminPassword: "secret", influxdbWriterPassword: "secret", influxdbReaderPassword: "secret", grafanaAdminPassword: "secret" } as const;
   const problems = (raw: Record<string, unknown>, values: Record<string, string> = { gitlabToken: ADMIN }, state: Record<string, "secret" | "plain"> = secrets): string[] => {
     try {
       validateConfig("staging", raw, state, values);
