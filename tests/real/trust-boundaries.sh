@@ -115,7 +115,7 @@ must "host firewall on both (firewall.sh twice; the second run changes nothing)"
 build_probe() {
   mkdir -p "$work/probe" &&
     (cd "$ROOT/tests/real/trust-boundaries" && CGO_ENABLED=0 GOTOOLCHAIN=local go build -trimpath -o "$work/probe/probe" probe.go) &&
-    for m in "$M" "$C"; do tar -C "$work/probe" -cf - probe | on "$m" docker import -q -c 'ENTRYPOINT ["/probe"]' - mbio-lab/probe:1 >/dev/null || return 1; done
+    for m in "$M" "$C"; do tar -C "$work/probe" -cf - probe | on "$m" docker import -c 'ENTRYPOINT ["/probe"]' - mbio-lab/probe:1 >/dev/null || return 1; done
 }
 must "the probe (tests/real/trust-boundaries/probe.go) built and imported as a job image" build_probe
 
@@ -141,13 +141,17 @@ deploy_backup() {
   printf '%s' "$RESTIC_SENTINEL" | on "$M" docker secret create lab-backup-restic_password - >/dev/null &&
     printf '%s' "s3-access-key-id" | on "$M" docker secret create lab-backup-s3_access_key_id - >/dev/null &&
     printf '%s' "$S3_SENTINEL" | on "$M" docker secret create lab-backup-s3_secret_access_key - >/dev/null &&
-    jq '.compose | .services |= map_values(.command = ["/probe", "sleep", "-"] | .healthcheck = {disable: true} | del(.volumes))' "$work/render.json" |
+    jq '.compose | .services |= map_values(.command = ["sleep", "-"] | .healthcheck = {disable: true} | del(.volumes))' "$work/render.json" |
     on "$M" env STACK=backup TIMEOUT=120 bash -c "$(cat "$FILES/swarm/stack-deploy.sh")" stack-deploy.sh >"$work/deploy.out" 2>&1
 }
 must "deploy the backup stack as rendered (global agent + maintenance), secrets holding sentinels" deploy_backup
 
 # ---- placement: what the nodes hold -------------------------------------------------------------------
-nodes_of() { on "$M" docker service ps --filter desired-state=running --format '{{.Node}}' "$1" | sort -u | xargs; }
+nodes_of() { on "$M" docker service ps --filter desired-state=running --format '{{.Node}}' "$1" </dev/null | sort -u | xargs; }
+if [ "$(nodes_of backup_agent)" != "$M" ]; then
+  tail -n 15 "$work/deploy.out" | sed 's/^/    | /'
+  on "$M" docker service ps --no-trunc --format '{{.Name}} {{.Node}} {{.CurrentState}} {{.Error}}' backup_agent backup_maintenance </dev/null | head -n 8 | sed 's/^/    | /'
+fi
 [ "$(nodes_of backup_agent)" = "$M" ] && ok "the global backup agent runs on the manager only, not on the CI node ($(nodes_of backup_agent))" || fail "backup_agent runs on: $(nodes_of backup_agent)"
 [ "$(nodes_of backup_maintenance)" = "$M" ] && ok "backup maintenance runs on the manager" || fail "backup_maintenance runs on: $(nodes_of backup_maintenance)"
 host_grep() { on "$1" sh -c "grep -rlF '$2' /var/lib/docker/containers /run 2>/dev/null | head -n1"; }
@@ -192,7 +196,10 @@ refused "fetch the user-data with the host key from the metadata service" http "
 refused "reach the host's Docker socket" unix /var/run/docker.sock
 refused "reach a manager's Docker API over TCP (2375)" docker-api "$MIP:2375"
 refused "reach a manager's Docker API over TLS (2376)" tcp "$MIP:2376"
-refused "talk to the Swarm control plane of a manager without its node certificate (2377)" swarm-api "$MIP:2377"
+# Swarm answers TLS on 2377 without a client certificate (a joining node has none): the host firewall keeps
+# containers off it; the CI host itself still reaches it (positive control: it is a Swarm worker).
+refused "reach the Swarm control plane of a manager (2377)" swarm-api "$MIP:2377"
+on "$C" timeout 5 bash -c "exec 3<>/dev/tcp/$MIP/2377" && ok "positive control: the CI host reaches the manager's 2377 (its worker session)" || fail "positive control: the CI host cannot reach the manager's 2377"
 if out="$(on "$C" docker run --rm -v /var/run/docker.sock:/var/run/docker.sock mbio-lab/probe:1 unix /var/run/docker.sock 2>&1)"; then
   ok "positive control: a job given the socket (socketInJobs: true, opt-in) reaches it: the socket probe works"
 else fail "positive control: the socket probe failed with the socket mounted: $out"; fi

@@ -13,6 +13,8 @@
 # The cloud metadata service (169.254.169.254) serves the server's user-data, which holds its SSH host
 # private key on Hetzner: containers never reach it (forwarded traffic to it is dropped, and so is traffic
 # to it arriving from any interface but loopback), and on the host only root does (cloud-init runs as root).
+# Containers never reach the Docker API ports or the Swarm control plane (2377) of any node either: Swarm
+# answers TLS there without a client certificate (joining nodes), and only hosts need it.
 # The rules live in this table, not in Docker's chains, so a dockerd restart never removes them.
 # Env: PRIVATE_CIDR (required, space-separated), ADMIN_CIDRS (required, space-separated), MANAGER, EDGE (true|false),
 #      PRIVATE_PORTS (optional, space-separated, e.g. "8282/tcp 16995/tcp").
@@ -82,6 +84,7 @@ table inet mbio_firewall {
   chain forward {
     type filter hook forward priority filter - 1; policy accept;
     ip daddr $METADATA drop comment \"metadata service: not from containers\"
+    ip daddr { $(join "${private[@]}") } tcp dport { 2375, 2376, 2377 } drop comment \"Docker and Swarm APIs of the nodes: hosts only, never containers\"
   }
   chain output {
     type filter hook output priority filter; policy accept;

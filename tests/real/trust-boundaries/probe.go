@@ -66,7 +66,9 @@ func main() {
 			}
 		}
 	case "sleep":
-		select {}
+		for {
+			time.Sleep(time.Hour)
+		}
 	case "grep":
 		err = grep([]byte(arg), os.Args[3:])
 	default:
