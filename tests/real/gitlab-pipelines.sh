@@ -142,10 +142,12 @@ if node -e '
   // that takes any ref; every job with an environment (credentials), and every other job, to the deploy
   // runner, which takes protected refs only; a Pulumi job verifies its cached toolchain first.
   const mrJobs = process.argv[3].split(" ");
+  // gitlab-ci-local leaves `default:` out of its expanded form: the default tags come from the file itself.
+  const defaultTags = /^default:\n(?: {2}.*\n)*? {2}tags: \[([^\]]*)\]/m.exec(require("fs").readFileSync(process.argv[1] + "/.gitlab-ci.yml", "utf8"))?.[1].split(",").map((t) => t.trim());
   for (const [name, j] of Object.entries(p)) {
     if (!j || typeof j !== "object" || !("script" in j)) continue;
     const want = mrJobs.includes(name) || name === "nightly" ? "mbio-cloud-test" : "mbio-cloud-deploy";
-    const tags = j.tags ?? p.default?.tags;
+    const tags = j.tags ?? defaultTags;
     if (JSON.stringify(tags) !== JSON.stringify([want])) problems.push(`${name}: tags ${JSON.stringify(tags)}, want [${want}]`);
     if (want === "mbio-cloud-test" && j.environment) problems.push(`${name}: a merge-request job with environment ${JSON.stringify(j.environment)}`);
     if ((j.script ?? []).some((l) => /^pulumi (up|preview)/.test(l)) && !(j.before_script ?? []).includes("verify_pulumi_toolchain")) problems.push(`${name}: runs pulumi without verify_pulumi_toolchain`);
