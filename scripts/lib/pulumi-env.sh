@@ -78,7 +78,7 @@ verify_pulumi_toolchain() {
   local sums="$PULUMI_TOOLCHAIN_DIR/sha256sums" bad n
   [ -s "$sums" ] || die "$sums is missing: the toolchain cache predates checksum recording or was tampered with; rebuild it with: bash scripts/toolchain.sh --force"
   bad="$(find "$MBIO_CACHE" "$PULUMI_TOOLCHAIN_DIR" "$PULUMI_HOME" -maxdepth 0 \( ! -user "$(id -u)" -o -perm /022 \) 2>/dev/null)
-$(find "$PULUMI_TOOLCHAIN_DIR" "$PULUMI_HOME/plugins" \( ! -user "$(id -u)" -o -perm /022 \) -print 2>/dev/null)"
+$(find "$PULUMI_TOOLCHAIN_DIR" "$PULUMI_HOME/plugins" ! -type l \( ! -user "$(id -u)" -o -perm /022 \) -print 2>/dev/null)"
   bad="$(grep . <<<"$bad" || true)"
   [ -z "$bad" ] || die "the Pulumi toolchain cache is writable by another user or owned by one (refusing to run it): $(head -n 3 <<<"$bad" | tr '\n' ' ')"
   # Every file that runs is listed, and every listed file matches.
