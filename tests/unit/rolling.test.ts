@@ -20,7 +20,7 @@ describe("rolling engine changes", () => {
     expect(rollingOrder(nodes).map((n) => n.name)).toEqual(["m1", "m2", "w1", "w2"]);
   });
 
-  test("staging: one EngineRollout per node, chained manager-1 → manager-2 → manager-3 → worker-1 → worker-2 → ci-1 (the CI node last), with the pinned engine and containerd", async () => {
+  test("staging: one EngineRollout per node, chained manager-1 → manager-2 → manager-3 → ci-1 → worker-1 → worker-2 (CI nodes before the workers, so scaling workers never moves them), with the pinned engine and containerd", async () => {
     const run = await runProgram("staging", deployableConfig("staging"));
     expect(run.error).toBeUndefined();
     const rollouts = byType(run, ROLLOUT);
@@ -29,9 +29,9 @@ describe("rolling engine changes", () => {
       "staging-manager-1": "",
       "staging-manager-2": "staging-manager-1",
       "staging-manager-3": "staging-manager-2",
-      "staging-worker-1": "staging-manager-3",
+      "staging-ci-1": "staging-manager-3",
+      "staging-worker-1": "staging-ci-1",
       "staging-worker-2": "staging-worker-1",
-      "staging-ci-1": "staging-worker-2",
     });
     for (const r of rollouts) {
       expect(r.inputs.engine).toEqual({ DOCKER_PACKAGE: "docker-ce", DOCKER_VERSION: "5:27.5.1-1~debian.12~bookworm", CONTAINERD_VERSION: "1.7.25-1" });
