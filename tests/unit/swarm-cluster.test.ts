@@ -129,7 +129,7 @@ describe("SwarmCluster on Hetzner", () => {
     // Every node joins, the first manager too (a no-op on the Swarm's first node; a rebuilt one joins the
     // live Swarm through the others). No join has a delete: a replaced join never takes a node out.
     const joins = commands.filter((c) => c.name.startsWith("staging-swarm-") && c.name.endsWith("-join"));
-    expect(joins.map((c) => c.name).sort()).toEqual(["staging-swarm-staging-manager-1-join", "staging-swarm-staging-manager-2-join", "staging-swarm-staging-manager-3-join", "staging-swarm-staging-worker-1-join", "staging-swarm-staging-worker-2-join"]);
+    expect(joins.map((c) => c.name).sort()).toEqual(["staging-swarm-staging-ci-1-join", "staging-swarm-staging-manager-1-join", "staging-swarm-staging-manager-2-join", "staging-swarm-staging-manager-3-join", "staging-swarm-staging-worker-1-join", "staging-swarm-staging-worker-2-join"]);
     expect(joins.every((c) => c.inputs.delete === undefined)).toBe(true);
     expect(names).not.toContain("staging-swarm-init");
     // One Swarm resource: found through every manager (first manager first), initialised only when none has one.
@@ -178,7 +178,7 @@ describe("SwarmCluster on Hetzner", () => {
     expect(byType(after, SWARM)[0].inputs.joinTokenRotation).toBe(1);
     const b = new Map(before.resources.map((r) => [`${r.type}/${r.name}`, JSON.stringify(r.inputs)]));
     const changed = after.resources.filter((r) => b.get(`${r.type}/${r.name}`) !== JSON.stringify(r.inputs)).map((r) => r.name).sort();
-    expect(changed).toEqual(["staging-swarm-staging-manager-1-join", "staging-swarm-staging-manager-2-join", "staging-swarm-staging-manager-3-join", "staging-swarm-staging-worker-1-join", "staging-swarm-staging-worker-2-join", "staging-swarm-swarm"]);
+    expect(changed).toEqual(["staging-swarm-staging-ci-1-join", "staging-swarm-staging-manager-1-join", "staging-swarm-staging-manager-2-join", "staging-swarm-staging-manager-3-join", "staging-swarm-staging-worker-1-join", "staging-swarm-staging-worker-2-join", "staging-swarm-swarm"]);
     expect(asSecret(byType(after, COMMAND).find((c) => c.name === "staging-swarm-staging-worker-1-join")!.inputs.stdin)).toEqual({ secret: true, value: "SWMTKN-1-worker-1" });
     // The joins' stdin carries the new token for a join created from now on, but an update leaves it alone: members
     // need no token, so a rotation does not re-run every join (and goes through while a node is down).
@@ -210,7 +210,8 @@ describe("SwarmCluster on Hetzner", () => {
     const added = [...afterByName.keys()].filter((k) => !beforeByName.has(k));
     expect(added.length).toBeGreaterThan(0);
     expect(added.every((k) => /staging-worker-[34]/.test(k))).toBe(true);
-    expect(byType(after, SERVER)).toHaveLength(7);
+    // 3 managers, 4 workers, the CI node.
+    expect(byType(after, SERVER)).toHaveLength(8);
   });
 
   test("scale in 4 → 2 workers removes only the last workers; the others keep their names and addresses", async () => {
