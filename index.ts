@@ -33,6 +33,7 @@ const environment = new Environment(config.environment, {
   secrets: {
     sshPrivateKey: secret("sshPrivateKey"),
     resticPassword: optionalSecret("resticPassword"),
+    raftResticPassword: optionalSecret("raftResticPassword"),
     backupS3AccessKeyId: optionalSecret("backupS3AccessKeyId"),
     backupS3SecretAccessKey: optionalSecret("backupS3SecretAccessKey"),
     registryPassword: optionalSecret("registryPassword"),

@@ -31,7 +31,7 @@
 // edge; tests/unit/edge.test.ts checks it with mocks.
 import * as pulumi from "@pulumi/pulumi";
 import { edgeHosts } from "./edge";
-import { GeneratedSecret } from "./generated-secret";
+import { GeneratedSecret } from "./dynamic-providers/generated-secret";
 import { serviceDeploy, STDOUT_LOGGING, traefikRouteLabels } from "./service-conventions";
 import { swarmObject } from "./swarm-objects";
 import { ComposeFile, ManagerConnections, SwarmStack } from "./swarm-stack";

@@ -20,6 +20,7 @@ export interface EnvironmentArgs {
     sshPrivateKey: pulumi.Input<string>;
     /** Needed when backup.enabled. */
     resticPassword?: pulumi.Input<string>;
+    raftResticPassword?: pulumi.Input<string>;
     backupS3AccessKeyId?: pulumi.Input<string>;
     backupS3SecretAccessKey?: pulumi.Input<string>;
     /** Needed when config.registry is set. */
@@ -71,7 +72,8 @@ export class Environment extends pulumi.ComponentResource {
       {
         environment: env,
         storage: cfg.storage,
-        nodes: this.cluster.machines.map((m) => ({ name: m.name, connection: m.connection })),
+        // Not on CI nodes: the Hetzner CSI plugin holds the project's Hetzner token (docker plugin inspect).
+        nodes: this.cluster.machines.filter((m) => m.role !== "ci").map((m) => ({ name: m.name, connection: m.connection })),
         managerConnection: this.cluster.managerConnection,
         hcloudToken: args.secrets.hcloudToken,
         dependsOn: this.cluster.ready,
@@ -113,6 +115,7 @@ export class Environment extends pulumi.ComponentResource {
         networkName: this.cluster.networkName,
         endpointMode: cfg.swarm.endpointMode,
         resticPassword: need(args.secrets.resticPassword),
+        raftResticPassword: need(args.secrets.raftResticPassword),
         s3AccessKeyId: need(args.secrets.backupS3AccessKeyId),
         s3SecretAccessKey: need(args.secrets.backupS3SecretAccessKey),
         // The agents write their metrics to the monitoring stack's InfluxDB (dashboards, stale-backup alert).

@@ -6,7 +6,11 @@
 //     runner      gitlab/gitlab-runner (pinned), docker executor on the node's engine (docker socket),
 //                 config.toml as a Swarm secret named by its content (it holds the token), a named volume
 //                 for /etc/gitlab-runner state (.runner_system_id survives restarts and updates),
-//                 placed by the node labels mbio.environment (and mbio.role when gitlab.nodeRole is set)
+//                 placed on CI nodes only (node labels mbio.environment and mbio.role=ci): jobs run code
+//                 from any branch, and no platform service or secret is ever placed on a CI node
+//
+// Jobs get no host Docker socket unless gitlab.docker.socketInJobs says so (the socket is root on the CI
+// node); image builds use a per-job Docker-in-Docker service (docs/ci.md).
 //
 // Jobs choose the environment with `tags: [<environment>]` (docs/ci.md); production's runner takes only
 // protected branches and tags (accessLevel ref_protected) unless its config says otherwise.
@@ -84,7 +88,7 @@ export function runnerConfigToml(args: { environment: string; gitlab: GitlabConf
 }
 
 /** The Compose document of the runner stack; exported for tests and for reading. */
-export function runnerCompose(args: { image: string; secretName: string; environment: string; nodeRole?: "worker" | "manager" }): ComposeFile {
+export function runnerCompose(args: { image: string; secretName: string; environment: string }): ComposeFile {
   return {
     version: "3.9",
     services: {
@@ -105,8 +109,9 @@ export function runnerCompose(args: { image: string; secretName: string; environ
         deploy: serviceDeploy({
           limits: { cpus: 1, memory: "512M" },
           reservations: { cpus: 0.1, memory: "64M" },
-          // By the platform's node labels (swarm-cluster.ts); jobs with the docker socket belong on workers.
-          constraints: [`node.labels.mbio.environment == ${args.environment}`, ...(args.nodeRole ? [`node.labels.mbio.role == ${args.nodeRole}`] : [])],
+          // By the platform's node labels (swarm-cluster.ts): this environment's CI nodes, nowhere else.
+          constraints: [`node.labels.mbio.environment == ${args.environment}`],
+          onCiNodes: true,
           labels: { "mbio.component": "gitlab-runner" },
         }),
       },
@@ -146,7 +151,7 @@ export class GitlabRunner extends pulumi.ComponentResource {
     );
     const secretName = secretObjectName("gitlab-runner-config", args.managerConnection, toml);
     const secret = swarmObjectCommand(this, `${name}-config-secret`, { connection: args.managerConnection, kind: "secret", name: secretName, content: toml, label: "mbio.component=gitlab-runner" });
-    const compose = secretName.apply((s) => runnerCompose({ image, secretName: s, environment: args.environment, nodeRole: g.nodeRole }));
+    const compose = secretName.apply((s) => runnerCompose({ image, secretName: s, environment: args.environment }));
     const stack = new SwarmStack(`${name}-stack`, { connection: args.managerConnection, stackName: RUNNER_STACK, compose, convergeTimeoutSeconds: 300, endpointMode: args.endpointMode }, { parent: this, dependsOn: [secret] });
     this.stackDigest = stack.digest;
     this.registerOutputs({ enabled: true, runnerId: this.runnerId, tags: this.tags, stackDigest: this.stackDigest });

@@ -17,6 +17,9 @@
 //   managerConnection  SSH connection to a manager (SwarmStack and the config/secret objects)
 //   networkName        the platform overlay network, so agents reach InfluxDB by service name
 //   resticPassword, s3AccessKeyId, s3SecretAccessKey   secrets (Pulumi secret config)
+//   raftResticPassword the Raft backup's own repository (<environment>-raft): it holds the Swarm's CA key, so
+//                      only the maintenance task (managers) gets it, never the agents on every node
+//                      (resticPassword, which every agent holds, cannot open it)
 //   influxToken        InfluxDB token for metrics (optional; needs backup.influx)
 //
 // Labels for services (documented in docs/storage.md):
@@ -27,6 +30,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "crypto";
 import type { BackupConfig } from "./config/data";
 import { scriptFile } from "./files";
+import { NOT_ON_CI_NODES } from "./service-conventions";
 import { ComposeFile, ManagerConnections, SwarmStack } from "./swarm-stack";
 import { secretObjectName, swarmObjectCommand } from "./swarm-objects";
 
@@ -43,6 +47,7 @@ export interface S3BackupArgs {
   managerConnection: ManagerConnections;
   networkName?: pulumi.Input<string>;
   resticPassword: pulumi.Input<string>;
+  raftResticPassword: pulumi.Input<string>;
   s3AccessKeyId: pulumi.Input<string>;
   s3SecretAccessKey: pulumi.Input<string>;
   influxToken?: pulumi.Input<string>;
@@ -74,6 +79,17 @@ export function backupDatabaseLabels(kind: "postgres" | "mysql", opts: { name?: 
     ...(opts.user ? { "mbio.backup.database.user": opts.user } : {}),
   };
 }
+
+/**
+ * The Raft backup's repository: a prefix of its own with a password of its own. The archive holds the Swarm's
+ * root CA key; the agents' password (on every node) must not open it.
+ */
+export function raftResticRepository(backup: BackupConfig, environment: string): string {
+  return `${resticRepository(backup, environment)}-raft`;
+}
+
+/** Secrets only the maintenance task (one task, on a manager) mounts. */
+const MANAGER_ONLY_SECRETS = ["raft_restic_password"];
 
 /** restic repository URL: one prefix per environment, so buckets can be shared without mixing data. */
 export function resticRepository(backup: BackupConfig, environment: string): string {
@@ -119,7 +135,9 @@ export function backupCompose(args: {
       : {}),
   };
   const configs = Object.keys(args.configNames).map((file) => ({ source: file.replace(/\W/g, "_"), target: `${SCRIPTS_DIR}/${file}`, mode: 0o555 }));
-  const secrets = Object.keys(args.secretNames).map((k) => ({ source: k, target: k, mode: 0o400 }));
+  const secretsOf = (keys: string[]) => keys.map((k) => ({ source: k, target: k, mode: 0o400 }));
+  const allSecrets = Object.keys(args.secretNames);
+  const secrets = secretsOf(allSecrets.filter((k) => !MANAGER_ONLY_SECRETS.includes(k)));
   const networks = args.networkName ? ["platform"] : undefined;
   const common = {
     image: args.image,
@@ -141,6 +159,8 @@ export function backupCompose(args: {
         volumes: [{ type: "bind", source: "/var/run/docker.sock", target: "/var/run/docker.sock" }],
         deploy: {
           mode: "global",
+          // Every node of the platform, never a CI node (service-conventions.ts).
+          placement: { constraints: [NOT_ON_CI_NODES] },
           restart_policy: { condition: "any", delay: "10s" },
           resources: { limits: { cpus: "1", memory: "1G" }, reservations: { memory: "64M" } },
           labels: { "mbio.component": "backup" },
@@ -148,13 +168,14 @@ export function backupCompose(args: {
       },
       maintenance: {
         ...common,
-        environment: { ...env, AGENT_ROLE: "maintenance" },
+        environment: { ...env, AGENT_ROLE: "maintenance", ...(args.secretNames.raft_restic_password ? { RAFT_RESTIC_REPOSITORY: raftResticRepository(backup, environment), RAFT_RESTIC_PASSWORD_FILE: secretFile("raft_restic_password") } : {}) },
+        secrets: secretsOf(allSecrets),
         // No /var/lib/docker/swarm here: the raft backup stops the engine, so it runs over SSH (swarm-raft.sh).
         volumes: [{ type: "bind", source: "/var/run/docker.sock", target: "/var/run/docker.sock" }],
         deploy: {
           mode: "replicated",
           replicas: 1,
-          placement: { constraints: ["node.role == manager"] },
+          placement: { constraints: ["node.role == manager", NOT_ON_CI_NODES] },
           restart_policy: { condition: "any", delay: "10s" },
           resources: { limits: { cpus: "1", memory: "1G" }, reservations: { memory: "64M" } },
           labels: { "mbio.component": "backup" },
@@ -203,6 +224,7 @@ export class S3Backup extends pulumi.ComponentResource {
 
     const secretInputs: Record<string, pulumi.Input<string> | undefined> = {
       restic_password: args.resticPassword,
+      raft_restic_password: args.raftResticPassword,
       s3_access_key_id: args.s3AccessKeyId,
       s3_secret_access_key: args.s3SecretAccessKey,
       influx_token: args.influxToken,

@@ -47,6 +47,15 @@ export function traefikRouteLabels(o: RouteOptions): Record<string, string> {
   };
 }
 
+/**
+ * CI nodes (node label mbio.role=ci) run GitLab jobs, which run code from any branch: no platform service is
+ * placed there, so no platform secret is ever delivered to one (Swarm hands a node only its own tasks'
+ * secrets). Every deploy block carries one of these two constraints; tests/unit/placement.test.ts walks every
+ * service the platform renders and fails on one without.
+ */
+export const NOT_ON_CI_NODES = "node.labels.mbio.role != ci";
+export const ON_CI_NODES = "node.labels.mbio.role == ci";
+
 export interface Resources {
   /** CPUs, e.g. 0.5 */
   cpus: number;
@@ -69,6 +78,8 @@ export interface DeployOptions {
    * volumes and for global services publishing host-mode ports (two tasks cannot bind one port).
    */
   order?: "start-first" | "stop-first";
+  /** Only the GitLab runner: placed on CI nodes instead of kept off them. */
+  onCiNodes?: boolean;
 }
 
 /**
@@ -82,7 +93,7 @@ export function serviceDeploy(o: DeployOptions): Record<string, unknown> {
   return {
     mode: o.mode ?? "replicated",
     ...(o.mode === "global" ? {} : { replicas: o.replicas ?? 1 }),
-    placement: { constraints: o.constraints },
+    placement: { constraints: [...o.constraints, o.onCiNodes ? ON_CI_NODES : NOT_ON_CI_NODES] },
     resources: {
       limits: { cpus: String(o.limits.cpus), memory: o.limits.memory },
       reservations: { cpus: String(o.reservations.cpus), memory: o.reservations.memory },

@@ -21,7 +21,7 @@ import { existingMachines } from "./machines/existing";
 import { HetznerMachines } from "./machines/hetzner";
 import { knownHostsLine } from "./dynamic-providers/host-keys";
 import { deployPublicKey } from "./machines/ssh-keys";
-import { Machine, NodeInfo } from "./machines/types";
+import { Machine, NodeInfo, swarmRole } from "./machines/types";
 import { EngineRollout, rollingOrder } from "./dynamic-providers/engine";
 import { SwarmNetwork } from "./dynamic-providers/network";
 import { SwarmNode } from "./dynamic-providers/node";
@@ -67,7 +67,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
     const machines: Machine[] = (this.machines =
       cfg.machineSource === "hetzner"
         ? new HetznerMachines(`${name}-hetzner`, { config: cfg, sshPrivateKey: args.sshPrivateKey }, { parent: this }).machines
-        : existingMachines({ hosts: cfg.hosts ?? [], managers: cfg.managers, workers: cfg.workers, sshUser: cfg.sshUser, sshPrivateKey: args.sshPrivateKey }));
+        : existingMachines({ hosts: cfg.hosts ?? [], managers: cfg.managers, workers: cfg.workers, ciNodes: cfg.ciNodes, sshUser: cfg.sshUser, sshPrivateKey: args.sshPrivateKey }));
 
     const run = (id: string, connection: pulumi.Input<Connection>, script: string, env: Record<string, pulumi.Input<string>>, extra: Partial<command.remote.CommandArgs>, dependsOn: pulumi.Resource[], secretStdout = false, ignoreChanges?: string[]) =>
       new command.remote.Command(
@@ -147,7 +147,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
         `${name}-${m.name}-membership`,
         // Every node, the first manager too: a rebuilt first manager's dead node is removed once it joined
         // again; the Swarm's last manager never is (node-remove.sh), so a destroy leaves a one-node Swarm.
-        { connections: viaManagers, nodeId, role: m.role, labels: nodeLabels(m), removeOnDelete: true, nodeConnection: managerConnections(m.connection).apply((c) => c[0]) },
+        { connections: viaManagers, nodeId, role: swarmRole(m.role), labels: nodeLabels(m), removeOnDelete: true, nodeConnection: managerConnections(m.connection).apply((c) => c[0]) },
         { parent: this, dependsOn: [join, ...previousManager] },
       );
       if (m.role === "manager") lastManagerMembership = member;

@@ -19,6 +19,8 @@
 #   $MBIO_CACHE/pulumi/<version>/bin             pulumi, pulumi-language-nodejs, pulumi-resource-pulumi-nodejs,
 #                                                pulumi-analyzer-policy
 #   $MBIO_CACHE/pulumi/<version>/toolchain.env   manifest: route and what was installed
+#   $MBIO_CACHE/pulumi/<version>/sha256sums      sha256 of every installed binary and plugin, checked before
+#                                                each use (pulumi-env.sh verify_pulumi_toolchain)
 #   $MBIO_CACHE/pulumi-home/plugins/             PULUMI_HOME's plugin cache (resource-<name>-v<version>/)
 #   $MBIO_CACHE/upstream/<name>-<version>/       offline builds (Go's own caches stay at their defaults)
 set -euo pipefail
@@ -63,11 +65,24 @@ is_cached() {
   [ "$(manifest_get language_host)" = upstream ] || return 1
 }
 
+# Records what was installed; written last, so only a complete install has it.
+record_checksums() {
+  umask 022
+  pulumi_toolchain_files | sort | xargs -r sha256sum >"$PULUMI_TOOLCHAIN_DIR/sha256sums.tmp"
+  mv "$PULUMI_TOOLCHAIN_DIR/sha256sums.tmp" "$PULUMI_TOOLCHAIN_DIR/sha256sums"
+}
+
 if [ "$CHECK" = 1 ]; then
   is_cached
   exit $?
 fi
 if [ "$FORCE" = 0 ] && is_cached; then
+  if [ ! -s "$PULUMI_TOOLCHAIN_DIR/sha256sums" ]; then
+    # A cache installed before checksums were recorded: recorded now, as found (docs/ci.md says why a
+    # deploy runner's cache is built fresh in its own user's home instead).
+    record_checksums
+    log "pulumi toolchain $PULUMI_VERSION: recorded the sha256 of the existing cache's binaries"
+  fi
   log "pulumi toolchain $PULUMI_VERSION: cached ($(manifest_get route) route; plugins: ${PLUGINS[*]}; $BIN)"
   exit 0
 fi
@@ -180,5 +195,6 @@ else
 fi
 
 "$BIN/pulumi" version >/dev/null || die "the installed pulumi does not run"
+record_checksums
 log "pulumi toolchain $PULUMI_VERSION ready in $((SECONDS - T0))s: $("$BIN/pulumi" version) ($(manifest_get route) route)"
 sed 's/^/    /' "$MANIFEST" >&2

@@ -35,17 +35,19 @@ export const gitlabSchema = z
     accessLevel: z.enum(["not_protected", "ref_protected"], { message: "must be not_protected or ref_protected (only protected branches and tags)" }).optional(),
     // GitLab refuses a maximum timeout below 10 minutes.
     maximumTimeout: whole(600, 7 * 24 * 3600, "seconds a job may run; GitLab's minimum is 600").default(3600),
-    // Where the runner service runs: nodes labelled mbio.role=<nodeRole>; unset: any node of the environment.
-    nodeRole: z.enum(["worker", "manager"], { message: "must be worker or manager (the node label mbio.role the runner is placed on)" }).optional(),
+    // The runner and its jobs run on CI nodes only (node label mbio.role=ci, mbio-cloud:ciNodes); kept as a key
+    // so an old stack file's worker/manager is refused with the reason rather than as an unknown key.
+    nodeRole: z.literal("ci", { message: "must be ci (or absent): the runner and its jobs run only on CI nodes (mbio-cloud:ciNodes), where no platform secret is; workers and managers hold them (docs/security.md)" }).optional(),
     docker: z
       .strictObject({
         // Jobs that name no image; must be pinned. Default: the runner's own pinned image.
         defaultImage: z.string().optional(),
-        // Job containers get the host's docker socket (image builds). Root on the node: docs/ci.md.
-        socketInJobs: z.boolean({ message: "must be true or false" }).default(true),
+        // Job containers get the host's docker socket. Off by default: the socket is root on the CI node and
+        // its Swarm worker identity. Image builds use a per-job Docker-in-Docker service (docs/ci.md).
+        socketInJobs: z.boolean({ message: "must be true or false" }).default(false),
         privileged: z.boolean({ message: "must be true or false" }).default(false),
       })
-      .default({ socketInJobs: true, privileged: false }),
+      .default({ socketInJobs: false, privileged: false }),
   })
   .superRefine((g, ctx) => {
     if (!g.enabled) return;
@@ -57,6 +59,6 @@ export const gitlabSchema = z
       ctx.addIssue({ code: "custom", path: ["projectId"], message: "set either gitlab.groupId (a group runner) or gitlab.projectId (a project runner), not both" });
     }
   })
-  .default({ enabled: false, concurrency: 2, maximumTimeout: 3600, docker: { socketInJobs: true, privileged: false } });
+  .default({ enabled: false, concurrency: 2, maximumTimeout: 3600, docker: { socketInJobs: false, privileged: false } });
 
 export type GitlabConfig = z.infer<typeof gitlabSchema>;

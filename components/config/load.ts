@@ -13,6 +13,7 @@ export const SECRET_KEYS = {
   backupS3AccessKeyId: "the S3 access key id of the backup bucket",
   backupS3SecretAccessKey: "the S3 secret access key of the backup bucket",
   resticPassword: "the password that encrypts the restic backup repository",
+  raftResticPassword: "the password of the Raft backup's own restic repository (<environment>-raft): held by the managers' maintenance task and tools/mbio-restore only, never by a node's backup agent",
   adminPassword: "the password of the admin UIs: the edge dashboard (user edge.dashboardUser) and Portainer (user admin)",
   cloudflareApiToken: "a Cloudflare API token with Zone.DNS edit on the zone (DNS records and the ACME DNS challenge)",
   registryPassword: "the password (GitLab deploy token) of the private registry in mbio-cloud:registry",
@@ -125,6 +126,7 @@ export function validateConfig(
     requireSecret("backupS3AccessKeyId", "backup.enabled is true");
     requireSecret("backupS3SecretAccessKey", "backup.enabled is true");
     requireSecret("resticPassword", "backup.enabled is true");
+    requireSecret("raftResticPassword", "backup.enabled is true (the Raft backup's own repository)");
   }
   const monitoringEnabled = parsed.success ? parsed.data.monitoring.enabled : (values.monitoring as { enabled?: unknown } | undefined)?.enabled !== false;
   if (monitoringEnabled) {

@@ -92,6 +92,9 @@ export const platformSchema = z
       .number({ message: "must be a number: 1, 3 or 5" })
       .refine((n) => (MANAGER_COUNTS as readonly number[]).includes(n), { message: "a Swarm needs an odd number of managers (1, 3 or 5)" }),
     workers: z.number({ message: "must be a whole number from 0 to 50" }).int({ message: "must be a whole number from 0 to 50" }).min(0, { message: "must be a whole number from 0 to 50" }).max(50, { message: "must be a whole number from 0 to 50" }),
+    // CI nodes (node label mbio.role=ci): Swarm workers that run the GitLab runner and its jobs and nothing of
+    // the platform, so a job finds no platform secret there (docs/security.md). Required by gitlab.enabled.
+    ciNodes: z.number({ message: "must be a whole number from 0 to 10" }).int({ message: "must be a whole number from 0 to 10" }).min(0, { message: "must be a whole number from 0 to 10" }).max(10, { message: "must be a whole number from 0 to 10" }).default(0),
     sshUser: z.string().regex(/^[a-z_][a-z0-9_-]*$/, { message: "must be a Unix user name" }).default("root"),
     sshPublicKeys: z.array(z.string().regex(/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( .*)?$/, { message: "must be an OpenSSH public key line (ssh-ed25519 AAAA… comment)" }), { message: "must be a list of OpenSSH public key lines (YAML: one '- ssh-ed25519 AAAA… comment' per line)" }).min(1, { message: "must list at least one SSH public key" }),
     adminCidrs: z.array(cidr, { message: "must be a list of IPv4 CIDRs (YAML: one '- 203.0.113.0/24' per line)" }).min(1, { message: "must list at least one CIDR allowed to reach SSH" }).refine((l) => !l.includes("0.0.0.0/0"), { message: "must not contain 0.0.0.0/0: SSH is never open to the world" }),
@@ -104,7 +107,7 @@ export const platformSchema = z
     // Hetzner machines.
     location: z.enum(HETZNER_LOCATIONS, { message: `must be a Hetzner location: ${HETZNER_LOCATIONS.join(", ")}` }).optional(),
     osImage: z.string().regex(/^[a-z]+-[0-9.]+$/, { message: "must be a Hetzner OS image with its version, e.g. debian-12" }).optional(),
-    serverTypes: z.strictObject({ manager: z.string().regex(/^[a-z]+\d+$/, { message: "must be a Hetzner server type such as cx32" }), worker: z.string().regex(/^[a-z]+\d+$/, { message: "must be a Hetzner server type such as cx42" }) }).optional(),
+    serverTypes: z.strictObject({ manager: z.string().regex(/^[a-z]+\d+$/, { message: "must be a Hetzner server type such as cx32" }), worker: z.string().regex(/^[a-z]+\d+$/, { message: "must be a Hetzner server type such as cx42" }), ci: z.string().regex(/^[a-z]+\d+$/, { message: "must be a Hetzner server type such as cx42 (CI nodes; default: the worker type)" }).optional() }).optional(),
     privateNetwork: z.strictObject({ cidr, subnet: cidr }).optional(),
     // Existing machines: the first `managers` hosts become managers, the next `workers` hosts workers.
     hosts: z.array(hostSchema).optional(),
@@ -139,8 +142,8 @@ export const platformSchema = z
       }
     } else {
       const hosts = c.hosts ?? [];
-      if (hosts.length < c.managers + c.workers) {
-        need("hosts", `lists ${hosts.length} host(s) but managers + workers is ${c.managers + c.workers}; add hosts or lower the counts`);
+      if (hosts.length < c.managers + c.workers + c.ciNodes) {
+        need("hosts", `lists ${hosts.length} host(s) but managers + workers + ciNodes is ${c.managers + c.workers + c.ciNodes}; add hosts or lower the counts`);
       }
       const seen = new Set<string>();
       hosts.forEach((h, i) => {
@@ -159,6 +162,9 @@ export const platformSchema = z
       for (const key of MONITORING_IMAGES.filter((k) => !c.images[k] && (k !== "grafana" || c.monitoring.grafana))) {
         ctx.addIssue({ code: "custom", path: ["images", key], message: `required when monitoring.enabled is true: the pinned ${key} image (name:version@sha256:<digest>; see docs/monitoring.md)` });
       }
+    }
+    if (c.gitlab.enabled && c.ciNodes < 1) {
+      ctx.addIssue({ code: "custom", path: ["ciNodes"], message: "must be at least 1 when gitlab.enabled is true: runner jobs run only on CI nodes, where no platform service and no platform secret is (docs/security.md)" });
     }
     if (c.gitlab.enabled && !c.images["gitlab-runner"]) {
       ctx.addIssue({ code: "custom", path: ["images", "gitlab-runner"], message: "required when gitlab.enabled is true: the gitlab/gitlab-runner image, pinned as gitlab/gitlab-runner:vX.Y.Z@sha256:<digest> (docs/ci.md)" });

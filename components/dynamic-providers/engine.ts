@@ -105,5 +105,7 @@ export class EngineRollout extends pulumi.dynamic.Resource {
 
 /** The order of a rolling change: managers one by one (the first manager first), then workers. */
 export function rollingOrder<T extends { role: string }>(machines: T[]): T[] {
-  return [...machines.filter((m) => m.role === "manager"), ...machines.filter((m) => m.role !== "manager")];
+  // CI nodes right after the managers: scaling the workers then never changes a CI node's place in the chain.
+  const of = (role: string) => machines.filter((m) => m.role === role);
+  return [...of("manager"), ...of("ci"), ...machines.filter((m) => m.role !== "manager" && m.role !== "ci")];
 }

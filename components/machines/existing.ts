@@ -1,6 +1,6 @@
 // Existing servers reached over SSH (on-premise installs, the local sandbox). Nothing is created: the
-// first `managers` hosts become managers and the next `workers` hosts workers, so raising `workers` takes
-// the next host of the list.
+// first `managers` hosts become managers, the next `workers` hosts workers and the next `ciNodes` hosts CI
+// nodes, so raising `workers` takes the next host of the list (and shifts the CI hosts: list them last).
 import * as pulumi from "@pulumi/pulumi";
 import { HostConfig } from "../config/schema";
 import { normalizeHostKey } from "../dynamic-providers/host-keys";
@@ -10,13 +10,14 @@ export interface ExistingMachinesArgs {
   hosts: HostConfig[];
   managers: number;
   workers: number;
+  ciNodes?: number;
   sshUser: string;
   sshPrivateKey: pulumi.Input<string>;
 }
 
 export function existingMachines(args: ExistingMachinesArgs): Machine[] {
-  return args.hosts.slice(0, args.managers + args.workers).map((host, i) => {
-    const role: NodeRole = i < args.managers ? "manager" : "worker";
+  return args.hosts.slice(0, args.managers + args.workers + (args.ciNodes ?? 0)).map((host, i) => {
+    const role: NodeRole = i < args.managers ? "manager" : i < args.managers + args.workers ? "worker" : "ci";
     return {
       name: host.name,
       role,

@@ -8,7 +8,7 @@ import { ValidatedConfig } from "../config/load";
 import { cloudInitUserData } from "./cloud-init";
 import { hostKeyUserData, SshHostKey } from "../dynamic-providers/host-keys";
 import { networkZone, placementGroupIndex, plannedNodes, privateIpFor } from "./naming";
-import { Machine, NodeRole } from "./types";
+import { Machine, NodeRole, swarmRole } from "./types";
 
 export interface HetznerMachinesArgs {
   config: ValidatedConfig;
@@ -91,7 +91,7 @@ export class HetznerMachines extends pulumi.ComponentResource {
     // resize) reaches one server at a time, and the next waits until the previous node is healthy again
     // (node-healthy.sh: engine up, back in the Swarm, every manager reachable), so quorum holds throughout.
     let previousHealthy: pulumi.Resource | undefined;
-    this.machines = plannedNodes(env, cfg.managers, cfg.workers).map(({ name: nodeName, role, index }) => {
+    this.machines = plannedNodes(env, cfg.managers, cfg.workers, cfg.ciNodes).map(({ name: nodeName, role, index }) => {
       const ip = privateIpFor(privateNetwork.subnet, role, index);
       // The server's host key, made before the server and written by cloud-init: the first SSH connection
       // already checks it. The user-data holds the private half, so it is a secret.
@@ -100,7 +100,7 @@ export class HetznerMachines extends pulumi.ComponentResource {
         `${name}-${nodeName}`,
         {
           name: nodeName,
-          serverType: role === "manager" ? serverTypes.manager : serverTypes.worker,
+          serverType: role === "manager" ? serverTypes.manager : role === "ci" ? (serverTypes.ci ?? serverTypes.worker) : serverTypes.worker,
           image: cfg.osImage!,
           location,
           sshKeys: keys.map((k) => k.id),
@@ -121,7 +121,7 @@ export class HetznerMachines extends pulumi.ComponentResource {
       const connection = pulumi.output({ host: server.ipv4Address, port: 22, user: cfg.sshUser, privateKey: args.sshPrivateKey, hostKey: hostKey.publicKey, dialErrorLimit: 60, perDialTimeout: 10 });
       previousHealthy = new command.remote.Command(
         `${name}-${nodeName}-healthy`,
-        { connection, create: remoteScript("swarm/node-healthy.sh", { ROLE: role }), triggers: [server.serverType], logging: "stderr" },
+        { connection, create: remoteScript("swarm/node-healthy.sh", { ROLE: swarmRole(role) }), triggers: [server.serverType], logging: "stderr" },
         { parent: this },
       );
       return {

@@ -2,18 +2,18 @@
 // adding or removing a node never renumbers, and so never replaces, another one.
 import { NodeRole } from "./types";
 
-/** Offsets inside the subnet: managers .11-.15, workers .101-.150; .1 is Hetzner's gateway. */
-const FIRST_HOST: Record<NodeRole, number> = { manager: 10, worker: 100 };
-const MAX_INDEX: Record<NodeRole, number> = { manager: 5, worker: 50 };
+/** Offsets inside the subnet: managers .11-.15, workers .101-.150, CI nodes .201-.210; .1 is Hetzner's gateway. */
+const FIRST_HOST: Record<NodeRole, number> = { manager: 10, worker: 100, ci: 200 };
+const MAX_INDEX: Record<NodeRole, number> = { manager: 5, worker: 50, ci: 10 };
 
 export function nodeName(environment: string, role: NodeRole, index: number): string {
   return `${environment}-${role}-${index}`;
 }
 
-/** The 1-based node names of an environment, managers first. */
-export function plannedNodes(environment: string, managers: number, workers: number): { name: string; role: NodeRole; index: number }[] {
+/** The 1-based node names of an environment, managers first, CI nodes last. */
+export function plannedNodes(environment: string, managers: number, workers: number, ciNodes = 0): { name: string; role: NodeRole; index: number }[] {
   const list = (role: NodeRole, n: number) => Array.from({ length: n }, (_, i) => ({ name: nodeName(environment, role, i + 1), role, index: i + 1 }));
-  return [...list("manager", managers), ...list("worker", workers)];
+  return [...list("manager", managers), ...list("worker", workers), ...list("ci", ciNodes)];
 }
 
 export function privateIpFor(subnetCidr: string, role: NodeRole, index: number): string {

@@ -2,7 +2,16 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Connection } from "../swarm-stack";
 
-export type NodeRole = "manager" | "worker";
+/**
+ * manager and worker run the platform; ci nodes run CI jobs and nothing of the platform (no service, global
+ * ones included, no storage plugin), so a job there finds no platform secret (docs/security.md).
+ */
+export type NodeRole = "manager" | "worker" | "ci";
+
+/** The Swarm role of a node: a CI node is a Swarm worker, told apart by its label mbio.role=ci. */
+export function swarmRole(role: NodeRole): "manager" | "worker" {
+  return role === "manager" ? "manager" : "worker";
+}
 
 export interface Machine {
   /** Stable node name; also the Swarm node label mbio.name. */

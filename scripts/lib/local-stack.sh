@@ -41,6 +41,8 @@ local_stack_prepare() {
   pulumi_local config set --secret mbio-cloud:sshPrivateKey <"$SSH_KEY" >/dev/null
   [ -f "$STATE_DIR/restic-password" ] || (umask 077 && head -c 32 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' >"$STATE_DIR/restic-password")
   pulumi_local config set --secret mbio-cloud:resticPassword <"$STATE_DIR/restic-password" >/dev/null
+  [ -f "$STATE_DIR/raft-restic-password" ] || (umask 077 && head -c 32 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' >"$STATE_DIR/raft-restic-password")
+  pulumi_local config set --secret mbio-cloud:raftResticPassword <"$STATE_DIR/raft-restic-password" >/dev/null
   # The admin UIs' password (edge dashboard user admin, Portainer admin), generated once, kept in the state dir.
   [ -f "$STATE_DIR/admin-password" ] || (umask 077 && head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' >"$STATE_DIR/admin-password")
   pulumi_local config set --secret mbio-cloud:adminPassword <"$STATE_DIR/admin-password" >/dev/null

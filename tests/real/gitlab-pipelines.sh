@@ -79,17 +79,13 @@ else
   fail ".gitlab-ci.yml: gitlab-ci-local refused it"
 fi
 
-expect_jobs "merge request (unprotected branch)" "lint on_success
+# A merge request gets no credential-holding job at all, from a protected source branch neither (issue 18:
+# merge-request jobs never get an environment's passphrase or state credentials).
+MR_JOBS="lint on_success
 unit on_success
-test on_success
-preview-development on_success" "$infra" "${MR[@]}"
-
-expect_jobs "merge request from a protected branch" "lint on_success
-unit on_success
-test on_success
-preview-development on_success
-preview-staging on_success
-preview-production on_success" "$infra" "${MR[@]}" --variable CI_MERGE_REQUEST_SOURCE_BRANCH_PROTECTED=true
+test on_success"
+expect_jobs "merge request (unprotected branch): no preview, no credentials" "$MR_JOBS" "$infra" "${MR[@]}"
+expect_jobs "merge request from a protected branch: no preview, no credentials" "$MR_JOBS" "$infra" "${MR[@]}" --variable CI_MERGE_REQUEST_SOURCE_BRANCH_PROTECTED=true
 
 DEFAULT_BRANCH_JOBS="lint on_success
 unit on_success
@@ -148,9 +144,23 @@ if node -e '
       if (/--(registry-)?password(?!-stdin)[ =]|--token[ =]|\s-p\s+"?\$/.test(line)) problems.push(`${name}: a secret option on a command line: ${line}`);
     }
   }
+  // Trust levels (docs/ci.md, "Runners and trust levels"): the jobs a merge request runs go to the runner
+  // that takes any ref; every job with an environment (credentials), and every other job, to the deploy
+  // runner, which takes protected refs only; a Pulumi job verifies its cached toolchain first.
+  const mrJobs = process.argv[3].split(" ");
+  // gitlab-ci-local leaves `default:` out of its expanded form: the default tags come from the file itself.
+  const defaultTags = /^default:\n(?: {2}.*\n)*? {2}tags: \[([^\]]*)\]/m.exec(require("fs").readFileSync(process.argv[1] + "/.gitlab-ci.yml", "utf8"))?.[1].split(",").map((t) => t.trim());
+  for (const [name, j] of Object.entries(p)) {
+    if (!j || typeof j !== "object" || !("script" in j)) continue;
+    const want = mrJobs.includes(name) || name === "nightly" ? "mbio-cloud-test" : "mbio-cloud-deploy";
+    const tags = j.tags ?? defaultTags;
+    if (JSON.stringify(tags) !== JSON.stringify([want])) problems.push(`${name}: tags ${JSON.stringify(tags)}, want [${want}]`);
+    if (want === "mbio-cloud-test" && j.environment) problems.push(`${name}: a merge-request job with environment ${JSON.stringify(j.environment)}`);
+    if ((j.script ?? []).some((l) => /^pulumi (up|preview)/.test(l)) && !(j.before_script ?? []).includes("verify_pulumi_toolchain")) problems.push(`${name}: runs pulumi without verify_pulumi_toolchain`);
+  }
   if (problems.length) { console.error(problems.join("\n")); process.exit(1); }
-' "$MBIO_ROOT" "$work/preview.yml" 2>"$work/preview.err"; then
-  ok "deploy jobs: environment per stack, resource_group pulumi-<stack>, not interruptible; production manual and blocking; previews --diff; policy pack on every preview and up; no password or token option on any job's command line"
+' "$MBIO_ROOT" "$work/preview.yml" "$(cut -d' ' -f1 <<<"$MR_JOBS" | xargs)" 2>"$work/preview.err"; then
+  ok "deploy jobs: environment per stack, resource_group pulumi-<stack>, not interruptible; production manual and blocking; previews --diff; policy pack on every preview and up; merge-request jobs on mbio-cloud-test without environment, every other job on the protected mbio-cloud-deploy runner; pulumi jobs verify the cached toolchain; no password or token option on any job's command line"
 else
   sed 's/^/      /' "$work/preview.err"
   fail "deploy job settings"

@@ -34,7 +34,7 @@ const settle = () => settleRegistrations(() => resources.length);
 
 function build(name: string, backup = enabled, extra: Record<string, unknown> = {}) {
   resources.length = 0;
-  return new S3Backup(name, { environment: "staging", backup, images: { "backup-agent": IMAGE }, managerConnection: connection, networkName: "staging-platform", resticPassword: pulumi.secret("pw"), s3AccessKeyId: pulumi.secret("id"), s3SecretAccessKey: pulumi.secret("key"), ...extra });
+  return new S3Backup(name, { environment: "staging", backup, images: { "backup-agent": IMAGE }, managerConnection: connection, networkName: "staging-platform", resticPassword: pulumi.secret("pw"), raftResticPassword: pulumi.secret("raft-pw"), s3AccessKeyId: pulumi.secret("id"), s3SecretAccessKey: pulumi.secret("key"), ...extra });
 }
 
 describe("S3Backup", () => {
@@ -45,14 +45,30 @@ describe("S3Backup", () => {
     expect(resources.filter((r) => r.type !== "mbio-cloud:platform:S3Backup")).toEqual([]);
   });
 
-  test("enabled: configs for every script, three secrets, one stack deployed through SwarmStack", async () => {
+  test("the Raft backup's password reaches the maintenance task (managers) only, with a repository of its own", async () => {
+    build("staging-backup");
+    await settle();
+    const deploy = resources.find((r) => r.name === "staging-backup-stack-deploy")!;
+    const doc = JSON.parse(String(asSecret(deploy.inputs.document).value));
+    const names = (svc: { secrets: { source: string }[] }) => svc.secrets.map((s) => s.source).sort();
+    // The global agent (every platform node) cannot open the Raft archive's repository.
+    expect(names(doc.services.agent)).toEqual(["restic_password", "s3_access_key_id", "s3_secret_access_key"]);
+    expect(doc.services.agent.environment.RAFT_RESTIC_REPOSITORY).toBeUndefined();
+    expect(names(doc.services.maintenance)).toEqual(["raft_restic_password", "restic_password", "s3_access_key_id", "s3_secret_access_key"]);
+    expect(doc.services.maintenance.deploy.placement.constraints).toContain("node.role == manager");
+    expect(doc.services.maintenance.environment).toMatchObject({ RAFT_RESTIC_REPOSITORY: `${doc.services.maintenance.environment.RESTIC_REPOSITORY}-raft`, RAFT_RESTIC_PASSWORD_FILE: "/run/secrets/raft_restic_password" });
+    const secret = resources.find((r) => r.name === "staging-backup-secret-raft-restic-password")!;
+    expect(asSecret(secret.inputs.stdin)).toEqual({ secret: true, value: "raft-pw" });
+  });
+
+  test("enabled: configs for every script, four secrets, one stack deployed through SwarmStack", async () => {
     build("staging-backup");
     await settle();
     const cmds = resources.filter((r) => r.type === "command:remote:Command");
     const configs = cmds.filter((r) => r.name.includes("-config-"));
     const secrets = cmds.filter((r) => r.name.includes("-secret-"));
     expect(configs).toHaveLength(BACKUP_SCRIPTS.length);
-    expect(secrets.map((s) => s.name).sort()).toEqual(["staging-backup-secret-restic-password", "staging-backup-secret-s3-access-key-id", "staging-backup-secret-s3-secret-access-key"]);
+    expect(secrets.map((s) => s.name).sort()).toEqual(["staging-backup-secret-raft-restic-password", "staging-backup-secret-restic-password", "staging-backup-secret-s3-access-key-id", "staging-backup-secret-s3-secret-access-key"]);
     // Secret values travel on stdin, never on a command line.
     for (const s of secrets) {
       expect(String(s.inputs.create)).not.toMatch(/\bpw\b|\bkey\b'/);
@@ -64,7 +80,7 @@ describe("S3Backup", () => {
     expect(deploy.type).toBe("pulumi-nodejs:dynamic/swarm:Stack");
     const doc = JSON.parse(String(asSecret(deploy.inputs.document).value));
     expect(doc.services.agent.deploy.mode).toBe("global");
-    expect(doc.services.maintenance.deploy.placement.constraints).toEqual(["node.role == manager"]);
+    expect(doc.services.maintenance.deploy.placement.constraints).toEqual(["node.role == manager", "node.labels.mbio.role != ci"]);
     expect(doc.services.agent.image).toBe(IMAGE);
     expect(JSON.stringify(doc)).not.toContain('"pw"');
   });
@@ -90,7 +106,7 @@ describe("S3Backup", () => {
   });
 
   test("missing backup-agent image is a clear error", () => {
-    expect(() => new S3Backup("x", { environment: "staging", backup: enabled, images: {}, managerConnection: connection, resticPassword: "a", s3AccessKeyId: "b", s3SecretAccessKey: "c" })).toThrow(/images.backup-agent is required/);
+    expect(() => new S3Backup("x", { environment: "staging", backup: enabled, images: {}, managerConnection: connection, resticPassword: "a", raftResticPassword: "r", s3AccessKeyId: "b", s3SecretAccessKey: "c" })).toThrow(/images.backup-agent is required/);
   });
 
   test("schema: retention, schedules and influx are validated with operator messages", () => {

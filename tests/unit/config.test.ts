@@ -4,7 +4,7 @@ import { SECRET_KEYS, validateConfig } from "../../components/config/load";
 import { platformSchema } from "../../components/config/schema";
 import { deployableConfig, stackFileConfig, TEST_HOST_KEY } from "./support/harness";
 
-const secrets = { sshPrivateKey: "secret" as const, backupS3AccessKeyId: "secret" as const, backupS3SecretAccessKey: "secret" as const, resticPassword: "secret" as const, registryPassword: "secret" as const, gitlabToken: "secret" as const, adminPassword: "secret" as const, cloudflareApiToken: "secret" as const, influxdbAdminPassword: "secret" as const, influxdbWriterPassword: "secret" as const, influxdbReaderPassword: "secret" as const, grafanaAdminPassword: "secret" as const };
+const secrets = { sshPrivateKey: "secret" as const, backupS3AccessKeyId: "secret" as const, backupS3SecretAccessKey: "secret" as const, resticPassword: "secret" as const, raftResticPassword: "secret" as const, registryPassword: "secret" as const, gitlabToken: "secret" as const, adminPassword: "secret" as const, cloudflareApiToken: "secret" as const, influxdbAdminPassword: "secret" as const, influxdbWriterPassword: "secret" as const, influxdbReaderPassword: "secret" as const, grafanaAdminPassword: "secret" as const };
 const monitoringImageProblems = (stack: string) =>
   ["influxdb", "telegraf", "grafana"].map((k) => expect.stringMatching(new RegExp(`^Pulumi\\.${stack}\\.yaml: mbio-cloud:images\\.${k} is missing — required when monitoring\\.enabled is true`)));
 // What every committed stack file still needs from its operator for the GitLab runner (docs/ci.md).
@@ -126,13 +126,25 @@ describe("config validation", () => {
     expect(problemsFor("staging", raw).join("\n")).not.toMatch(/storage/);
   });
 
-  test("existing hosts must cover managers + workers", () => {
+  test("a runner needs a CI node: gitlab.enabled with ciNodes 0 is refused with the reason", () => {
+    const raw = valid();
+    raw.ciNodes = 0;
+    expect(problemsFor("staging", raw).join("\n")).toMatch(/mbio-cloud:ciNodes is 0 — must be at least 1 when gitlab.enabled is true: runner jobs run only on CI nodes/);
+  });
+
+  test("gitlab.nodeRole worker (the old placement next to platform services) is refused with the reason", () => {
+    const raw = valid();
+    raw.gitlab = { ...(raw.gitlab as object), nodeRole: "worker" };
+    expect(problemsFor("staging", raw).join("\n")).toMatch(/mbio-cloud:gitlab\.nodeRole is worker — must be ci \(or absent\)/);
+  });
+
+  test("existing hosts must cover managers + workers + ciNodes", () => {
     const raw = valid();
     raw.machineSource = "existing";
     for (const k of ["location", "osImage", "serverTypes", "privateNetwork"]) delete raw[k];
     raw.storage = { driver: "local" };
     raw.hosts = [{ name: "a", address: "192.0.2.1", privateAddress: "10.0.0.1", hostKey: TEST_HOST_KEY.publicKey }];
-    expect(problemsFor("staging", raw).join("\n")).toMatch(/mbio-cloud:hosts .* lists 1 host\(s\) but managers \+ workers is 5; add hosts or lower the counts/);
+    expect(problemsFor("staging", raw).join("\n")).toMatch(/mbio-cloud:hosts .* lists 1 host\(s\) but managers \+ workers \+ ciNodes is 6; add hosts or lower the counts/);
   });
 
   test("existing hosts carry their pinned ed25519 host key", () => {
@@ -142,6 +154,9 @@ describe("config validation", () => {
     raw.storage = { driver: "local" };
     raw.managers = 1;
     raw.workers = 0;
+    // One host only: no CI node, so no runner (gitlab.enabled needs one).
+    raw.ciNodes = 0;
+    raw.gitlab = { ...(raw.gitlab as object), enabled: false };
     raw.hosts = [{ name: "a", address: "192.0.2.1", privateAddress: "10.0.0.1" }];
     expect(problemsFor("staging", raw).join("\n")).toMatch(/mbio-cloud:hosts\[0\]\.hostKey .*ssh-keyscan -t ed25519/);
     raw.hosts = [{ name: "a", address: "192.0.2.1", privateAddress: "10.0.0.1", hostKey: "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBA==" }];

@@ -262,7 +262,7 @@ describe("the builders", () => {
 
   test("Portainer: one server on a manager (stop-first: one writer on its volume), agents global, one overlay network", () => {
     const { server, agent } = controlPlaneCompose({ environment: "staging", images: { server: "p", agent: "a" }, namespace: "staging.mbiosphere.com", networkName: "staging-platform", overlayEncrypted: true, agentSecret: "s", adminPasswordSecret: "n" });
-    expect((server.services.portainer.deploy as { placement: { constraints: string[] } }).placement.constraints).toEqual(["node.role == manager"]);
+    expect((server.services.portainer.deploy as { placement: { constraints: string[] } }).placement.constraints).toEqual(["node.role == manager", "node.labels.mbio.role != ci"]);
     expect((server.services.portainer.deploy as { update_config: { order: string } }).update_config.order).toBe("stop-first");
     expect((agent.services.agent.deploy as { mode: string }).mode).toBe("global");
     expect(agent.networks!.agent).toEqual({ driver: "overlay", attachable: false, driver_opts: { encrypted: "true" } });

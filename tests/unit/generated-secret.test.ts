@@ -1,5 +1,5 @@
-// GeneratedSecret's provider (components/generated-secret.ts): random on create, stable across updates.
-import { generatedSecretProvider } from "../../components/generated-secret";
+// GeneratedSecret's provider (components/dynamic-providers/generated-secret.ts): random on create, stable across updates.
+import { generatedSecretProvider } from "../../components/dynamic-providers/generated-secret";
 
 describe("GeneratedSecret provider", () => {
   test("create: the hex of `bytes` random bytes, a different value each time", async () => {

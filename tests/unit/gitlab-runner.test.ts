@@ -145,8 +145,15 @@ describe("the runner service", () => {
     expect(toml).toContain(`image = "${PIPELINE_IMAGES["gitlab-runner"]}"`);
   });
 
-  test("compose: pinned image, secret config, named state volume, docker socket, healthcheck, limits, start-first, placement by label", () => {
-    const c = runnerCompose({ image: PIPELINE_IMAGES["gitlab-runner"], secretName: "gitlab-runner-config-abc", environment: "staging", nodeRole: "worker" });
+  test("config.toml by default: no host docker socket in jobs, not privileged", () => {
+    const toml = runnerConfigToml({ environment: "staging", gitlab: { ...GITLAB_CONFIG, docker: { socketInJobs: false, privileged: false } }, url: "https://gitlab.com", runnerId: 9171, token: RUNNER_TOKEN, defaultImage: PIPELINE_IMAGES["gitlab-runner"] });
+    expect(toml).toContain('volumes = ["/cache"]');
+    expect(toml).not.toContain("docker.sock");
+    expect(toml).toMatch(/^ {4}privileged = false$/m);
+  });
+
+  test("compose: pinned image, secret config, named state volume, docker socket, healthcheck, limits, start-first, placement on CI nodes", () => {
+    const c = runnerCompose({ image: PIPELINE_IMAGES["gitlab-runner"], secretName: "gitlab-runner-config-abc", environment: "staging" });
     const svc = c.services.runner as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
     expect(svc.image).toMatch(/@sha256:[0-9a-f]{64}$/);
     expect(svc.secrets).toEqual([{ source: "config_toml", target: "config.toml", mode: 0o400 }]);
@@ -157,7 +164,8 @@ describe("the runner service", () => {
     ]);
     expect(Object.keys(c.volumes!)).toEqual(["state"]);
     expect(svc.healthcheck.test).toContain("http://127.0.0.1:9252/metrics");
-    expect(svc.deploy.placement.constraints).toEqual(["node.labels.mbio.environment == staging", "node.labels.mbio.role == worker"]);
+    // CI nodes only (tests/unit/placement.test.ts checks every other service stays off them).
+    expect(svc.deploy.placement.constraints).toEqual(["node.labels.mbio.environment == staging", "node.labels.mbio.role == ci"]);
     expect(svc.deploy.update_config).toMatchObject({ order: "start-first", failure_action: "rollback" });
     expect(svc.deploy.resources.limits).toEqual({ cpus: "1", memory: "512M" });
   });
@@ -196,7 +204,7 @@ describe("the runner service", () => {
 
 describe("bad runner input stops before anything is created", () => {
   const base = () => Object.fromEntries(Object.entries(deployableConfig("staging")).map(([k, v]) => [k.replace(/^mbio-cloud:/, ""), v])) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
-  const secrets = { sshPrivateKey: "secret", backupS3AccessKeyId: "secret", backupS3SecretAccessKey: "secret", resticPassword: "secret", registryPassword: "secret", gitlabToken: "secret", adminPassword: "secret", cloudflareApiToken: "secret", influxdbAdminPassword: "secret", influxdbWriterPassword: "secret", influxdbReaderPassword: "secret", grafanaAdminPassword: "secret" } as const;
+  const secrets = { sshPrivateKey: "secret", backupS3AccessKeyId: "secret", backupS3SecretAccessKey: "secret", resticPassword: "secret", raftResticPassword: "secret", registryPassword: "secret", gitlabToken: "secret", adminPassword: "secret", cloudflareApiToken: "secret", influxdbAdminPassword: "secret", influxdbWriterPassword: "secret", influxdbReaderPassword: "secret", grafanaAdminPassword: "secret" } as const;
   const problems = (raw: Record<string, unknown>, values: Record<string, string> = { gitlabToken: ADMIN }, state: Record<string, "secret" | "plain"> = secrets): string[] => {
     try {
       validateConfig("staging", raw, state, values);

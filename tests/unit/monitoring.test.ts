@@ -15,7 +15,7 @@ function compose(m = monitoring, images: Record<string, string> = PIPELINE_IMAGE
   return monitoringCompose({ ...base, monitoring: m, images, networkName: "staging-platform", files, configNames: names(files), secretNames: { influxdb_admin_password: "a", influxdb_writer_password: "w", influxdb_reader_password: "r", grafana_admin_password: "g" } });
 }
 const unprefixed = (c: Record<string, unknown>) => Object.fromEntries(Object.entries(c).map(([k, v]) => [k.replace(/^mbio-cloud:/, ""), v]));
-const allSecrets = { sshPrivateKey: "secret", influxdbAdminPassword: "secret", influxdbWriterPassword: "secret", influxdbReaderPassword: "secret", grafanaAdminPassword: "secret", backupS3AccessKeyId: "secret", backupS3SecretAccessKey: "secret", resticPassword: "secret", registryPassword: "secret" } as const;
+const allSecrets = { sshPrivateKey: "secret", influxdbAdminPassword: "secret", influxdbWriterPassword: "secret", influxdbReaderPassword: "secret", grafanaAdminPassword: "secret", backupS3AccessKeyId: "secret", backupS3SecretAccessKey: "secret", resticPassword: "secret", raftResticPassword: "secret", registryPassword: "secret" } as const;
 
 describe("monitoring Compose document", () => {
   const doc = compose();

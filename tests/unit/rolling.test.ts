@@ -20,7 +20,7 @@ describe("rolling engine changes", () => {
     expect(rollingOrder(nodes).map((n) => n.name)).toEqual(["m1", "m2", "w1", "w2"]);
   });
 
-  test("staging: one EngineRollout per node, chained manager-1 → manager-2 → manager-3 → worker-1 → worker-2, with the pinned engine and containerd", async () => {
+  test("staging: one EngineRollout per node, chained manager-1 → manager-2 → manager-3 → ci-1 → worker-1 → worker-2 (CI nodes before the workers, so scaling workers never moves them), with the pinned engine and containerd", async () => {
     const run = await runProgram("staging", deployableConfig("staging"));
     expect(run.error).toBeUndefined();
     const rollouts = byType(run, ROLLOUT);
@@ -29,7 +29,8 @@ describe("rolling engine changes", () => {
       "staging-manager-1": "",
       "staging-manager-2": "staging-manager-1",
       "staging-manager-3": "staging-manager-2",
-      "staging-worker-1": "staging-manager-3",
+      "staging-ci-1": "staging-manager-3",
+      "staging-worker-1": "staging-ci-1",
       "staging-worker-2": "staging-worker-1",
     });
     for (const r of rollouts) {
@@ -38,16 +39,17 @@ describe("rolling engine changes", () => {
     }
     // The first install passes the containerd pin too.
     const installs = byType(run, COMMAND).filter((c) => c.name.endsWith("-docker"));
-    expect(installs).toHaveLength(5);
+    expect(installs).toHaveLength(6);
     for (const c of installs) expect(String(c.inputs.create)).toContain("CONTAINERD_VERSION='1.7.25-1'");
   });
 
   test("Hetzner: every server has a health gate that re-runs when its server type changes (the next server waits for it)", async () => {
     const run = await runProgram("staging", deployableConfig("staging"));
     const gates = byType(run, COMMAND).filter((c) => c.name.endsWith("-healthy"));
-    expect(gates.map((g) => g.name.replace(/^.*-(staging-(manager|worker)-\d)-healthy$/, "$1")).sort()).toEqual(["staging-manager-1", "staging-manager-2", "staging-manager-3", "staging-worker-1", "staging-worker-2"]);
+    expect(gates.map((g) => g.name.replace(/^.*-(staging-(manager|worker|ci)-\d)-healthy$/, "$1")).sort()).toEqual(["staging-ci-1", "staging-manager-1", "staging-manager-2", "staging-manager-3", "staging-worker-1", "staging-worker-2"]);
     for (const g of gates) {
       expect(g.inputs.triggers).toEqual([g.name.includes("manager") ? "cx32" : "cx42"]);
+      // A CI node is a Swarm worker to the health gate.
       expect(String(g.inputs.create)).toContain(g.name.includes("manager") ? "ROLE='manager'" : "ROLE='worker'");
     }
   });

@@ -13,15 +13,19 @@ function withWorkers(stack: string, workers: number) {
 const serversByName = (rs: MockResource[]) => Object.fromEntries(byType({ resources: rs } as never, SERVER).map((s) => [s.inputs.name as string, s]));
 
 describe("SwarmCluster on Hetzner", () => {
-  test("staging: 3 managers and 2 workers with role labels, spread placement, private IPs derived from names", async () => {
+  test("staging: 3 managers, 2 workers and 1 CI node with role labels, spread placement, private IPs derived from names", async () => {
     const run = await runProgram("staging", deployableConfig("staging"));
     expect(run.error).toBeUndefined();
     const servers = byType(run, SERVER);
-    expect(servers.map((s) => s.inputs.name).sort()).toEqual(["staging-manager-1", "staging-manager-2", "staging-manager-3", "staging-worker-1", "staging-worker-2"]);
+    expect(servers.map((s) => s.inputs.name).sort()).toEqual(["staging-ci-1", "staging-manager-1", "staging-manager-2", "staging-manager-3", "staging-worker-1", "staging-worker-2"]);
     const byName = serversByName(run.resources);
     expect((byName["staging-manager-2"].inputs.networks as { ip: string }[])[0].ip).toBe("10.20.1.12");
     expect((byName["staging-worker-1"].inputs.networks as { ip: string }[])[0].ip).toBe("10.20.1.101");
     expect(byName["staging-worker-1"].inputs.labels).toMatchObject({ environment: "staging", role: "worker", "managed-by": "pulumi" });
+    // The CI node: .201, the worker server type, the base firewall only (no web ports).
+    expect((byName["staging-ci-1"].inputs.networks as { ip: string }[])[0].ip).toBe("10.20.1.201");
+    expect(byName["staging-ci-1"].inputs).toMatchObject({ serverType: "cx42", labels: { role: "ci" } });
+    expect(byName["staging-ci-1"].inputs.firewallIds).toHaveLength(1);
     expect(byName["staging-manager-1"].inputs).toMatchObject({ serverType: "cx32", image: "debian-12", location: "fsn1", deleteProtection: false, rebuildProtection: false });
     // The user-data holds the server's private host key: a secret.
     const userData = asSecret(byName["staging-manager-1"].inputs.userData);
@@ -30,7 +34,7 @@ describe("SwarmCluster on Hetzner", () => {
     expect(String(userData.value)).toContain("PasswordAuthentication no");
     const groups = byType(run, "hcloud:index/placementGroup:PlacementGroup");
     expect(groups.every((g) => g.inputs.type === "spread")).toBe(true);
-    expect(groups.map((g) => g.inputs.name).sort()).toEqual(["staging-manager-1", "staging-worker-1"]);
+    expect(groups.map((g) => g.inputs.name).sort()).toEqual(["staging-ci-1", "staging-manager-1", "staging-worker-1"]);
     expect(byType(run, "hcloud:index/network:Network")[0].inputs).toMatchObject({ name: "staging", ipRange: "10.20.0.0/16" });
     expect(byType(run, "hcloud:index/networkSubnet:NetworkSubnet")[0].inputs).toMatchObject({ networkZone: "eu-central", ipRange: "10.20.1.0/24", type: "cloud" });
   });
@@ -38,7 +42,8 @@ describe("SwarmCluster on Hetzner", () => {
   test("host firewall on every server: the Swarm ports from the private network, as the Hetzner firewall says", async () => {
     const run = await runProgram("staging", deployableConfig("staging"));
     const fw = (n: string) => String(byType(run, COMMAND).find((c) => c.name === `staging-swarm-${n}-firewall`)!.inputs.create);
-    for (const n of ["staging-manager-1", "staging-manager-2", "staging-manager-3", "staging-worker-1", "staging-worker-2"]) expect(fw(n)).toContain("PRIVATE_CIDR='10.20.0.0/16'");
+    for (const n of ["staging-manager-1", "staging-manager-2", "staging-manager-3", "staging-worker-1", "staging-worker-2", "staging-ci-1"]) expect(fw(n)).toContain("PRIVATE_CIDR='10.20.0.0/16'");
+    expect(fw("staging-ci-1")).toContain("MANAGER='false'");
     expect(fw("staging-manager-1")).toContain("MANAGER='true'");
     expect(fw("staging-manager-1")).toContain("EDGE='true'");
     expect(fw("staging-worker-1")).toContain("EDGE='false'");
@@ -51,7 +56,7 @@ describe("SwarmCluster on Hetzner", () => {
   test("host keys: one generated key per server, installed by cloud-init, pinned on every connection", async () => {
     const run = await runProgram("staging", deployableConfig("staging"));
     const keys = byType(run, "pulumi-nodejs:dynamic/mbio:SshHostKey");
-    expect(keys.map((k) => k.name).sort()).toEqual(["manager-1", "manager-2", "manager-3", "worker-1", "worker-2"].map((n) => `staging-swarm-hetzner-staging-${n}-host-key`));
+    expect(keys.map((k) => k.name).sort()).toEqual(["ci-1", "manager-1", "manager-2", "manager-3", "worker-1", "worker-2"].map((n) => `staging-swarm-hetzner-staging-${n}-host-key`));
     const userData = String(asSecret(serversByName(run.resources)["staging-worker-1"].inputs.userData).value);
     expect(userData).toContain(`ed25519_public: ${TEST_HOST_KEY.publicKey}`);
     expect(userData).toContain("BEGIN OPENSSH PRIVATE KEY");
@@ -87,7 +92,7 @@ describe("SwarmCluster on Hetzner", () => {
     const cfg = deployableConfig("staging");
     const run = await runProgram("staging", cfg);
     const keySteps = byType(run, COMMAND).filter((c) => c.name.endsWith("-ssh-keys"));
-    expect(keySteps).toHaveLength(5);
+    expect(keySteps).toHaveLength(6);
     const deployKey = TEST_SSH_KEY.public.split(" ").slice(0, 2).join(" ");
     for (const step of keySteps) {
       expect(step.inputs.create).toContain("authorized-keys.sh");
@@ -106,7 +111,7 @@ describe("SwarmCluster on Hetzner", () => {
   test("production servers and network have delete and rebuild protection", async () => {
     const run = await runProgram("production", deployableConfig("production"));
     const servers = byType(run, SERVER);
-    expect(servers).toHaveLength(7);
+    expect(servers).toHaveLength(8);
     expect(servers.every((s) => s.inputs.deleteProtection === true && s.inputs.rebuildProtection === true)).toBe(true);
     expect(byType(run, "hcloud:index/network:Network")[0].inputs.deleteProtection).toBe(true);
   });
@@ -115,7 +120,7 @@ describe("SwarmCluster on Hetzner", () => {
     const run = await runProgram("staging", deployableConfig("staging"));
     const commands = byType(run, COMMAND);
     const names = [...commands, ...byType(run, NODE)].map((c) => c.name);
-    for (const node of ["staging-manager-1", "staging-manager-2", "staging-manager-3", "staging-worker-1", "staging-worker-2"]) {
+    for (const node of ["staging-manager-1", "staging-manager-2", "staging-manager-3", "staging-worker-1", "staging-worker-2", "staging-ci-1"]) {
       expect(names).toContain(`staging-swarm-${node}-first-boot`);
       expect(names).toContain(`staging-swarm-${node}-harden`);
       expect(names).toContain(`staging-swarm-${node}-docker`);
@@ -124,7 +129,7 @@ describe("SwarmCluster on Hetzner", () => {
     // Every node joins, the first manager too (a no-op on the Swarm's first node; a rebuilt one joins the
     // live Swarm through the others). No join has a delete: a replaced join never takes a node out.
     const joins = commands.filter((c) => c.name.startsWith("staging-swarm-") && c.name.endsWith("-join"));
-    expect(joins.map((c) => c.name).sort()).toEqual(["staging-swarm-staging-manager-1-join", "staging-swarm-staging-manager-2-join", "staging-swarm-staging-manager-3-join", "staging-swarm-staging-worker-1-join", "staging-swarm-staging-worker-2-join"]);
+    expect(joins.map((c) => c.name).sort()).toEqual(["staging-swarm-staging-ci-1-join", "staging-swarm-staging-manager-1-join", "staging-swarm-staging-manager-2-join", "staging-swarm-staging-manager-3-join", "staging-swarm-staging-worker-1-join", "staging-swarm-staging-worker-2-join"]);
     expect(joins.every((c) => c.inputs.delete === undefined)).toBe(true);
     expect(names).not.toContain("staging-swarm-init");
     // One Swarm resource: found through every manager (first manager first), initialised only when none has one.
@@ -173,7 +178,7 @@ describe("SwarmCluster on Hetzner", () => {
     expect(byType(after, SWARM)[0].inputs.joinTokenRotation).toBe(1);
     const b = new Map(before.resources.map((r) => [`${r.type}/${r.name}`, JSON.stringify(r.inputs)]));
     const changed = after.resources.filter((r) => b.get(`${r.type}/${r.name}`) !== JSON.stringify(r.inputs)).map((r) => r.name).sort();
-    expect(changed).toEqual(["staging-swarm-staging-manager-1-join", "staging-swarm-staging-manager-2-join", "staging-swarm-staging-manager-3-join", "staging-swarm-staging-worker-1-join", "staging-swarm-staging-worker-2-join", "staging-swarm-swarm"]);
+    expect(changed).toEqual(["staging-swarm-staging-ci-1-join", "staging-swarm-staging-manager-1-join", "staging-swarm-staging-manager-2-join", "staging-swarm-staging-manager-3-join", "staging-swarm-staging-worker-1-join", "staging-swarm-staging-worker-2-join", "staging-swarm-swarm"]);
     expect(asSecret(byType(after, COMMAND).find((c) => c.name === "staging-swarm-staging-worker-1-join")!.inputs.stdin)).toEqual({ secret: true, value: "SWMTKN-1-worker-1" });
     // The joins' stdin carries the new token for a join created from now on, but an update leaves it alone: members
     // need no token, so a rotation does not re-run every join (and goes through while a node is down).
@@ -205,7 +210,8 @@ describe("SwarmCluster on Hetzner", () => {
     const added = [...afterByName.keys()].filter((k) => !beforeByName.has(k));
     expect(added.length).toBeGreaterThan(0);
     expect(added.every((k) => /staging-worker-[34]/.test(k))).toBe(true);
-    expect(byType(after, SERVER)).toHaveLength(7);
+    // 3 managers, 4 workers, the CI node.
+    expect(byType(after, SERVER)).toHaveLength(8);
   });
 
   test("scale in 4 → 2 workers removes only the last workers; the others keep their names and addresses", async () => {
@@ -220,7 +226,7 @@ describe("SwarmCluster on Hetzner", () => {
 
   test("more than 10 workers spill into a second spread placement group without moving the first ten", async () => {
     const run = await runProgram("staging", withWorkers("staging", 12));
-    expect(byType(run, "hcloud:index/placementGroup:PlacementGroup").map((g) => g.inputs.name).sort()).toEqual(["staging-manager-1", "staging-worker-1", "staging-worker-2"]);
+    expect(byType(run, "hcloud:index/placementGroup:PlacementGroup").map((g) => g.inputs.name).sort()).toEqual(["staging-ci-1", "staging-manager-1", "staging-worker-1", "staging-worker-2"]);
   });
 });
 
@@ -229,7 +235,8 @@ describe("SwarmCluster on existing hosts", () => {
   const existing = (workers: number) => {
     const cfg = { ...deployableConfig("staging") };
     for (const k of ["location", "osImage", "serverTypes", "privateNetwork"]) delete cfg[`mbio-cloud:${k}`];
-    return { ...cfg, "mbio-cloud:machineSource": "existing", "mbio-cloud:hosts": hosts, "mbio-cloud:managers": 3, "mbio-cloud:workers": workers, "mbio-cloud:storage": { driver: "local" } };
+    // No CI node and so no runner: these cases are about managers and workers taking the listed hosts in order.
+    return { ...cfg, "mbio-cloud:machineSource": "existing", "mbio-cloud:hosts": hosts, "mbio-cloud:managers": 3, "mbio-cloud:workers": workers, "mbio-cloud:ciNodes": 0, "mbio-cloud:gitlab": { enabled: false }, "mbio-cloud:storage": { driver: "local" } };
   };
 
   test("creates no cloud resources and runs the same bootstrap on the hosts", async () => {

@@ -5,16 +5,28 @@
 #   maintain.sh forget   apply retention (RETENTION_DAILY/WEEKLY/MONTHLY) per snapshot group, then prune
 #   maintain.sh check    restic check, reading CHECK_READ_DATA_SUBSET of the pack files (default 5%)
 # The Swarm's raft state is not backed up here: a consistent copy needs the engine stopped, which a task
-# cannot do to its own node (swarm-raft.sh, run over SSH by tools/mbio-restore swarm-backup).
+# cannot do to its own node (swarm-raft.sh, run over SSH by tools/mbio-restore swarm-backup). Its archive
+# goes to a repository of its own (RAFT_RESTIC_REPOSITORY, password in RAFT_RESTIC_PASSWORD_FILE: only this
+# task, on a manager, has it): each job runs on the main repository, then on that one.
 set -euo pipefail
 # shellcheck source=components/files/backup/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
+if [ -n "${RAFT_RESTIC_REPOSITORY:-}" ] && [ -z "${MBIO_REPOSITORY_PASS:-}" ]; then
+  rc=0
+  MBIO_REPOSITORY_PASS=main bash "${BASH_SOURCE[0]}" "$@" || rc=$?
+  MBIO_REPOSITORY_PASS=raft RESTIC_REPOSITORY="$RAFT_RESTIC_REPOSITORY" RESTIC_PASSWORD_FILE="${RAFT_RESTIC_PASSWORD_FILE:?RAFT_RESTIC_PASSWORD_FILE must go with RAFT_RESTIC_REPOSITORY}" \
+    bash "${BASH_SOURCE[0]}" "$@" || rc=$?
+  exit "$rc"
+fi
+
 job="${1:-}"
 start=$(date +%s)
+target=repository
+[ "${MBIO_REPOSITORY_PASS:-}" != raft ] || target=raft-repository
 finish() {
   local ok="$1"
-  metric "kind=$job,target=repository" "success=${ok}i,errors=$((1 - ok))i,duration_seconds=$(( $(date +%s) - start ))$([ "$ok" = 1 ] && printf ',last_success=%si' "$(date +%s)")"
+  metric "kind=$job,target=$target" "success=${ok}i,errors=$((1 - ok))i,duration_seconds=$(( $(date +%s) - start ))$([ "$ok" = 1 ] && printf ',last_success=%si' "$(date +%s)")"
 }
 
 case "$job" in

@@ -13,9 +13,10 @@
 #       /var/lib/docker/swarm, then `docker swarm init --force-new-cluster`; the unlock key, if the
 #       Swarm was autolocked, comes from the kind=swarm-unlock-key snapshot of the same backup.
 #
-# The archive holds the Swarm's root CA key and every node's TLS key: whoever can read the restic repository
-# (resticPassword and the S3 keys) can join a manager to the restored Swarm. Env: as lib.sh; AGENT_IMAGE
-# as restore.sh (required for restore: a fresh machine has no agent).
+# The archive holds the Swarm's root CA key and every node's TLS key: whoever can read its restic repository
+# can join a manager to the restored Swarm. So it has a repository of its own (<environment>-raft, password
+# raftResticPassword; tools/mbio-restore --stack sets both): the agents' password, on every node, does not
+# open it. Env: as lib.sh; AGENT_IMAGE as restore.sh (required for restore: a fresh machine has no agent).
 set -euo pipefail
 # shellcheck source=components/files/backup/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"

@@ -10,6 +10,12 @@
 # Loopback, replies, ICMP and traffic from the containers' own bridges are always accepted. Docker's own
 # tables (iptables-nft) are left alone: this table never flushes the ruleset. A systemd unit reloads it at
 # boot before Docker starts. Idempotent: a second run with the same input reports "unchanged".
+# The cloud metadata service (169.254.169.254) serves the server's user-data, which holds its SSH host
+# private key on Hetzner: containers never reach it (forwarded traffic to it is dropped, and so is traffic
+# to it arriving from any interface but loopback), and on the host only root does (cloud-init runs as root).
+# Containers never reach the Docker API ports or the Swarm control plane (2377) of any node either: Swarm
+# answers TLS there without a client certificate (joining nodes), and only hosts need it.
+# The rules live in this table, not in Docker's chains, so a dockerd restart never removes them.
 # Env: PRIVATE_CIDR (required, space-separated), ADMIN_CIDRS (required, space-separated), MANAGER, EDGE (true|false),
 #      PRIVATE_PORTS (optional, space-separated, e.g. "8282/tcp 16995/tcp").
 set -euo pipefail
@@ -45,6 +51,8 @@ for p in $PRIVATE_PORTS; do
   if [ "${BASH_REMATCH[2]}" = tcp ]; then tcp+=("${BASH_REMATCH[1]}"); else udp+=("${BASH_REMATCH[1]}"); fi
 done
 join() { local IFS=,; echo "$*"; }
+# Hetzner's (and most clouds') metadata service: it serves user-data, which holds the host key.
+METADATA=169.254.169.254
 
 if ! command -v nft >/dev/null; then
   say "installing nftables"
@@ -61,6 +69,7 @@ delete table inet mbio_firewall
 table inet mbio_firewall {
   chain input {
     type filter hook input priority filter; policy drop;
+    ip daddr $METADATA iif != lo drop comment \"metadata service: not from containers\"
     ct state established,related accept
     ct state invalid drop
     iif lo accept
@@ -71,6 +80,15 @@ table inet mbio_firewall {
     ip saddr { $(join "${private[@]}") } tcp dport { $(join "${tcp[@]}") } accept comment \"Swarm from the private network\"
     ip saddr { $(join "${private[@]}") } udp dport { $(join "${udp[@]}") } accept comment \"Swarm gossip and VXLAN from the private network\"
     $edge_rule
+  }
+  chain forward {
+    type filter hook forward priority filter - 1; policy accept;
+    ip daddr $METADATA drop comment \"metadata service: not from containers\"
+    ip daddr { $(join "${private[@]}") } tcp dport { 2375, 2376, 2377 } drop comment \"Docker and Swarm APIs of the nodes: hosts only, never containers\"
+  }
+  chain output {
+    type filter hook output priority filter; policy accept;
+    ip daddr $METADATA meta skuid != 0 drop comment \"metadata service: root only\"
   }
 }"
 unit="[Unit]

@@ -9,7 +9,7 @@ stack_test_values() {
   local keyfile="$1" token="$2" digest="$3" cloudflare="$4" k ref
   printf '%s' "$token" | pulumi config set --secret hcloud:token >/dev/null
   pulumi config set --secret mbio-cloud:sshPrivateKey <"$keyfile" >/dev/null
-  for k in backupS3AccessKeyId backupS3SecretAccessKey resticPassword registryPassword influxdbAdminPassword influxdbWriterPassword influxdbReaderPassword grafanaAdminPassword; do
+  for k in backupS3AccessKeyId backupS3SecretAccessKey resticPassword raftResticPassword registryPassword influxdbAdminPassword influxdbWriterPassword influxdbReaderPassword grafanaAdminPassword; do
     printf 'dummy-%s' "$k" | pulumi config set --secret "mbio-cloud:$k" >/dev/null
   done
   pulumi config set --path 'mbio-cloud:images.backup-agent' "registry.gitlab.com/mbio/mbio-cloud/backup-agent:1.0.0@sha256:$digest" >/dev/null

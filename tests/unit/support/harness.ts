@@ -98,6 +98,7 @@ export const TEST_SECRETS = {
   "mbio-cloud:backupS3AccessKeyId": "unit-test-access-key",
   "mbio-cloud:backupS3SecretAccessKey": "unit-test-secret-key",
   "mbio-cloud:resticPassword": "unit-test-restic-password",
+  "mbio-cloud:raftResticPassword": "unit-test-raft-restic-password",
   "mbio-cloud:adminPassword": "unit-test-admin-password",
   "mbio-cloud:cloudflareApiToken": "unit-test-cloudflare-token",
   "mbio-cloud:registryPassword": "unit-test-registry-password",

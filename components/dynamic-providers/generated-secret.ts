@@ -4,7 +4,7 @@
 // (`pulumi up --replace <urn>`: a rotation).
 //
 // Why a dynamic resource: @pulumi/random is not a dependency and its plugin is not available offline here
-// (the same reason as SshHostKey in machines/host-keys.ts); a value generated on every run would change on
+// (the same reason as SshHostKey in host-keys.ts); a value generated on every run would change on
 // every preview; a config secret the operator sets would be one more manual step per environment.
 import * as pulumi from "@pulumi/pulumi";
 
