@@ -8,10 +8,10 @@ import * as path from "path";
 import { deployableConfig, MockResource, ProgramRun, runProgram, stackFileConfig, typeCounts } from "./support/harness";
 
 const EXPECTED = JSON.parse(fs.readFileSync(path.join(__dirname, "expected/plan-counts.json"), "utf8")) as Record<string, Record<string, number>>;
-/** The sizing each stack file sets. */
+/** The sizing each stack file sets: managers, workers and the CI nodes runner jobs run on (no platform service). */
 const size = (stack: string) => {
   const c = stackFileConfig(stack);
-  return { managers: Number(c["mbio-cloud:managers"]), workers: Number(c["mbio-cloud:workers"] ?? 0) };
+  return { managers: Number(c["mbio-cloud:managers"]), workers: Number(c["mbio-cloud:workers"] ?? 0) + Number(c["mbio-cloud:ciNodes"] ?? 0) };
 };
 
 /** Everything a resource waits for: its own dependencies and those of its component ancestors, transitively. */
