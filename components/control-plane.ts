@@ -3,11 +3,11 @@
 //   stack `portainer-agent`, deployed and converged first
 //     agent      global: one per node, the Docker API of its node; agents find each other at
 //                tasks.portainer-agent_agent (AGENT_CLUSTER_ADDR) on the stack's own overlay network
-//                portainer-agent_agent
+//                portainer-agent_agents
 //   stack `portainer`, after it
 //     portainer  the server, one task on a manager (its BoltDB on the named volume portainer_data, so
 //                updates stop the old task first), reached at https://portainer.<namespace> through Traefik,
-//                and at the agents over portainer-agent_agent
+//                and at the agents over portainer-agent_agents
 //
 // Two stacks because of the server's first start: it creates the admin user from --admin-password-file,
 // then the environment from -H, and that environment is created only at the start that created the admin
@@ -51,8 +51,12 @@ export interface ControlPlaneComposeOptions {
   adminPasswordSecret: string;
 }
 
-/** The agents' overlay network, created by the agent stack and joined by the server's. */
-const AGENT_NETWORK = `${CONTROL_PLANE_AGENT_STACK}_agent`;
+/**
+ * The agents' overlay network, created by the agent stack and joined by the server's. Not named like the
+ * service (`portainer-agent_agent`): with a network of the service's own name, tasks.portainer-agent_agent did
+ * not resolve and every agent stopped at start (tests/real/portainer.sh saw it).
+ */
+const AGENT_NETWORK = `${CONTROL_PLANE_AGENT_STACK}_agents`;
 
 /** The two stacks' documents: `agent` deploys first, `server` after it has converged. */
 export function controlPlaneCompose(o: ControlPlaneComposeOptions): { agent: ComposeFile; server: ComposeFile } {
@@ -104,7 +108,7 @@ export function controlPlaneCompose(o: ControlPlaneComposeOptions): { agent: Com
           { type: "bind", source: "/var/run/docker.sock", target: "/var/run/docker.sock" },
           { type: "bind", source: "/var/lib/docker/volumes", target: "/var/lib/docker/volumes" },
         ],
-        networks: ["agent"],
+        networks: ["agents"],
         // As for the server, the binary answering (the image has no shell or client). Not `--version`: the agent
         // has no such flag (kingpin exits 1: every task would stay unhealthy, the stack never converge); not
         // `--health-check` either: that starts a second agent, which joins the Serf cluster of the running one.
@@ -120,7 +124,7 @@ export function controlPlaneCompose(o: ControlPlaneComposeOptions): { agent: Com
       },
     },
     networks: {
-      agent: { driver: "overlay", attachable: false, ...(o.overlayEncrypted ? { driver_opts: { encrypted: "true" } } : {}) },
+      agents: { driver: "overlay", attachable: false, ...(o.overlayEncrypted ? { driver_opts: { encrypted: "true" } } : {}) },
     },
   };
   return { agent, server };

@@ -97,7 +97,7 @@ if [ "$mode" != unit ]; then
   step "Pulumi toolchain (real upstream CLI, language host and plugins)" toolchain
   step "sandbox images (base, machine: every real test's machines)" bash sandbox/up.sh --images
   # The Portainer images take 30–60 min the first time, more than the default run's budget: the nightly run
-  # builds them; the default run's tests/real/portainer.sh runs where they are cached and says so where not.
+  # builds them for tests/nightly/portainer.sh.
   [ "$mode" != nightly ] || step "Portainer CE images built from the upstream sources (scripts/portainer-build.sh)" bash scripts/portainer-build.sh
   # Two lanes side by side: the sandbox singleton's tests (its machines, registry, S3 server, the `local`
   # stack) in the background, every other real test (on machines and networks of its own) in the

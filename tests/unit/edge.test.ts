@@ -83,11 +83,11 @@ describe("edge, DNS, control plane and demo in every environment (mocks)", () =>
     expect(Object.keys(demo.services)).toEqual(["whoami"]);
     expectPlatformService(`${env} edge_traefik`, edge.services.traefik, ["platform"]);
     expectPlatformService(`${env} portainer_portainer`, portainer.services.portainer, ["agent", "platform"]);
-    expectPlatformService(`${env} portainer-agent_agent`, agents.services.agent, ["agent"]);
+    expectPlatformService(`${env} portainer-agent_agent`, agents.services.agent, ["agents"]);
     expectPlatformService(`${env} demo_whoami`, demo.services.whoami, ["platform"]);
     for (const doc of [edge, portainer, demo]) expect(doc.networks!.platform).toEqual({ external: true, name: `${env}-platform` });
-    expect(agents.networks!.agent).toEqual(expect.objectContaining({ driver: "overlay" }));
-    expect(portainer.networks!.agent).toEqual({ external: true, name: "portainer-agent_agent" });
+    expect(agents.networks!.agents).toEqual(expect.objectContaining({ driver: "overlay" }));
+    expect(portainer.networks!.agent).toEqual({ external: true, name: "portainer-agent_agents" });
     // The server's stack deploys only once the agents' has converged (its first start creates the environment).
     const serverStack = run.resources.find((r) => r.name === `${env}-control-plane-stack`)!;
     expect(serverStack.dependsOn).toContain(`${env}-control-plane-agent-stack-deploy`);
@@ -265,8 +265,8 @@ describe("the builders", () => {
     expect((server.services.portainer.deploy as { placement: { constraints: string[] } }).placement.constraints).toEqual(["node.role == manager", "node.labels.mbio.role != ci"]);
     expect((server.services.portainer.deploy as { update_config: { order: string } }).update_config.order).toBe("stop-first");
     expect((agent.services.agent.deploy as { mode: string }).mode).toBe("global");
-    expect(agent.networks!.agent).toEqual({ driver: "overlay", attachable: false, driver_opts: { encrypted: "true" } });
-    expect(server.networks!.agent).toEqual({ external: true, name: "portainer-agent_agent" });
+    expect(agent.networks!.agents).toEqual({ driver: "overlay", attachable: false, driver_opts: { encrypted: "true" } });
+    expect(server.networks!.agent).toEqual({ external: true, name: "portainer-agent_agents" });
   });
 
   test("edge hosts and DNS names of a namespace", () => {

@@ -12,12 +12,15 @@
 # The Portainer build takes 30–60 min the first time (more than the default run's cold budget): while it is not
 # cached this test says so and skips with 0 checks; it starts no build of its own (no test leaves a process
 # behind). The main job (scripts/local.sh) starts the build in the background; `--nightly` builds it first.
+# KNOWN TO FAIL its environment checks (7 of 20 on 2026-12-04): the server's first start, which alone creates
+# the environment, cannot resolve tasks.portainer-agent_agent although the agents' stack has converged, exits,
+# and every restart skips the environment (docs/edge.md, "Control plane"). Hence nightly, not the default run.
 # shellcheck disable=SC2016,SC2317 # $names in single quotes are jq's; functions run through check/must/trap
 set -euo pipefail
 TEST_NAME=portainer
 # shellcheck source=tests/real/lib/check.sh
-. "$(dirname "${BASH_SOURCE[0]}")/lib/check.sh"
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+. "$(dirname "${BASH_SOURCE[0]}")/../real/lib/check.sh"
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/../real" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 
 if ! bash "$root/scripts/portainer-build.sh" --check; then
