@@ -536,6 +536,8 @@ config:
   mbio-cloud:machineSource: existing
   mbio-cloud:managers: $MANAGERS
   mbio-cloud:workers: $WORKERS
+  # No CI node: the sandbox runs no GitLab runner (the CI-node placement is proven by tests/real/trust-boundaries.sh).
+  mbio-cloud:ciNodes: 0
   mbio-cloud:hosts:
 EOF
     # Each machine's real ed25519 host key: Pulumi pins it (cloud-init keeps it: ssh_deletekeys false).

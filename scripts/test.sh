@@ -104,7 +104,8 @@ if [ "$mode" != unit ]; then
   # foreground; both mostly wait on machines booting and services converging, so together they take about
   # as long as the longer one. The real-provider preview goes last: on an empty machine it waits for the
   # background cloudflare build, and every other test runs meanwhile instead of after the wait.
-  sandbox_lane=(tests/real/bootstrap.sh tests/real/sandbox-input.sh tests/real/e2e.sh)
+  # sandbox-input first: it proves up.sh refuses bad input while no sandbox exists yet (bootstrap leaves one up).
+  sandbox_lane=(tests/real/sandbox-input.sh tests/real/bootstrap.sh tests/real/e2e.sh)
   lane_dir="$(mktemp -d)"
   for t in "${sandbox_lane[@]}"; do printf 'real: %s\tbash %q\n' "$(basename "$t" .sh)" "$t"; done |
     steps_lane "$lane_dir" &
