@@ -47,7 +47,7 @@ must "the sandbox machine image exists (bash sandbox/up.sh builds it)" test -n "
 export NODE_PATH="$MBIO_ROOT/node_modules"
 node -e '
   const ts = require("typescript"), fs = require("fs");
-  for (const [from, to] of [["components/dynamic-providers/host-keys.ts", "host-keys.js"], ["components/dynamic-providers/ssh.ts", "ssh.js"]])
+  for (const [from, to] of [["components/dynamic-providers/host-keys.ts", "host-keys.js"], ["components/dynamic-providers/ssh.ts", "ssh.js"], ["components/dynamic-providers/text.ts", "text.js"]])
     fs.writeFileSync(process.argv[2] + "/" + to, ts.transpileModule(fs.readFileSync(process.argv[1] + "/" + from, "utf8"), { compilerOptions: { module: 1, target: 9 } }).outputText);
 ' "$MBIO_ROOT" "$work"
 node -e '
