@@ -12,12 +12,6 @@ case "$action" in
     if [ $# -gt 0 ] && [ "$1" = up ]; then shift; fi
     n="${1:-${SANDBOX_MACHINES:-3}}"
     start=$SECONDS
-    # Portainer is built from its sources the first time (30–60 min): in the background, so the platform comes up
-    # meanwhile without the control plane; the next `bash scripts/local.sh` adds it once the build is cached.
-    if ! bash "$MBIO_ROOT/scripts/portainer-build.sh" --check; then
-      bash "$MBIO_ROOT/scripts/portainer-build.sh" --background
-      log "Portainer is being built in the background (30–60 min the first time); this run comes up without it, run 'bash scripts/local.sh' again once 'bash scripts/portainer-build.sh --check' succeeds"
-    fi
     local_stack_prepare "$n"
     log "pulumi up --stack $LOCAL_STACK"
     pulumi_local up "${POLICY_PACK[@]}" --yes --skip-preview

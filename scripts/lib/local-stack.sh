@@ -110,7 +110,7 @@ print_access() {
   if [[ "$(jq -r '.portainerUrl // ""' <<<"$outputs")" == https://* ]]; then
     printf '  %-15s https://portainer.%s/   %s\n' "Portainer" "$ns" "$(status "portainer.$ns" /api/system/status)"
   else
-    printf '  %-15s not deployed yet: its images are still being built (bash scripts/portainer-build.sh --check; log in ~/.cache/mbio-cloud/logs/portainer-build.log)\n' "Portainer"
+    printf '  %-15s not deployed in the sandbox yet (docs/edge.md, "Control plane": a secret-handling defect to fix first)\n' "Portainer"
   fi
   printf '\nFrom this host:\n'
   printf '  CA to trust    %s (Pebble'"'"'s issuing root, new at each Pebble start: bash sandbox/pebble.sh root)\n' "${root#"$MBIO_ROOT"/}"
