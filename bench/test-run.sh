@@ -26,6 +26,8 @@ if [ "$kind" = cold ]; then
   rm -rf "$MBIO_CACHE" "${HOME:?}/.npm"
   mkdir -p "$MBIO_CACHE/logs"
 fi
+# The clone lives in a temporary directory: the upstream archives stay where this checkout finds them.
+export MBIO_UPSTREAM_DIR="${MBIO_UPSTREAM_DIR:-$(cd "$MBIO_ROOT/../shared/upstream" 2>/dev/null && pwd)}"
 git clone -q "$MBIO_ROOT" "$clone"
 git -C "$clone" checkout -q "$commit"
 load_before="$(cut -d' ' -f1-3 /proc/loadavg)"

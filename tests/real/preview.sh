@@ -48,6 +48,11 @@ if cat "$work/plan/"*.json 2>/dev/null | grep -q '"cloudflare:'; then
       bash scripts/toolchain.sh --with-cloudflare >&2 || break
     elif [ "$(date +%s)" -ge "$deadline" ]; then
       break
+    elif tail -n 1 "$MBIO_CACHE/logs/toolchain-cloudflare.log" 2>/dev/null | grep -q '^error:' &&
+      flock -n "$MBIO_CACHE/pulumi/.lock" true 2>/dev/null; then
+      # The background build ended with an error (no build holds the toolchain's lock): waiting longer is useless.
+      echo "      the background cloudflare build failed: $(tail -n 2 "$MBIO_CACHE/logs/toolchain-cloudflare.log" | head -n 1 | cut -c1-300)"
+      break
     else
       echo "      waiting for the cloudflare plugin build ($(tail -n 1 "$MBIO_CACHE/logs/toolchain-cloudflare.log" 2>/dev/null | tr -d '\033' | cut -c1-100))"
       sleep 60
@@ -57,7 +62,7 @@ if cat "$work/plan/"*.json 2>/dev/null | grep -q '"cloudflare:'; then
 fi
 echo "cloudflare plugin: $CLOUDFLARE"
 if [ "$CLOUDFLARE" = skipped ]; then
-  echo "NOTE: the cloudflare plugin is still compiling (first offline build, cold Go cache): this run previews the"
+  echo "NOTE: the cloudflare plugin is not built (still compiling on a cold Go cache, or its build failed: see above): this run previews the"
   echo "NOTE: stacks with dns.provider none; the DNS records are covered by the mock tests only this time."
 fi
 # The mock plan to compare with: without the Cloudflare records when they are not previewed.
