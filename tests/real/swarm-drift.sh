@@ -88,7 +88,9 @@ check "the service never got a new ID (updated in place, never replaced)" test -
 
 # A bad image: the old tasks keep running == replicas, so only UpdateStatus tells that the update failed.
 lab config set lab:image lab/worker:missing >/dev/null
-check "bad image: pulumi up fails" bash -c "! (cd '$LAB' && pulumi --non-interactive --stack lab up --yes --skip-preview) >'$work/bad.log' 2>&1"
+# Through lab(): the stack file is the work directory's (a bare `pulumi up` in $LAB wrote one into the tree).
+bad_up() { ! lab up --yes --skip-preview >"$work/bad.log" 2>&1; }
+check "bad image: pulumi up fails" bad_up
 check "bad image: the error names the service and the rollback" grep -q "service lab_worker failed (rollback_completed" "$work/bad.log"
 check "bad image: Swarm runs the previous image again" first_image
 lab config set lab:image lab/worker:1 >/dev/null
@@ -97,7 +99,8 @@ check "bad image: afterwards preview reports no changes" to "$work/bad-p.log" la
 cp "$work"/?-report.txt "${SWARM_DRIFT_REPORTS:-$work}/" 2>/dev/null
 # A network in use by a service outside the program: destroy must fail naming it (it swallowed this before).
 on_m1 docker service create --detach --quiet --name lab-squatter --network lab-platform lab/worker:1 sleep infinity >/dev/null
-check "destroy with the network in use fails" bash -c "! (cd '$LAB' && pulumi --non-interactive --stack lab destroy --yes --skip-preview) >'$work/destroy-busy.log' 2>&1"
+busy_destroy() { ! lab destroy --yes --skip-preview >"$work/destroy-busy.log" 2>&1; }
+check "destroy with the network in use fails" busy_destroy
 check "the failed destroy names the network and the service using it" grep -q "network lab-platform could not be removed.*lab-squatter" "$work/destroy-busy.log"
 on_m1 docker service rm lab-squatter >/dev/null
 check "pulumi destroy" to "$work/destroy.log" lab destroy --yes --skip-preview
