@@ -84,9 +84,9 @@ machines() {
   IP1="$LAB_IP"
   lab_machine "$M2" "$work/m2" --network "$NET" -v "$M2:/var/lib/docker" || return 1
   IP2="$LAB_IP"
-  local _
-  for _ in $(seq 1 30); do lab_ssh "$IP1" "$work/m1" true && lab_ssh "$IP2" "$work/m2" true && return 0; sleep 1; done
-  return 1
+  # shellcheck disable=SC2317 # runs through wait_for
+  both_ssh() { lab_ssh "$IP1" "$work/m1" true && lab_ssh "$IP2" "$work/m2" true; }
+  WAIT_EVERY=1 wait_for "sshd on $M1 and $M2" 30 both_ssh
 }
 must "two lab machines ($M1, $M2) on $NET" machines
 echo "  docker.io $(docker exec "$M1" dpkg-query -W -f='${Version}' docker.io) on $IP1 and $IP2"
@@ -142,9 +142,7 @@ check "two managers, both Ready" test "$(lab_ssh "$IP1" "$work/m1" "docker node 
 registry() {
   printf 'version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: /var/lib/docker-registry\nhttp:\n  addr: 127.0.0.1:5000\n' >"$work/registry.yml"
   docker run -d --name "$REG" --network "container:$M1" -v "$work/registry.yml:/etc/docker/registry/config.yml:ro" "$REGISTRY_IMAGE" >/dev/null || return 1
-  local _
-  for _ in $(seq 1 30); do docker exec "$M1" curl -fsS http://127.0.0.1:5000/v2/ >/dev/null 2>&1 && return 0; sleep 1; done
-  return 1
+  WAIT_EVERY=1 wait_for "the registry on $M1" 30 docker exec "$M1" curl -fsS http://127.0.0.1:5000/v2/
 }
 check "a registry on $M1's 127.0.0.1:5000" registry
 (umask 077 && { random_value; random_value; } >"$work/registry-passwords")

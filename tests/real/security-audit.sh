@@ -59,7 +59,7 @@ for i in 1 2; do
 done
 SSH=(ssh -i "$out/key" -o BatchMode=yes -o IdentitiesOnly=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o ConnectTimeout=5)
 on() { local ip="$1"; shift; "${SSH[@]}" "root@$ip" "$@"; }
-for _ in $(seq 1 30); do on "$M1" true 2>/dev/null && break; sleep 1; done
+WAIT_EVERY=1 wait_for "sshd on $M1" 30 on "$M1" true || { failed=$((failed + 1)); finish; }
 echo "security-audit: machines $M1 $M2 from $image up ($((SECONDS - start))s)"
 
 # The Hetzner path on the second machine, meanwhile: the rendered user-data (render.sh) through cloud-init's
