@@ -89,10 +89,10 @@ if [ "$mode" != real ]; then
   step "tsc --noEmit (strict)" typecheck
   step "eslint" lint
   step "shellcheck" shell_check
-  step "unit tests (Pulumi mocks)" unit
+else
+  step "set-up (Node $NODE_VERSION, node_modules)" setup_node
 fi
 if [ "$mode" != unit ]; then
-  [ "$mode" != real ] || step "set-up (Node $NODE_VERSION, node_modules)" setup_node
   step "cloud-init schema of the rendered user-data" cloud_init_schema
   step "Pulumi toolchain (real upstream CLI, language host and plugins)" toolchain
   step "sandbox images (base, machine: every real test's machines)" bash sandbox/up.sh --images
@@ -100,10 +100,11 @@ if [ "$mode" != unit ]; then
   # builds them for tests/nightly/portainer.sh.
   [ "$mode" != nightly ] || step "Portainer CE images built from the upstream sources (scripts/portainer-build.sh)" bash scripts/portainer-build.sh
   # Two lanes side by side: the sandbox singleton's tests (its machines, registry, S3 server, the `local`
-  # stack) in the background, every other real test (on machines and networks of its own) in the
-  # foreground; both mostly wait on machines booting and services converging, so together they take about
-  # as long as the longer one. The real-provider preview goes last: on an empty machine it waits for the
-  # background cloudflare build, and every other test runs meanwhile instead of after the wait.
+  # stack), the longest chain of the run, start first in the background; the unit tests and every other real
+  # test (on machines and networks of its own) run in the foreground meanwhile. Both mostly wait on machines
+  # booting, services converging and Pulumi operations, so together they take about as long as the longer
+  # one. The real-provider preview goes last: on an empty machine it waits for the background cloudflare
+  # build, and every other test runs meanwhile instead of after the wait.
   # sandbox-input first: it proves up.sh refuses bad input while no sandbox exists yet (bootstrap leaves one up).
   sandbox_lane=(tests/real/sandbox-input.sh tests/real/bootstrap.sh tests/real/e2e.sh)
   lane_dir="$(mktemp -d)"
@@ -112,6 +113,9 @@ if [ "$mode" != unit ]; then
   lane_pid=$!
   step_background "$lane_pid" "sandbox lane"
   echo "the sandbox lane (${sandbox_lane[*]}) runs beside the next steps; its output follows when it ends (live: tail -f $lane_dir/*.log)"
+fi
+[ "$mode" = real ] || step "unit tests (Pulumi mocks)" unit
+if [ "$mode" != unit ]; then
   for t in tests/real/*.sh; do
     case " ${sandbox_lane[*]} tests/real/preview.sh " in *" $t "*) continue ;; esac
     step "real: $(basename "$t" .sh)" bash "$t"

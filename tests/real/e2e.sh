@@ -92,8 +92,8 @@ must "pulumi preview --expect-no-changes" pulumi_local preview "${POLICY_PACK[@]
 must "pulumi refresh --preview-only --expect-no-changes" pulumi_local refresh --preview-only --expect-no-changes
 
 # ---------------------------------------------------------------------------------------------------
-# Drift by hand on a manager (issue 8): each change must fail the refresh check, be named, and be undone
-# by refresh + up. Shared with tests/real/swarm-drift.sh.
+# Drift by hand on a manager (issue 8): every change must fail the refresh check, be named, and be undone
+# by refresh + up; the five are made together and checked in one round (tests/real/lib/drift.sh).
 # shellcheck source=tests/real/lib/drift.sh
 . "$MBIO_ROOT/tests/real/lib/drift.sh"
 DRIFT_STACK=local
@@ -108,11 +108,12 @@ pinned_image() { [ "$(maintenance '{{.Spec.TaskTemplate.ContainerSpec.Image}}')"
 node2_active() { [ "$(node2_spec '{{.Spec.Availability}}')" = active ]; }
 node2_role_label() { [ "$(node2_spec '{{index .Spec.Labels "mbio.role"}}')" = manager ]; }
 on_platform() { maintenance '{{json .Spec.TaskTemplate.Networks}}' | grep -q Target; }
-drift_case a "services.backup_maintenance.replicas" one_replica -- docker service scale --detach backup_maintenance=0
-drift_case b "services.backup_maintenance.image" pinned_image -- docker service update --detach --no-resolve-image --image "${agent_image%@*}" backup_maintenance
-drift_case c "availability" node2_active -- docker node update --availability drain "$m2_id"
-drift_case d "labels.mbio.role" node2_role_label -- docker node update --label-add mbio.role=tampered "$m2_id"
-drift_case e "services.backup_maintenance.networks" on_platform -- docker service update --detach --network-rm local-platform backup_maintenance
+drift_add a "services.backup_maintenance.replicas" one_replica -- docker service scale --detach backup_maintenance=0
+drift_add b "services.backup_maintenance.image" pinned_image -- docker service update --detach --no-resolve-image --image "${agent_image%@*}" backup_maintenance
+drift_add c "availability" node2_active -- docker node update --availability drain "$m2_id"
+drift_add d "labels.mbio.role" node2_role_label -- docker node update --label-add mbio.role=tampered "$m2_id"
+drift_add e "services.backup_maintenance.networks" on_platform -- docker service update --detach --network-rm local-platform backup_maintenance
+drift_run
 
 # ---------------------------------------------------------------------------------------------------
 must "config: workers 0 → 1" pulumi_local config set mbio-cloud:workers 1

@@ -2,7 +2,8 @@
 # The counting helpers every real test shares; source it after setting TEST_NAME (the name in the closing
 # "<TEST_NAME>: N passed, M failed" line that scripts/test.sh counts).
 #   ok WHAT / fail WHAT   count a pass or a failure decided by the test itself (`cond && ok … || fail …`)
-#   check WHAT CMD...     runs CMD and counts a pass or a failure; the test goes on either way
+#   check WHAT CMD...     runs CMD and counts a pass or a failure; the test goes on either way (a check
+#                         that took 3 s or more shows its duration: where a test's time goes)
 #   must WHAT CMD...      a step the rest depends on: prints a heading and its duration; on failure it calls
 #                         the test's own finish() (clean up, print the counts, exit)
 #   wait_for WHAT SECS CMD...   scripts/lib/env.sh's: retries CMD until it succeeds; says so and fails after SECS
@@ -15,10 +16,11 @@ TEST_STARTED=$SECONDS
 ok() { passed=$((passed + 1)); printf '  ok    %s\n' "$*"; }
 fail() { failed=$((failed + 1)); printf '  FAIL  %s\n' "$*"; }
 check() {
-  local what="$1"
+  local what="$1" t=$SECONDS
   shift
-  if "$@"; then ok "$what"; else fail "$what"; fi
+  if "$@"; then ok "$what$(took "$t")"; else fail "$what$(took "$t")"; fi
 }
+took() { [ $((SECONDS - $1)) -lt 3 ] || printf ' (%ss)' $((SECONDS - $1)); }
 must() {
   local what="$1" t=$SECONDS
   shift
