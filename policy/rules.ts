@@ -138,14 +138,24 @@ export function withSecretCredentials(props: unknown): unknown {
   return out;
 }
 
-/** The object behind one of the policy SDK's proxies (they hide Secret wrappers and unknowns), else the value. */
+/**
+ * The object behind the policy SDK's proxies, else the value. Remediations get them nested —
+ * unknownCheckingProxy(secretsPreservingProxy(props)) — so one peel is not enough: the inner proxy still
+ * hides the Secret wrappers, and inputs returned through it reach the engine (and its state) as plain text.
+ */
 function unwrap(v: unknown): unknown {
-  if (v === null || typeof v !== "object") return v;
-  try {
-    return (v as Record<string, unknown>)[getSpecialProxyTarget] ?? v;
-  } catch {
-    return v;
+  for (let depth = 0; depth < 8; depth++) {
+    if (v === null || typeof v !== "object") return v;
+    let inner: unknown;
+    try {
+      inner = (v as Record<string, unknown>)[getSpecialProxyTarget];
+    } catch {
+      return v;
+    }
+    if (inner === undefined || inner === v) return v;
+    v = inner;
   }
+  return v;
 }
 
 /** The stack of a URN: urn:pulumi:<stack>::<project>::<type>::<name>. */

@@ -2,6 +2,7 @@
 // real stacks register (the program run under mocks, as `pulumi preview --policy-pack policy` would see it).
 import { Secret } from "@pulumi/policy";
 import type { ResourceValidationArgs, ResourceValidationPolicy, StackValidationArgs, StackValidationPolicy } from "@pulumi/policy";
+import { unknownCheckingProxy } from "@pulumi/policy/proxy";
 import { secretsPreservingProxy } from "@pulumi/policy/secret";
 import { policies } from "../../policy/rules";
 import { deployableConfig, runProgram, PIPELINE_IMAGES } from "./support/harness";
@@ -29,6 +30,9 @@ interface Res {
   props: Record<string, unknown>;
 }
 const policy = (name: string) => policies.find((p) => p.name === name)!;
+/** A remediation called as the policy SDK's server calls it: the inputs behind both of its proxies. */
+const remediate = (p: ResourceValidationPolicy, r: Res) =>
+  p.remediateResource!({ type: r.type, name: r.name, urn: r.urn, props: unknownCheckingProxy(secretsPreservingProxy(r.props)) } as unknown as ResourceValidationArgs);
 
 /** Violations of one policy over a set of resources (resource policies per resource, stack policies once). */
 async function violations(name: string, resources: Res[]): Promise<string[]> {
@@ -44,7 +48,7 @@ async function violations(name: string, resources: Res[]): Promise<string[]> {
     }
   } else {
     for (const r of resources) {
-      const fixed = await (p as ResourceValidationPolicy).remediateResource!({ type: r.type, name: r.name, urn: r.urn, props: secretsPreservingProxy(r.props) } as unknown as ResourceValidationArgs);
+      const fixed = await remediate(p as ResourceValidationPolicy, r);
       if (fixed) found.push(`${r.name}: made secret ${JSON.stringify(Object.keys(fixed))}`);
     }
   }
@@ -116,6 +120,26 @@ describe("policy pack", () => {
     const resources = realStacks[stack];
     expect(resources.length).toBeGreaterThan(20);
     for (const p of policies) expect([p.name, await violations(p.name, resources)]).toEqual([p.name, []]);
+  });
+
+  test("a remediation keeps the inputs that were secret already secret, nested ones included (the engine stores what it returns)", async () => {
+    const r: Res = {
+      type: "command:remote:Command",
+      name: "cmd",
+      urn: urn("staging", "command:remote:Command", "cmd"),
+      props: {
+        create: "true",
+        stdin: new Secret("agent-secret=s3cr3t"),
+        environment: { KEEP: new Secret("still-secret"), PLAIN: "visible" },
+        connection: { host: "10.0.0.1", privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----" },
+      },
+    };
+    const fixed = (await remediate(policy("credential-inputs-are-secret") as ResourceValidationPolicy, r)) as Record<string, unknown>;
+    expect(fixed.stdin).toBeInstanceOf(Secret);
+    expect((fixed.environment as Record<string, unknown>).KEEP).toBeInstanceOf(Secret);
+    expect((fixed.environment as Record<string, unknown>).PLAIN).toBe("visible");
+    expect((fixed.connection as Record<string, unknown>).privateKey).toBeInstanceOf(Secret);
+    expect((fixed.connection as Record<string, unknown>).host).toBe("10.0.0.1");
   });
 
   test("the real stacks give the policies something to check: compose documents, firewalls, managers, encrypted overlays", async () => {
