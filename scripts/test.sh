@@ -84,6 +84,30 @@ toolchain() {
 # Waits for background builds end here: 5 minutes before the cold budget.
 export MBIO_TEST_DEADLINE="${MBIO_TEST_DEADLINE:-$(($(date +%s) + 40 * 60))}"
 
+# A lane of real tests started in the background (steps_lane) and, once the foreground is done, waited for
+# and reported step by step.
+declare -A lane_dirs lane_pids
+lane_start() {
+  local name="$1" t
+  shift
+  lane_dirs[$name]="$(mktemp -d)"
+  for t in "$@"; do printf 'real: %s\tbash %q\n' "$(basename "$t" .sh)" "$t"; done |
+    steps_lane "${lane_dirs[$name]}" &
+  lane_pids[$name]=$!
+  step_background "${lane_pids[$name]}" "$name lane"
+  echo "the $name lane ($*) runs beside the next steps; its output follows when it ends (live: tail -f ${lane_dirs[$name]}/*.log)"
+}
+lane_finish() {
+  local name="$1" i=0 t
+  shift
+  wait "${lane_pids[$name]}"
+  for t in "$@"; do
+    i=$((i + 1))
+    step_lane_result "real: $(basename "$t" .sh)" "${lane_dirs[$name]}" "$i"
+  done
+  rm -rf "${lane_dirs[$name]}"
+}
+
 if [ "$mode" != real ]; then
   step "set-up (Node $NODE_VERSION, node_modules, shellcheck, jq, ssh-keygen, openssl)" setup_node
   step "tsc --noEmit (strict)" typecheck
@@ -99,30 +123,27 @@ if [ "$mode" != unit ]; then
   # The Portainer images take 30–60 min the first time, more than the default run's budget: the nightly run
   # builds them for tests/nightly/portainer.sh.
   [ "$mode" != nightly ] || step "Portainer CE images built from the upstream sources (scripts/portainer-build.sh)" bash scripts/portainer-build.sh
-  # Two lanes side by side: the sandbox singleton's tests (its machines, registry, S3 server, the `local`
-  # stack), the longest chain of the run, start first in the background; the unit tests and every other real
-  # test (on machines and networks of its own) run in the foreground meanwhile. Both mostly wait on machines
-  # booting, services converging and Pulumi operations, so together they take about as long as the longer
-  # one. The real-provider preview goes last: on an empty machine it waits for the background cloudflare
-  # build, and every other test runs meanwhile instead of after the wait.
+  # Three lanes side by side. The sandbox singleton's tests (its machines, registry, S3 server, the `local`
+  # stack), the longest chain of the run, start first; the longest lab tests (each on machines, networks and
+  # subnets of its own) form a second lane; the unit tests and every other real test run in the foreground
+  # meanwhile. Real tests mostly wait on machines booting, services converging and Pulumi operations, so the
+  # lanes together take about as long as the longest one (docs/benchmarks.md: the step table says which).
+  # The real-provider preview goes last: on an empty machine it waits for the background cloudflare build,
+  # and every other test runs meanwhile instead of after the wait.
   # sandbox-input first: it proves up.sh refuses bad input while no sandbox exists yet (bootstrap leaves one up).
   sandbox_lane=(tests/real/sandbox-input.sh tests/real/bootstrap.sh tests/real/e2e.sh)
-  lane_dir="$(mktemp -d)"
-  for t in "${sandbox_lane[@]}"; do printf 'real: %s\tbash %q\n' "$(basename "$t" .sh)" "$t"; done |
-    steps_lane "$lane_dir" &
-  lane_pid=$!
-  step_background "$lane_pid" "sandbox lane"
-  echo "the sandbox lane (${sandbox_lane[*]}) runs beside the next steps; its output follows when it ends (live: tail -f $lane_dir/*.log)"
+  lab_lane=(tests/real/swarm-drift.sh tests/real/security-audit.sh tests/real/backup-drill.sh)
+  lane_start sandbox "${sandbox_lane[@]}"
+  lane_start lab "${lab_lane[@]}"
 fi
 [ "$mode" = real ] || step "unit tests (Pulumi mocks)" unit
 if [ "$mode" != unit ]; then
   for t in tests/real/*.sh; do
-    case " ${sandbox_lane[*]} tests/real/preview.sh " in *" $t "*) continue ;; esac
+    case " ${sandbox_lane[*]} ${lab_lane[*]} tests/real/preview.sh " in *" $t "*) continue ;; esac
     step "real: $(basename "$t" .sh)" bash "$t"
   done
-  wait "$lane_pid"
-  for i in "${!sandbox_lane[@]}"; do step_lane_result "real: $(basename "${sandbox_lane[$i]}" .sh)" "$lane_dir" $((i + 1)); done
-  rm -rf "$lane_dir"
+  lane_finish lab "${lab_lane[@]}"
+  lane_finish sandbox "${sandbox_lane[@]}"
   step "real: preview" bash tests/real/preview.sh
 fi
 if [ "$mode" = nightly ]; then
