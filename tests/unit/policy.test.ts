@@ -2,10 +2,13 @@
 // real stacks register (the program run under mocks, as `pulumi preview --policy-pack policy` would see it).
 import { Secret } from "@pulumi/policy";
 import type { ResourceValidationArgs, ResourceValidationPolicy, StackValidationArgs, StackValidationPolicy } from "@pulumi/policy";
-import { unknownCheckingProxy } from "@pulumi/policy/proxy";
 import { secretsPreservingProxy } from "@pulumi/policy/secret";
 import { policies } from "../../policy/rules";
 import { deployableConfig, runProgram, PIPELINE_IMAGES } from "./support/harness";
+
+// The SDK's server wraps remediation inputs in this too; it is exported by the module, missing from its typings.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { unknownCheckingProxy } = require("@pulumi/policy/proxy") as { unknownCheckingProxy<T>(v: T): T };
 
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 /** Mock inputs as the policy SDK deserializes them for remediation: secrets as Secret instances. */

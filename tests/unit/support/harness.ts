@@ -164,11 +164,33 @@ export async function settle(count: () => number): Promise<void> {
   }
 }
 
+/** Makes a run read-only: runs are shared between the tests of a file (runProgram), none may change one. */
+function deepFreeze<T>(v: T): T {
+  if (v !== null && typeof v === "object" && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const x of Object.values(v as object)) deepFreeze(x);
+  }
+  return v;
+}
+
+const runs = new Map<string, Promise<ProgramRun>>();
 /**
  * Runs the program for `stack` with `config` (keys without namespace are put under mbio-cloud:), plus
- * the given secrets. Resolves when no resource has registered for a while.
+ * the given secrets. Resolves when no resource has registered for a while. A render takes seconds (the
+ * whole program and the Pulumi SDK in a fresh module registry), and many tests of a file read the same
+ * stack: identical renders are done once per test file and shared, frozen so no test can change another's.
  */
-export async function runProgram(stack: string, config: Record<string, unknown>, secrets: Record<string, string> = TEST_SECRETS): Promise<ProgramRun> {
+export function runProgram(stack: string, config: Record<string, unknown>, secrets: Record<string, string> = TEST_SECRETS): Promise<ProgramRun> {
+  const key = JSON.stringify([stack, config, secrets]);
+  let run = runs.get(key);
+  if (!run) {
+    run = renderProgram(stack, config, secrets).then((r) => deepFreeze({ ...r, error: r.error }));
+    runs.set(key, run);
+  }
+  return run;
+}
+
+async function renderProgram(stack: string, config: Record<string, unknown>, secrets: Record<string, string>): Promise<ProgramRun> {
   const resources: MockResource[] = [];
   const consoleErrors: string[] = [];
   const ignoreChanges = new Map<string, string[]>();
