@@ -5,9 +5,10 @@
 //                                          └─► join ─► membership (exact labels; drain + remove + leave on a
 //                                                      real removal only) ─► overlay network
 //
-// The Swarm, memberships and the network are Swarm provider resources (dynamic-providers/): they read the live
-// Swarm, so a drained node, a hand-edited label, rotated tokens or a removed network show in `pulumi
-// refresh`; they act through any reachable manager, so manager-1 is no single point of failure.
+// The Swarm, joins, memberships and the network are Swarm provider resources (dynamic-providers/): they read
+// the live Swarm, so a drained node, a hand-edited label, rotated tokens, a node removed by hand or a removed
+// network show in `pulumi refresh`; they act through any reachable manager, so manager-1 is no single point
+// of failure.
 //
 // Joins depend only on the Swarm and their own engine, so Pulumi runs them in parallel; adding a node adds
 // only its own chain, and removing one drains it and takes it out of the Swarm before its server goes.
@@ -24,6 +25,7 @@ import { deployPublicKey } from "./machines/ssh-keys";
 import { Machine, NodeInfo, swarmRole } from "./machines/types";
 import { EngineRollout, rollingOrder } from "./dynamic-providers/engine";
 import { SwarmNetwork } from "./dynamic-providers/network";
+import { SwarmJoin } from "./dynamic-providers/join";
 import { SwarmNode } from "./dynamic-providers/node";
 import { Swarm } from "./dynamic-providers/swarm";
 import { managerConnections, type Connection } from "./swarm-stack";
@@ -124,22 +126,21 @@ export class SwarmCluster extends pulumi.ComponentResource {
     let lastManagerMembership: pulumi.Resource | undefined;
     for (const m of machines) {
       // Every node joins, the first manager too: on the Swarm's own first node the join changes nothing; a
-      // rebuilt first manager joins the live Swarm through the others. No delete: a replaced join never
-      // takes a node out (that is the membership's delete, on a real removal only). The token travels on
-      // stdin: never on a command line, never in a log. A member needs no token, so a rotated token does not
-      // re-run the joins (ignoreChanges): a rotation goes through while a node is down. A new join (new
-      // machine, `--replace`) is created with the current token all the same.
-      const join = run(
-        `${m.name}-join`,
-        m.connection,
-        "swarm/swarm-join.sh",
-        { MANAGER_ADDR: managerAddresses, ADVERTISE_ADDR: m.privateIp },
-        { stdin: pulumi.secret(m.role === "manager" ? swarm.managerToken : swarm.workerToken) },
-        [engines.get(m.name)!, swarm],
-        false,
-        ["stdin"],
+      // rebuilt first manager joins the live Swarm through the others. The join reads its node back: one
+      // removed from the Swarm by hand is gone on refresh and joins again on the next up
+      // (dynamic-providers/join.ts). The token travels on stdin, and a rotated one re-runs no join.
+      const join = new SwarmJoin(
+        `${name}-${m.name}-join`,
+        {
+          connections: viaManagers,
+          node: managerConnections(m.connection).apply((c) => c[0]),
+          managerAddr: managerAddresses,
+          advertiseAddr: m.privateIp,
+          token: m.role === "manager" ? swarm.managerToken : swarm.workerToken,
+        },
+        { parent: this, dependsOn: [engines.get(m.name)!, swarm] },
       );
-      const nodeId = join.stdout.apply((s) => s.trim());
+      const nodeId = join.nodeId;
       // Manager memberships form a chain, so managers are demoted one at a time when several go (scale in,
       // destroy): each demotion changes the Raft membership, and parallel ones race for the leader.
       const previousManager = m.role === "manager" && lastManagerMembership ? [lastManagerMembership] : [];

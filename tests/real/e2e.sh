@@ -113,7 +113,7 @@ drift_add b "services.backup_maintenance.image" pinned_image -- docker service u
 drift_add c "availability" node2_active -- docker node update --availability drain "$m2_id"
 drift_add d "labels.mbio.role" node2_role_label -- docker node update --label-add mbio.role=tampered "$m2_id"
 drift_add e "services.backup_maintenance.networks" on_platform -- docker service update --detach --network-rm local-platform backup_maintenance
-drift_run
+# The round runs after the scale-out below: its sixth case removes the new worker's node by hand.
 
 # ---------------------------------------------------------------------------------------------------
 must "config: workers 0 → 1" pulumi_local config set mbio-cloud:workers 1
@@ -127,6 +127,16 @@ nodes="$(node_lines)"
 check "4 nodes Ready after scale-out" test "$(count ' Ready' "$nodes")" = 4
 check "the new node is a worker labelled as one" test "$(on_manager "docker node inspect mbio-sandbox-4 --format '{{.Spec.Role}} {{index .Spec.Labels \"mbio.role\"}}'")" = "worker worker"
 check "global backup agent runs on the new worker too" wait_for "services" 180 services_converged
+
+# (f) A node removed from the Swarm by hand (issue 19): its join reads the node back, so refresh reports the
+# join and the membership gone, and up joins the machine again (it leaves the Swarm it still believes it is
+# in first) under a new node id.
+w4_id="$(on_manager "docker node inspect mbio-sandbox-4 --format '{{.ID}}'")"
+worker_back() { [ "$(on_manager "docker node inspect mbio-sandbox-4 --format '{{.Status.State}} {{.Spec.Availability}} {{.Spec.Role}} {{index .Spec.Labels \"mbio.role\"}}'")" = "ready active worker worker" ]; }
+rejoined() { wait_for "mbio-sandbox-4 ready again" 90 worker_back && [ "$(on_manager "docker node inspect mbio-sandbox-4 --format '{{.ID}}'")" != "$w4_id" ]; }
+drift_add f "mbio-sandbox-4-join" rejoined -- docker node rm --force "$w4_id"
+drift_run
+check "(f) the refresh reported the removed node's membership gone too" grep -qF "mbio-sandbox-4-membership" "$work/abcdef-report.txt"
 
 # ---------------------------------------------------------------------------------------------------
 restore_tool_volumes

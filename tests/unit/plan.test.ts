@@ -57,7 +57,7 @@ describe.each(["development", "staging", "production"])("plan of %s", (stack) =>
 
   test("one server, host key, membership and engine rollout per machine of the stack file's size", () => {
     const machines = size(stack).managers + size(stack).workers;
-    for (const t of ["hcloud:index/server:Server", "pulumi-nodejs:dynamic/mbio:SshHostKey", "pulumi-nodejs:dynamic/swarm:Node", "pulumi-nodejs:dynamic/swarm:EngineRollout"]) {
+    for (const t of ["hcloud:index/server:Server", "pulumi-nodejs:dynamic/mbio:SshHostKey", "pulumi-nodejs:dynamic/swarm:Join", "pulumi-nodejs:dynamic/swarm:Node", "pulumi-nodejs:dynamic/swarm:EngineRollout"]) {
       expect([t, named(t).length]).toEqual([t, machines]);
     }
     expect(named("pulumi-nodejs:dynamic/swarm:Swarm")).toHaveLength(1);
@@ -65,7 +65,7 @@ describe.each(["development", "staging", "production"])("plan of %s", (stack) =>
 
   test("the Swarm waits for every manager's engine; every join for the Swarm and its own engine", () => {
     const swarm = named("pulumi-nodejs:dynamic/swarm:Swarm")[0];
-    const joins = run.resources.filter((r) => r.type === "command:remote:Command" && r.name.endsWith("-join"));
+    const joins = named("pulumi-nodejs:dynamic/swarm:Join");
     expect(joins).toHaveLength(size(stack).managers + size(stack).workers);
     for (let i = 1; i <= size(stack).managers; i++) expect(swarm.dependsOn).toContain(`${stack}-swarm-${stack}-manager-${i}-docker`);
     for (const j of joins) {

@@ -1,4 +1,5 @@
 import * as fs from "fs";
+import { diffJoin, type JoinInputs, type JoinOutputs } from "../../components/dynamic-providers/join";
 import { asSecret, byType, deployableConfig, MockResource, mockId, runProgram, TEST_HOST_KEY, TEST_SSH_KEY } from "./support/harness";
 
 const SERVER = "hcloud:index/server:Server";
@@ -6,6 +7,7 @@ const COMMAND = "command:remote:Command";
 const NODE = "pulumi-nodejs:dynamic/swarm:Node";
 const NETWORK = "pulumi-nodejs:dynamic/swarm:Network";
 const SWARM = "pulumi-nodejs:dynamic/swarm:Swarm";
+const JOIN = "pulumi-nodejs:dynamic/swarm:Join";
 
 function withWorkers(stack: string, workers: number) {
   return { ...deployableConfig(stack), "mbio-cloud:workers": workers };
@@ -119,7 +121,8 @@ describe("SwarmCluster on Hetzner", () => {
   test("bootstrap: every node hardened and gets the pinned engine; one init; joins and memberships for the others", async () => {
     const run = await runProgram("staging", deployableConfig("staging"));
     const commands = byType(run, COMMAND);
-    const names = [...commands, ...byType(run, NODE)].map((c) => c.name);
+    const joins = byType(run, JOIN);
+    const names = [...commands, ...byType(run, NODE), ...joins].map((c) => c.name);
     for (const node of ["staging-manager-1", "staging-manager-2", "staging-manager-3", "staging-worker-1", "staging-worker-2", "staging-ci-1"]) {
       expect(names).toContain(`staging-swarm-${node}-first-boot`);
       expect(names).toContain(`staging-swarm-${node}-harden`);
@@ -127,10 +130,10 @@ describe("SwarmCluster on Hetzner", () => {
       expect(names).toContain(`staging-swarm-${node}-membership`);
     }
     // Every node joins, the first manager too (a no-op on the Swarm's first node; a rebuilt one joins the
-    // live Swarm through the others). No join has a delete: a replaced join never takes a node out.
-    const joins = commands.filter((c) => c.name.startsWith("staging-swarm-") && c.name.endsWith("-join"));
+    // live Swarm through the others). Joins are Swarm provider resources that read their node back (no delete:
+    // a replaced join never takes a node out; tests/unit/swarm-provider.test.ts).
     expect(joins.map((c) => c.name).sort()).toEqual(["staging-swarm-staging-ci-1-join", "staging-swarm-staging-manager-1-join", "staging-swarm-staging-manager-2-join", "staging-swarm-staging-manager-3-join", "staging-swarm-staging-worker-1-join", "staging-swarm-staging-worker-2-join"]);
-    expect(joins.every((c) => c.inputs.delete === undefined)).toBe(true);
+    expect(commands.filter((c) => String(c.inputs.create).includes("swarm-join.sh"))).toEqual([]);
     expect(names).not.toContain("staging-swarm-init");
     // One Swarm resource: found through every manager (first manager first), initialised only when none has one.
     const [swarm] = byType(run, SWARM);
@@ -139,13 +142,13 @@ describe("SwarmCluster on Hetzner", () => {
     expect((asSecret(swarm.inputs.connections) as { value: { host: string }[] }).value).toHaveLength(3);
     const docker = commands.find((c) => c.name === "staging-swarm-staging-worker-1-docker")!;
     expect(docker.inputs.create).toContain("DOCKER_PACKAGE='docker-ce' DOCKER_VERSION='5:27.5.1-1~debian.12~bookworm'");
-    const workerJoin = commands.find((c) => c.name === "staging-swarm-staging-worker-1-join")!;
-    // Join tokens travel on stdin (secret), never on a command line.
-    expect(String(workerJoin.inputs.create)).not.toContain("SWMTKN");
-    expect(asSecret(workerJoin.inputs.stdin)).toEqual({ secret: true, value: "SWMTKN-1-worker-0" });
-    expect(workerJoin.inputs.create).toContain("MANAGER_ADDR='10.20.1.11 10.20.1.12 10.20.1.13'");
-    expect(workerJoin.inputs.create).toContain("ADVERTISE_ADDR='10.20.1.101'");
-    expect(asSecret(commands.find((c) => c.name === "staging-swarm-staging-manager-2-join")!.inputs.stdin)).toEqual({ secret: true, value: "SWMTKN-1-manager-0" });
+    const workerJoin = joins.find((c) => c.name === "staging-swarm-staging-worker-1-join")!;
+    // Join tokens are secret inputs (swarm-join.sh reads them on stdin), never on a command line.
+    expect(asSecret(workerJoin.inputs.token)).toEqual({ secret: true, value: "SWMTKN-1-worker-0" });
+    expect(workerJoin.inputs).toMatchObject({ managerAddr: "10.20.1.11 10.20.1.12 10.20.1.13", advertiseAddr: "10.20.1.101" });
+    expect(asSecret(joins.find((c) => c.name === "staging-swarm-staging-manager-2-join")!.inputs.token)).toEqual({ secret: true, value: "SWMTKN-1-manager-0" });
+    // The machine's own connection holds the deploy key: secret.
+    expect(asSecret(workerJoin.inputs.node).secret).toBe(true);
     // Memberships are Swarm provider resources: exact labels, removal on a real removal only, any manager.
     const nodes = byType(run, NODE);
     const membership = nodes.find((c) => c.name === "staging-swarm-staging-worker-2-membership")!;
@@ -155,7 +158,7 @@ describe("SwarmCluster on Hetzner", () => {
     // The first manager's membership removes too (a rebuilt manager-1's dead node); node-remove.sh keeps the last manager.
     expect(first.inputs).toMatchObject({ nodeId: "node-staging-swarm-staging-manager-1-join", removeOnDelete: true });
     // A removed node's machine leaves the Swarm through its own connection (secret: it holds the key).
-    expect(asSecret(membership.inputs.nodeConnection)).toEqual({ secret: true, value: expect.objectContaining({ host: (asSecret(commands.find((c) => c.name === "staging-swarm-staging-worker-2-join")!.inputs.connection) as { value: { host: string } }).value.host }) });
+    expect(asSecret(membership.inputs.nodeConnection)).toEqual({ secret: true, value: expect.objectContaining({ host: (asSecret(joins.find((c) => c.name === "staging-swarm-staging-worker-2-join")!.inputs.node) as { value: { host: string } }).value.host }) });
     const managerHosts = (asSecret(membership.inputs.connections) as { secret: boolean; value: { host: string }[] });
     expect(managerHosts.secret).toBe(true);
     expect(managerHosts.value).toHaveLength(3);
@@ -179,19 +182,21 @@ describe("SwarmCluster on Hetzner", () => {
     const b = new Map(before.resources.map((r) => [`${r.type}/${r.name}`, JSON.stringify(r.inputs)]));
     const changed = after.resources.filter((r) => b.get(`${r.type}/${r.name}`) !== JSON.stringify(r.inputs)).map((r) => r.name).sort();
     expect(changed).toEqual(["staging-swarm-staging-ci-1-join", "staging-swarm-staging-manager-1-join", "staging-swarm-staging-manager-2-join", "staging-swarm-staging-manager-3-join", "staging-swarm-staging-worker-1-join", "staging-swarm-staging-worker-2-join", "staging-swarm-swarm"]);
-    expect(asSecret(byType(after, COMMAND).find((c) => c.name === "staging-swarm-staging-worker-1-join")!.inputs.stdin)).toEqual({ secret: true, value: "SWMTKN-1-worker-1" });
-    // The joins' stdin carries the new token for a join created from now on, but an update leaves it alone: members
-    // need no token, so a rotation does not re-run every join (and goes through while a node is down).
-    for (const j of byType(after, COMMAND).filter((c) => c.name.endsWith("-join"))) expect([j.name, j.ignoreChanges]).toEqual([j.name, ["stdin"]]);
-    expect(byType(after, COMMAND).find((c) => c.name === "staging-swarm-staging-worker-1-join")!.inputs.create).toBe(byType(before, COMMAND).find((c) => c.name === "staging-swarm-staging-worker-1-join")!.inputs.create);
+    const joinOf = (r: typeof after, n: string) => byType(r, JOIN).find((c) => c.name === `staging-swarm-staging-${n}-join`)!;
+    expect(asSecret(joinOf(after, "worker-1").inputs.token)).toEqual({ secret: true, value: "SWMTKN-1-worker-1" });
+    // The joins carry the new token for a join that runs from now on, but their diff ignores it: members need no
+    // token, so a rotation re-runs no join (and goes through while a node is down).
+    const plainInputs = (r: typeof after, n: string) => Object.fromEntries(Object.entries(joinOf(r, n).inputs).map(([k, v]) => [k, asSecret(v).value]));
+    const olds = { ...plainInputs(before, "worker-1"), nodeId: "n1" } as unknown as JoinOutputs;
+    expect(diffJoin(olds, plainInputs(after, "worker-1") as unknown as JoinInputs)).toMatchObject({ changes: false, replaces: [] });
   });
 
   test("every stack deploy goes through every manager (first manager first); swarm objects run on the first manager", async () => {
     const run = await runProgram("staging", deployableConfig("staging"));
     const stacks = byType(run, "pulumi-nodejs:dynamic/swarm:Stack");
     expect(stacks.length).toBeGreaterThan(0);
-    const first = (asSecret(byType(run, COMMAND).find((c) => c.name === "staging-swarm-staging-manager-1-join")!.inputs.connection) as { value: { host: string } }).value.host;
-    const second = (asSecret(byType(run, COMMAND).find((c) => c.name === "staging-swarm-staging-manager-2-join")!.inputs.connection) as { value: { host: string } }).value.host;
+    const first = (asSecret(byType(run, JOIN).find((c) => c.name === "staging-swarm-staging-manager-1-join")!.inputs.node) as { value: { host: string } }).value.host;
+    const second = (asSecret(byType(run, JOIN).find((c) => c.name === "staging-swarm-staging-manager-2-join")!.inputs.node) as { value: { host: string } }).value.host;
     for (const s of stacks) {
       const hosts = (asSecret(s.inputs.connections) as { value: { host: string }[] }).value.map((c) => c.host);
       expect([s.name, hosts.length, hosts[0], hosts[1]]).toEqual([s.name, 3, first, second]);
@@ -243,17 +248,17 @@ describe("SwarmCluster on existing hosts", () => {
     const run = await runProgram("staging", existing(0));
     expect(run.error).toBeUndefined();
     expect(run.resources.filter((r) => r.type.startsWith("hcloud:"))).toEqual([]);
-    const names = byType(run, COMMAND).map((c) => c.name);
+    const names = [...byType(run, COMMAND), ...byType(run, JOIN)].map((c) => c.name);
     expect(names).toEqual(expect.arrayContaining(["staging-swarm-onprem-1-harden", "staging-swarm-onprem-1-docker", "staging-swarm-onprem-1-join", "staging-swarm-onprem-3-join"]));
     expect(names.some((n) => n.includes("onprem-4"))).toBe(false);
-    const join = byType(run, COMMAND).find((c) => c.name === "staging-swarm-onprem-2-join")!;
+    const join = byType(run, JOIN).find((c) => c.name === "staging-swarm-onprem-2-join")!;
     // The connection carries the private key, so it is stored as a secret in state.
-    expect(asSecret(join.inputs.connection)).toEqual({ secret: true, value: expect.objectContaining({ host: "192.0.2.2", port: 22, user: "root" }) });
-    expect(join.inputs.create).toContain("ADVERTISE_ADDR='10.99.0.2'");
+    expect(asSecret(join.inputs.node)).toEqual({ secret: true, value: expect.objectContaining({ host: "192.0.2.2", port: 22, user: "root" }) });
+    expect(join.inputs.advertiseAddr).toBe("10.99.0.2");
     expect(run.outputs.nodes).toEqual(hosts.slice(0, 3).map((h) => ({ name: h.name, role: "manager", publicIp: h.address, privateIp: h.privateAddress })));
     expect(run.outputs.dockerHost).toBe("ssh://root@192.0.2.1:22");
     // Every connection pins the host key from the stack file; the ssh2 provider gets it too.
-    expect(asSecret(join.inputs.connection).value).toMatchObject({ hostKey: TEST_HOST_KEY.publicKey });
+    expect(asSecret(join.inputs.node).value).toMatchObject({ hostKey: TEST_HOST_KEY.publicKey });
     const member = byType(run, NODE).find((n) => n.name === "staging-swarm-onprem-2-membership")!;
     for (const c of asSecret(member.inputs.connections).value as { hostKey: string }[]) expect(c.hostKey).toBe(TEST_HOST_KEY.publicKey);
     expect(run.outputs.sshKnownHosts).toBe(hosts.slice(0, 3).map((h) => `${h.address} ${TEST_HOST_KEY.publicKey}\n`).join(""));
@@ -271,7 +276,7 @@ describe("SwarmCluster on existing hosts", () => {
     const added = after.resources.filter((r) => !b.has(r.name)).map((r) => r.name);
     expect(added.sort()).toEqual(["staging-swarm-onprem-4-docker", "staging-swarm-onprem-4-engine", "staging-swarm-onprem-4-firewall", "staging-swarm-onprem-4-first-boot", "staging-swarm-onprem-4-harden", "staging-swarm-onprem-4-join", "staging-swarm-onprem-4-membership", "staging-swarm-onprem-4-ssh-keys"]);
     for (const r of after.resources.filter((x) => b.has(x.name))) expect(JSON.stringify(r.inputs)).toBe(b.get(r.name));
-    expect(asSecret(byType(after, COMMAND).find((c) => c.name === "staging-swarm-onprem-4-join")!.inputs.stdin)).toEqual({ secret: true, value: "SWMTKN-1-worker-0" });
+    expect(asSecret(byType(after, JOIN).find((c) => c.name === "staging-swarm-onprem-4-join")!.inputs.token)).toEqual({ secret: true, value: "SWMTKN-1-worker-0" });
   });
 });
 

@@ -7,6 +7,7 @@ jest.mock("../../components/dynamic-providers/ssh", () => {
   return { ...jest.requireActual("../../components/dynamic-providers/ssh"), runOnManager, runOnHost: (c: unknown, script: string, env = {}, stdin = "") => runOnManager([c], script, env, stdin, false) };
 });
 import { diffNetwork, networkProvider, NetworkOutputs } from "../../components/dynamic-providers/network";
+import { diffJoin, joinProvider, JoinOutputs, mustLeaveFirst } from "../../components/dynamic-providers/join";
 import { CLAIM_LABEL, diffNode, nodeProvider, NodeOutputs, removeNode } from "../../components/dynamic-providers/node";
 import { ManagerAttempt, runOnManager } from "../../components/dynamic-providers/ssh";
 import { diffSwarm, mayInitialise, swarmProvider } from "../../components/dynamic-providers/swarm";
@@ -317,6 +318,61 @@ describe("swarm provider", () => {
     expect(await swarmProvider.diff!("cl1", read.props as typeof created, wanted)).toEqual({ changes: true, replaces: ["clusterId"] });
     run.mockResolvedValueOnce({ stdout: JSON.stringify({ clusterId: "cl2", managerToken: "SWMTKN-x", workerToken: "SWMTKN-y" }), stderr: "", host: "192.0.2.1" });
     expect((await swarmProvider.create(wanted)).id).toBe("cl2");
+  });
+});
+
+describe("join provider", () => {
+  beforeEach(() => run.mockReset());
+  const node = { host: "192.0.2.7" };
+  const joinInputs = { connections: managers, node, managerAddr: "10.0.0.1 10.0.0.2", advertiseAddr: "10.0.0.7", token: "SWMTKN-1-worker", providerRevision: PROVIDER_REVISION };
+  const joined: JoinOutputs = { ...joinInputs, nodeId: "node7" };
+  const out = (stdout: string) => ({ stdout, stderr: "", host: "x" });
+
+  test("a machine leaves before it joins only when it believes it is in a Swarm whose managers no longer know its node", () => {
+    expect(mustLeaveFirst("inactive", "", false)).toBe(false);
+    expect(mustLeaveFirst("active", "node7", true)).toBe(false);
+    expect(mustLeaveFirst("active", "node7", false)).toBe(true);
+    expect(mustLeaveFirst("error", "node7", false)).toBe(true);
+    expect(mustLeaveFirst("pending", "", false)).toBe(true);
+  });
+
+  test("create on a fresh machine joins without asking the managers; the token only on stdin", async () => {
+    run.mockResolvedValueOnce(out("inactive \n")).mockResolvedValueOnce(out("node7\n"));
+    const { id, outs } = await joinProvider.create!(joinInputs);
+    expect([id, outs!.nodeId]).toEqual(["node7", "node7"]);
+    expect(run).toHaveBeenCalledTimes(2);
+    const [conns, script, env, stdin] = run.mock.calls[1];
+    expect(conns).toEqual([node]);
+    expect(script).toContain("POST /swarm/join");
+    expect(env).toEqual({ MANAGER_ADDR: "10.0.0.1 10.0.0.2", ADVERTISE_ADDR: "10.0.0.7", LEAVE_FIRST: "false" });
+    expect(stdin).toBe("SWMTKN-1-worker");
+    expect(JSON.stringify(env)).not.toContain("SWMTKN");
+  });
+
+  test("a machine removed from the Swarm by hand: read reports the join gone, and the next create leaves first and joins again", async () => {
+    run.mockResolvedValueOnce(out("unknown\n"));
+    expect(await joinProvider.read!("node7", joined)).toEqual({});
+    expect(run.mock.calls[0][2]).toEqual({ NODE_ID: "node7" });
+    run.mockReset();
+    run.mockResolvedValueOnce(out("active node7\n")).mockResolvedValueOnce(out("unknown\n")).mockResolvedValueOnce(out("node8\n"));
+    const { outs } = await joinProvider.create!(joinInputs);
+    expect(outs!.nodeId).toBe("node8");
+    expect(run.mock.calls[1][0]).toEqual(managers);
+    expect(run.mock.calls[2][2]).toMatchObject({ LEAVE_FIRST: "true" });
+  });
+
+  test("read keeps a node the managers know; no manager answering fails the refresh instead of dropping the join", async () => {
+    run.mockResolvedValueOnce(out("known\n"));
+    expect(await joinProvider.read!("node7", joined)).toEqual({ id: "node7", props: joined });
+    run.mockRejectedValueOnce(new Error("no Swarm manager answered; tried 2 manager(s)"));
+    await expect(joinProvider.read!("node7", joined)).rejects.toThrow("no Swarm manager answered");
+  });
+
+  test("a rotated token is no change; new manager addresses update in place; another machine replaces", () => {
+    expect(diffJoin(joined, { ...joinInputs, token: "SWMTKN-1-rotated" })).toMatchObject({ changes: false, replaces: [] });
+    expect(diffJoin(joined, { ...joinInputs, managerAddr: "10.0.0.1 10.0.0.2 10.0.0.3" })).toMatchObject({ changes: true, replaces: [], fields: ["managerAddr"] });
+    expect(diffJoin(joined, { ...joinInputs, node: { host: "192.0.2.8" } })).toMatchObject({ changes: true, replaces: ["node"] });
+    expect(diffJoin({ ...joined, providerRevision: undefined }, joinInputs).fields).toEqual(["providerRevision"]);
   });
 });
 

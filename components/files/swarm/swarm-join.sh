@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Joins this machine to the Swarm with the given role; a node that is already in a Swarm is left as is.
 # Prints the node's Swarm ID. Env: MANAGER_ADDR (every manager's private address, space-separated: any
-# reachable one will do, so a stopped first manager does not block a join), ADVERTISE_ADDR; the join token
-# on stdin (never on a command line, where `ps` and logs would show it).
+# reachable one will do, so a stopped first manager does not block a join), ADVERTISE_ADDR; LEAVE_FIRST=true
+# when the Swarm's managers no longer know this machine's node (it was removed by hand,
+# components/dynamic-providers/join.ts): the machine leaves the Swarm it still believes it is in, then joins
+# again. The join token on stdin (never on a command line, where `ps` and logs would show it).
 # `docker swarm join` takes the token only as an argument, so the join goes to the Engine API instead
 # (POST /swarm/join, what the CLI calls): curl reads the JSON body from its stdin over the local socket, and
 # jq builds that body from the token on its stdin. Only printf and read, bash builtins, see the token.
@@ -30,6 +32,11 @@ join() {
 }
 
 state="$(docker info --format '{{.Swarm.LocalNodeState}}')"
+if [ "${LEAVE_FIRST:-false}" = true ] && [ "$state" != inactive ]; then
+  say "the Swarm's managers no longer know node $(docker info --format '{{.Swarm.NodeID}}') (removed by hand): leaving to join again"
+  docker swarm leave --force >/dev/null
+  state="$(docker info --format '{{.Swarm.LocalNodeState}}')"
+fi
 if [ "$state" = active ]; then
   say "unchanged: already in the Swarm"
 else

@@ -125,15 +125,14 @@ function mockState(type: string, name: string, inputs: Record<string, unknown>):
   switch (type) {
     case "hcloud:index/server:Server":
       return { ...inputs, ipv4Address: fakeIp(name), ipv6Address: "2001:db8::1", status: "running" };
-    case "command:remote:Command": {
-      const create = String(inputs.create ?? "");
-      if (create.includes("swarm-join.sh")) return { ...inputs, stdout: `node-${name}`, stderr: "" };
+    case "command:remote:Command":
       return { ...inputs, stdout: "", stderr: "" };
-    }
     case "pulumi-nodejs:dynamic/mbio:SshHostKey":
       return { ...inputs, ...TEST_HOST_KEY };
     case "pulumi-nodejs:dynamic/mbio:GeneratedSecret":
       return { ...inputs, value: `generated-${name}` };
+    case "pulumi-nodejs:dynamic/swarm:Join":
+      return { ...inputs, nodeId: `node-${name}` };
     case "pulumi-nodejs:dynamic/swarm:Swarm":
       return { ...inputs, clusterId: "swarm-cluster-id", managerToken: `SWMTKN-1-manager-${inputs.joinTokenRotation ?? 0}`, workerToken: `SWMTKN-1-worker-${inputs.joinTokenRotation ?? 0}` };
     case "pulumi-nodejs:dynamic/gitlab:RunnerRegistration":
