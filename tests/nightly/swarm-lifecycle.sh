@@ -185,7 +185,7 @@ wait_for "manager-1's old node to show down" 90 m1_gone
 check "pulumi up --replace of manager-1's join" timed "$work/rebuild.log" up --yes --skip-preview --replace "$(urn_of local-swarm-mbio-sandbox-1-join)"
 check "manager-1 is back in the same Swarm (cluster ID unchanged)" test "$(on 1 "docker info --format '{{.Swarm.Cluster.ID}}'")" = "$cluster"
 check "manager-1 is a manager again, with a new node ID" bash -c "[ '$(node_field "$(node_id_of 1)" '{{.Spec.Role}}')' = manager ] && [ '$(node_id_of 1)' != '$m1_old' ]"
-check "no swarm init ran: the join went through another manager" grep -q "swarm-join: joining" "$work/rebuild.log"
+# (The cluster ID above is the proof that no second Swarm was initialised: the join went through another manager.)
 wait_for "4 nodes Ready" 60 all_ready
 check "the old membership's delete removed manager-1's dead node; the rebuilt machine stayed in" test "$(on_manager "docker node ls -q" | grep -c "^$m1_old") $(on 1 "docker info --format '{{.Swarm.LocalNodeState}}'")" = "0 active"
 check "4 nodes Ready/Active, 3 reachable managers" test "$(ready_count) $(on_manager "docker node ls --format '{{.ManagerStatus}}'" | grep -Ec 'Leader|Reachable')" = "4 3"
