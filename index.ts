@@ -35,6 +35,7 @@ if (hcloudEndpoint !== undefined && !HCLOUD_ENDPOINT.test(hcloudEndpoint)) {
 const providers = config.machineSource === "hetzner" ? [hcloudProvider(`${config.environment}-hcloud`, hcloudToken, hcloudEndpoint)] : [];
 const environment = new Environment(config.environment, {
   config,
+  hcloudEndpoint,
   secrets: {
     sshPrivateKey: secret("sshPrivateKey"),
     resticPassword: optionalSecret("resticPassword"),

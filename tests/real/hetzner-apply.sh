@@ -111,6 +111,7 @@ powered_back() {
 }
 drift_add "label" "managed-by" label_back -- api_label
 drift_add "firewall rule" "rules" rule_back -- api_rule
+drift_add "power off" "status" powered_back -- api_poweroff
 drift_run
 check "the edited rule is enforced again: the worker is not admitted to the manager's SSH over its public address" port_closed "$m_pub" 22
 
