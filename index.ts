@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, loadConfig, optionalSecret, secret } from "./components/config/load";
 import { Environment } from "./components/environment";
 import { ADMIN_TOKEN_ENV } from "./components/config/gitlab";
-import { hcloudProvider } from "./components/providers";
+import { HCLOUD_ENDPOINT, hcloudProvider } from "./components/providers";
 import { verifyImageSignatures } from "./components/image-signatures";
 
 function load() {
@@ -26,10 +26,16 @@ const config = load();
 const verified = verifyImageSignatures(config, pulumi.runtime.allConfig()["mbio-cloud:registryPassword"]);
 if (verified.length > 0) pulumi.log.info(`image signatures verified (cosign, key mbio-cloud:imageSignatures.publicKey): ${verified.map((i) => i.role).join(", ")}`);
 const hcloudToken = new pulumi.Config("hcloud").getSecret("token") ?? (process.env.HCLOUD_TOKEN ? pulumi.secret(process.env.HCLOUD_TOKEN) : undefined);
+// Another Hetzner Cloud API than Hetzner's (the emulator, docs/sandbox.md); checked before anything is created.
+const hcloudEndpoint = new pulumi.Config("hcloud").get("endpoint");
+if (hcloudEndpoint !== undefined && !HCLOUD_ENDPOINT.test(hcloudEndpoint)) {
+  throw new Error(`invalid configuration in Pulumi.${pulumi.getStack()}.yaml: hcloud:endpoint must be the http(s) URL of a Hetzner Cloud API, e.g. https://api.hetzner.cloud/v1 (got ${JSON.stringify(hcloudEndpoint)})`);
+}
 // Hetzner stacks get one explicit hcloud provider at the pinned plugin version; every hcloud resource inherits it.
-const providers = config.machineSource === "hetzner" ? [hcloudProvider(`${config.environment}-hcloud`, hcloudToken)] : [];
+const providers = config.machineSource === "hetzner" ? [hcloudProvider(`${config.environment}-hcloud`, hcloudToken, hcloudEndpoint)] : [];
 const environment = new Environment(config.environment, {
   config,
+  hcloudEndpoint,
   secrets: {
     sshPrivateKey: secret("sshPrivateKey"),
     resticPassword: optionalSecret("resticPassword"),

@@ -16,6 +16,8 @@ import { INFLUX_USERS, TigMonitoring } from "./tig-monitoring";
 
 export interface EnvironmentArgs {
   config: ValidatedConfig;
+  /** hcloud:endpoint: another Hetzner Cloud API than Hetzner's (the emulator). */
+  hcloudEndpoint?: string;
   secrets: {
     sshPrivateKey: pulumi.Input<string>;
     /** Needed when backup.enabled. */
@@ -25,7 +27,7 @@ export interface EnvironmentArgs {
     backupS3SecretAccessKey?: pulumi.Input<string>;
     /** Needed when config.registry is set. */
     registryPassword?: pulumi.Input<string>;
-    /** Needed for storage.driver hetzner-csi (HCLOUD_TOKEN or hcloud:token). */
+    /** Needed for machineSource hetzner (servers' power state) and storage.driver hetzner-csi (HCLOUD_TOKEN or hcloud:token). */
     hcloudToken?: pulumi.Input<string>;
     /** Needed when monitoring.enabled. */
     influxdbAdminPassword?: pulumi.Input<string>;
@@ -64,7 +66,7 @@ export class Environment extends pulumi.ComponentResource {
     const cfg = args.config;
     const env = cfg.environment;
     this.dnsNamespace = dnsNamespace(env, cfg.domain);
-    this.cluster = new SwarmCluster(`${name}-swarm`, { config: cfg, sshPrivateKey: args.secrets.sshPrivateKey, registryPassword: args.secrets.registryPassword }, { parent: this });
+    this.cluster = new SwarmCluster(`${name}-swarm`, { config: cfg, sshPrivateKey: args.secrets.sshPrivateKey, registryPassword: args.secrets.registryPassword, hcloudToken: args.secrets.hcloudToken, hcloudEndpoint: args.hcloudEndpoint }, { parent: this });
     this.nodes = this.cluster.nodes;
 
     this.storage = new PersistentStorage(

@@ -36,6 +36,9 @@ export interface SwarmClusterArgs {
   sshPrivateKey: pulumi.Input<string>;
   /** Password of `config.registry` (a Pulumi secret); managers log in with it. */
   registryPassword?: pulumi.Input<string>;
+  /** Hetzner stacks: the API token (a Pulumi secret) and hcloud:endpoint (HetznerMachines). */
+  hcloudToken?: pulumi.Input<string>;
+  hcloudEndpoint?: string;
 }
 
 export class SwarmCluster extends pulumi.ComponentResource {
@@ -68,7 +71,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
 
     const machines: Machine[] = (this.machines =
       cfg.machineSource === "hetzner"
-        ? new HetznerMachines(`${name}-hetzner`, { config: cfg, sshPrivateKey: args.sshPrivateKey }, { parent: this }).machines
+        ? new HetznerMachines(`${name}-hetzner`, { config: cfg, sshPrivateKey: args.sshPrivateKey, hcloudToken: args.hcloudToken, hcloudEndpoint: args.hcloudEndpoint }, { parent: this }).machines
         : existingMachines({ hosts: cfg.hosts ?? [], managers: cfg.managers, workers: cfg.workers, ciNodes: cfg.ciNodes, sshUser: cfg.sshUser, sshPrivateKey: args.sshPrivateKey }));
 
     const run = (id: string, connection: pulumi.Input<Connection>, script: string, env: Record<string, pulumi.Input<string>>, extra: Partial<command.remote.CommandArgs>, dependsOn: pulumi.Resource[], secretStdout = false, ignoreChanges?: string[]) =>

@@ -7,12 +7,17 @@ import { remoteScript } from "../files";
 import { ValidatedConfig } from "../config/load";
 import { cloudInitUserData } from "./cloud-init";
 import { hostKeyUserData, SshHostKey } from "../dynamic-providers/host-keys";
+import { ServerPower } from "../dynamic-providers/server-power";
 import { networkZone, placementGroupIndex, plannedNodes, privateIpFor } from "./naming";
 import { Machine, NodeRole, swarmRole } from "./types";
 
 export interface HetznerMachinesArgs {
   config: ValidatedConfig;
   sshPrivateKey: pulumi.Input<string>;
+  /** The Hetzner Cloud API token (a Pulumi secret): each server's power state is read and kept on with it. */
+  hcloudToken?: pulumi.Input<string>;
+  /** hcloud:endpoint, when the API is not Hetzner's (the emulator). */
+  hcloudEndpoint?: string;
 }
 
 /** Ports of the Swarm control and data plane; only the private network may reach them. */
@@ -35,6 +40,8 @@ export class HetznerMachines extends pulumi.ComponentResource {
     const privateNetwork = cfg.privateNetwork!;
     const serverTypes = cfg.serverTypes!;
     const production = env === "production";
+    if (args.hcloudToken === undefined) throw new Error(`machineSource hetzner needs the Hetzner Cloud API token: pulumi config set --secret hcloud:token --stack ${env} (or export HCLOUD_TOKEN)`);
+    const hcloudToken = args.hcloudToken;
     const labels = (role?: NodeRole): Record<string, string> => ({ ...cfg.labels, environment: env, "managed-by": "pulumi", ...(role ? { role } : {}) });
 
     const keys = cfg.sshPublicKeys.map((publicKey, i) => new hcloud.SshKey(`${name}-ssh-key-${i + 1}`, { name: `${env}-key-${i + 1}`, publicKey, labels: labels() }, { parent: this }));
@@ -118,6 +125,9 @@ export class HetznerMachines extends pulumi.ComponentResource {
         // so a key rotation never replaces a server.
         { parent: this, dependsOn: [subnet, ...(previousHealthy ? [previousHealthy] : [])], ignoreChanges: ["userData", "sshKeys"] },
       );
+      // The power state, which the hcloud provider does not own: refresh sees a server powered off by hand, up
+      // powers it on (dynamic-providers/server-power.ts).
+      const power = new ServerPower(`${name}-${nodeName}-power`, { serverId: server.id.apply(Number), token: hcloudToken, endpoint: args.hcloudEndpoint }, { parent: this });
       const connection = pulumi.output({ host: server.ipv4Address, port: 22, user: cfg.sshUser, privateKey: args.sshPrivateKey, hostKey: hostKey.publicKey, dialErrorLimit: 60, perDialTimeout: 10 });
       previousHealthy = new command.remote.Command(
         `${name}-${nodeName}-healthy`,
@@ -131,7 +141,7 @@ export class HetznerMachines extends pulumi.ComponentResource {
         privateIp: pulumi.output(ip),
         connection,
         serverId: server.id.apply(Number),
-        readyAfter: [server],
+        readyAfter: [server, power],
       };
     });
     this.registerOutputs({ networkId: this.networkId });

@@ -33,6 +33,9 @@ type Emulator struct {
 	rateUpdated   time.Time
 
 	mux *http.ServeMux
+
+	// machines (machines.go): nil unless -machine-hook names machine.sh.
+	machines *machines
 }
 
 type apiError struct {
@@ -140,6 +143,9 @@ func (e *Emulator) handle(pattern string, h handler) {
 				writeError(w, errCode(http.StatusInternalServerError, "server_error", "saving state: %v", err))
 				return
 			}
+			// The machines follow the state before the answer leaves: a client that reads the answer finds
+			// the machine started, stopped or filtered as the API says.
+			e.machines.sync(e.store.state)
 		}
 		log.Printf("%s %s -> %d", hr.Method, hr.URL.RequestURI(), status)
 		if status == http.StatusNoContent {

@@ -73,6 +73,7 @@ func main() {
 	tokenFile := flag.String("token-file", "", "file holding the API token (default: $HCLOUD_TOKEN, else a random token in <state>.token)")
 	actionDelay := flag.Duration("action-delay", 300*time.Millisecond, "how long an action stays running before it succeeds")
 	publicIPv4 := flag.String("public-ipv4", "203.0.113.0/24", "range the servers' public IPv4 addresses come from")
+	machineHook := flag.String("machine-hook", "", "machine.sh: make each server a real machine (docs/sandbox.md); empty: servers are records only")
 	rateLimit := flag.Int("rate-limit", 3600, "requests per hour (Hetzner's default is 3600, refilled one per second)")
 	flag.Parse()
 
@@ -89,6 +90,11 @@ func main() {
 		log.Fatalf("state: %v", err)
 	}
 	e := newEmulator(store, token, *actionDelay, prefix.Masked(), *rateLimit)
+	e.machines = newMachines(*machineHook)
+	// At start (a restart too): every server's machine is applied again (idempotent), restarted if it was stopped.
+	store.mu.Lock()
+	e.machines.sync(store.state)
+	store.mu.Unlock()
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		log.Fatalf("listen: %v", err)

@@ -298,7 +298,10 @@ func (e *Emulator) registerServers() {
 			return 0, nil, errCode(http.StatusUnprocessableEntity, "private_net_only_server", "firewalls filter the public interface; this server has none")
 		}
 
-		s := &Server{UserData: req.UserData, DatacenterID: loc.ID}
+		s := &Server{UserData: req.UserData, DatacenterID: loc.ID, PublicKeys: []string{}}
+		for _, id := range req.SSHKeys {
+			s.PublicKeys = append(s.PublicKeys, r.st.sshKey(id).PublicKey)
+		}
 		s.ID = r.st.nextID("server")
 		s.Name, s.Created, s.Labels = req.Name, r.now, labels
 		s.ServerType, s.Location, s.Image = *st, *loc, im
@@ -435,8 +438,13 @@ func (e *Emulator) registerServers() {
 	action("poweron", power("running"))
 	action("poweroff", power("off"))
 	action("shutdown", power("off"))
-	action("reboot", power("running"))
-	action("reset", power("running"))
+	reboot := func(r *request, s *Server) *apiError {
+		s.Status = "running"
+		e.rebootMachine(s.ID)
+		return nil
+	}
+	action("reboot", reboot)
+	action("reset", reboot)
 	action("rebuild", func(r *request, s *Server) *apiError {
 		var req schema.ServerActionRebuildRequest
 		if err := r.decode(&req); err != nil {

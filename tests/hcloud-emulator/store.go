@@ -23,6 +23,9 @@ type Server struct {
 	UserData         string `json:"emulator_user_data"`
 	PlacementGroupID int64  `json:"emulator_placement_group"`
 	DatacenterID     int64  `json:"emulator_datacenter"`
+	// The public keys of the SSH keys the server was created with: Hetzner copies them into the server's
+	// metadata at creation, so deleting a key later does not change the server.
+	PublicKeys []string `json:"emulator_public_keys"`
 }
 
 // Action is an action as stored: it runs until FinishAt, then reports success.

@@ -104,3 +104,18 @@ describe("bad input: each malformed stack-file value stops the program, names fi
     expect([key, line]).toEqual([key, expect.stringMatching(expected)]);
   });
 });
+
+describe("hcloud:endpoint (another Hetzner Cloud API: the emulator)", () => {
+  test("reaches the hcloud provider", async () => {
+    const run = await runProgram("staging", { ...deployableConfig("staging"), "hcloud:endpoint": "http://127.0.0.1:8480/v1" });
+    expect(run.error).toBeUndefined();
+    const providers = run.resources.filter((r) => r.type === "pulumi:providers:hcloud");
+    expect(providers.map((p) => p.inputs.endpoint)).toEqual(["http://127.0.0.1:8480/v1"]);
+  });
+
+  test("a value that is no URL stops the program, naming file and key, before anything is created", async () => {
+    const run = await runProgram("staging", { ...deployableConfig("staging"), "hcloud:endpoint": "api.hetzner.cloud" });
+    expect(run.error?.message).toMatch(/^invalid configuration in Pulumi\.staging\.yaml: hcloud:endpoint must be the http\(s\) URL of a Hetzner Cloud API/);
+    expect(run.resources).toEqual([]);
+  });
+});

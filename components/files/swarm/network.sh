@@ -34,6 +34,12 @@ if [ -n "$MTU" ] && [ "$(mtu_of ingress 2>/dev/null || true)" != "$MTU" ]; then
   else
     subnet="$(docker network inspect ingress --format '{{range .IPAM.Config}}{{.Subnet}}{{end}}' 2>/dev/null || true)"
     docker network rm ingress >/dev/null 2>&1 <<<y || true
+    # The managers remove it asynchronously: a create before it is gone fails with "network with name ingress
+    # already exists" (seen on the first Hetzner-shaped apply, tests/real/hetzner-apply.sh). At most 30 s.
+    for _ in $(seq 1 60); do
+      docker network inspect ingress >/dev/null 2>&1 || break
+      sleep 0.5
+    done
     docker network create --driver overlay --ingress ${subnet:+--subnet "$subnet"} --opt "com.docker.network.driver.mtu=$MTU" ingress >/dev/null
     echo "network: recreated ingress with mtu=$MTU" >&2
   fi

@@ -1,0 +1,158 @@
+# shellcheck shell=bash
+# A Hetzner-shaped environment on this machine, shared by tests/real/hetzner-apply.sh, tests/nightly/hetzner-scale.sh
+# and bench/hetzner-apply.sh: the Hetzner Cloud API emulator (tests/hcloud-emulator/) with real machines
+# (machine.sh), a registry of its own for the edge's image, and the project (a copy: `stack init` writes into the
+# project directory) with a stack `staging` in a throwaway backend whose hcloud:endpoint is the emulator.
+# Not the sandbox singleton: every object is named $HZ_PREFIX… and removed by hz_down.
+#   hz_up WORK MANAGERS WORKERS   sets everything up (fails saying what); then hz_pulumi ARGS… runs pulumi
+#   hz_api PATH [curl args…]      the emulator's API (token from a 0600 file, never argv)
+#   hz_emulator_restart           stops the emulator and starts it again on its state file
+#   hz_down                       removes machines, firewall tables, networks, registry, emulator
+# Set before sourcing: HZ_PREFIX (names; default hz-apply) and HZ_SUBNET (the public /24; default 198.18.7.0/24,
+# a benchmarking range no one routes).
+# shellcheck source=sandbox/lib.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)/sandbox/lib.sh"
+
+HZ_PREFIX="${HZ_PREFIX:-hz-apply}"
+HZ_SUBNET="${HZ_SUBNET:-198.18.7.0/24}"
+HZ_BASE="${HZ_SUBNET%.*}"
+HZ_HOST_IP="$HZ_BASE.1"      # the host, on the public network: the admin address SSH is allowed from
+HZ_REGISTRY_IP="$HZ_BASE.250" # outside the addresses the emulator hands out first (.2 on)
+HZ_REGISTRY="$HZ_REGISTRY_IP:5000"
+HZ_PRIVATE_CIDR="10.213.0.0/16"
+HZ_PRIVATE_SUBNET="10.213.1.0/24"
+HZ_STACK=staging
+hz_emu_pid=
+
+# The machines machine.sh makes for this emulator (names $HZ_PREFIX-<server id>).
+export HZ_MACHINE_PREFIX="$HZ_PREFIX" HZ_PUBLIC_NETWORK="$HZ_PREFIX-public"
+
+hz_api() {
+  local path="$1"
+  shift
+  curl -fsS -H "@$HZ_WORK/auth" -H 'Content-Type: application/json' "$@" "$HZ_URL/$path"
+}
+hz_pulumi() { (cd "$HZ_WORK/project" && pulumi --non-interactive --stack "$HZ_STACK" "$@"); }
+
+hz_emulator_start() {
+  local port="${1:-0}"
+  : >"$HZ_WORK/emulator.log"
+  "$MBIO_ROOT/tests/hcloud-emulator/run.sh" -listen "127.0.0.1:$port" -state "$HZ_WORK/hcloud.json" -token-file "$HZ_WORK/token" \
+    -action-delay 200ms -public-ipv4 "$HZ_SUBNET" -machine-hook "$MBIO_ROOT/tests/hcloud-emulator/machine.sh" >>"$HZ_WORK/emulator.log" 2>&1 &
+  hz_emu_pid=$!
+  WAIT_EVERY=1 wait_for "the emulator to listen" 180 grep -q '^hcloud-emulator listening on' "$HZ_WORK/emulator.log" || { tail -5 "$HZ_WORK/emulator.log"; return 1; }
+  HZ_URL="$(sed -n 's/^hcloud-emulator listening on \(http[^ ]*\) .*/\1/p' "$HZ_WORK/emulator.log")"
+}
+hz_emulator_stop() {
+  [ -n "$hz_emu_pid" ] || return 0
+  kill "$hz_emu_pid" 2>/dev/null
+  wait "$hz_emu_pid" 2>/dev/null
+  hz_emu_pid=
+}
+hz_emulator_restart() {
+  local port="${HZ_URL#http://127.0.0.1:}"
+  port="${port%/v1}"
+  cat "$HZ_WORK/emulator.log" >>"$HZ_WORK/emulator-before-restart.log"
+  hz_emulator_stop
+  hz_emulator_start "$port"
+}
+
+# The registry: the sandbox's registry image with a certificate from a CA of this run; the machines trust that CA
+# (machine.sh mounts it, HZ_MACHINE_ARGS), the host pushes through a loopback port (Docker skips verification
+# for loopback registries).
+hz_registry() {
+  local image
+  image="$(docker images --filter "label=$IMAGE_LABEL=registry" --format '{{.Repository}}:{{.Tag}}' "$REGISTRY_REPO" | head -n1)"
+  [ -n "$image" ] || { echo "no registry image: run sandbox/up.sh once (it builds $REGISTRY_REPO)"; return 1; }
+  mkdir -p "$HZ_WORK/tls"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=$HZ_PREFIX CA" \
+    -keyout "$HZ_WORK/tls/ca.key" -out "$HZ_WORK/tls/ca.crt" 2>/dev/null
+  issue_server_cert "$HZ_WORK/tls" "$HZ_WORK/tls/registry.crt" "$HZ_WORK/tls/registry.key" "$HZ_PREFIX-registry" "$HZ_REGISTRY_IP"
+  docker run -d --name "$HZ_PREFIX-registry" --label "hz-machine=$HZ_PREFIX" --network "$HZ_PUBLIC_NETWORK" --ip "$HZ_REGISTRY_IP" \
+    -p 127.0.0.1::5000 -v "$HZ_WORK/tls:/etc/docker/registry/tls:ro" "$image" >/dev/null || return 1
+  HZ_REGISTRY_PORT="$(docker port "$HZ_PREFIX-registry" 5000/tcp | head -n1 | sed 's/.*://')"
+  export HZ_MACHINE_ARGS="--mount type=bind,source=$HZ_WORK/tls/ca.crt,target=/etc/docker/certs.d/$HZ_REGISTRY/ca.crt,readonly"
+  WAIT_EVERY=1 wait_for "the registry" 30 curl -fsS --cacert "$HZ_WORK/tls/ca.crt" --resolve "$HZ_PREFIX-registry:$HZ_REGISTRY_PORT:127.0.0.1" "https://$HZ_PREFIX-registry:$HZ_REGISTRY_PORT/v2/"
+}
+# Pushes local image SRC as NAME:TAG; prints the reference the machines pull (by digest).
+hz_push() {
+  local src="$1" dst="127.0.0.1:$HZ_REGISTRY_PORT/$2" digest log="$HZ_WORK/push-${2%%:*}.log"
+  docker tag "$src" "$dst" || return 1
+  docker push "$dst" >"$log" 2>&1 || { tail -5 "$log" >&2; return 1; }
+  digest="$(sed -n 's/.*digest: \(sha256:[0-9a-f]\{64\}\).*/\1/p' "$log" | tail -n1)"
+  docker rmi "$dst" >/dev/null
+  [ -n "$digest" ] && echo "$HZ_REGISTRY/$2@$digest"
+}
+
+# The stack's configuration: staging's shape (machineSource hetzner, private network, firewalls, placement
+# groups) with what this machine can run: the sandbox machines' engine (docker.io, no IPVS, no IPsec: unencrypted
+# dnsrr overlays, host-mode ports, as the sandbox), local volumes, no backups, no monitoring (its images are
+# built by sandbox/up.sh into the singleton's registry), no DNS, no Portainer, ACME over http (no CA reachable:
+# Traefik serves its default certificate; issuance is tests/real/edge.sh's).
+hz_stack_config() {
+  local managers="$1" workers="$2" traefik="$3" engine
+  engine="$(docker run --rm --entrypoint cat "$HZ_IMAGE" /etc/mbio-sandbox-docker-version)"
+  cat >>"$HZ_WORK/project/Pulumi.$HZ_STACK.yaml" <<EOF
+config:
+  hcloud:endpoint: $HZ_URL
+  mbio-cloud:domain: mbiosphere.test
+  mbio-cloud:machineSource: hetzner
+  mbio-cloud:location: fsn1
+  mbio-cloud:osImage: debian-12
+  mbio-cloud:serverTypes: { manager: cx22, worker: cx22 }
+  mbio-cloud:managers: $managers
+  mbio-cloud:workers: $workers
+  mbio-cloud:ciNodes: 0
+  mbio-cloud:privateNetwork: { cidr: $HZ_PRIVATE_CIDR, subnet: $HZ_PRIVATE_SUBNET }
+  mbio-cloud:adminCidrs: [ "$HZ_HOST_IP/32" ]
+  mbio-cloud:sshPublicKeys: [ "$(cat "$HZ_WORK/id_ed25519.pub")" ]
+  mbio-cloud:dockerEngine: { package: docker.io, version: "$engine" }
+  mbio-cloud:swarm: { overlayEncrypted: false, endpointMode: dnsrr, publishMode: host, overlayMtu: 1400 }
+  mbio-cloud:storage: { driver: local }
+  mbio-cloud:monitoring: { enabled: false }
+  mbio-cloud:backup: { enabled: false }
+  mbio-cloud:gitlab: { enabled: false }
+  mbio-cloud:images: { traefik: "$traefik" }
+  mbio-cloud:edge: { acme: { challenge: http } }
+  mbio-cloud:dns: { provider: none }
+  mbio-cloud:controlPlane: { enabled: false }
+EOF
+}
+
+hz_up() {
+  HZ_WORK="$1"
+  local managers="$2" workers="$3" traefik
+  HZ_IMAGE="$(sandbox_machine_image)"
+  [ -n "$HZ_IMAGE" ] || { echo "no sandbox machine image: run sandbox/up.sh once"; return 1; }
+  export HZ_MACHINE_IMAGE="$HZ_IMAGE"
+  command -v nft >/dev/null || ensure_apt_packages nftables
+  command -v jq >/dev/null || ensure_apt_packages jq
+  hz_down_objects
+  docker network create --label "hz-machine=$HZ_PREFIX" --subnet "$HZ_SUBNET" --gateway "$HZ_HOST_IP" "$HZ_PUBLIC_NETWORK" >/dev/null || return 1
+  export PULUMI_BACKEND_URL="file://$HZ_WORK/state" PULUMI_CONFIG_PASSPHRASE="$HZ_PREFIX-lab"
+  mkdir -p "$HZ_WORK/state" "$HZ_WORK/project"
+  (umask 077 && od -An -N32 -tx1 /dev/urandom | tr -d ' \n' >"$HZ_WORK/token" && printf 'Authorization: Bearer %s\n' "$(cat "$HZ_WORK/token")" >"$HZ_WORK/auth")
+  ssh-keygen -q -t ed25519 -N '' -C "$HZ_PREFIX-throwaway" -f "$HZ_WORK/id_ed25519" <<<y >/dev/null
+  hz_registry || return 1
+  traefik="$(hz_push "$(docker images --format '{{.Repository}}:{{.Tag}}' mbio-sandbox/traefik | head -n1)" "traefik:$(cat "$MBIO_ROOT/images/traefik/VERSION")")" || return 1
+  hz_emulator_start || return 1
+  cp -r "$MBIO_ROOT"/{index.ts,components,package.json,tsconfig.json,Pulumi.yaml} "$HZ_WORK/project/"
+  ln -s "$MBIO_ROOT/node_modules" "$HZ_WORK/project/node_modules"
+  (cd "$HZ_WORK/project" && pulumi --non-interactive stack init "$HZ_STACK" >/dev/null) || return 1
+  hz_stack_config "$managers" "$workers" "$traefik"
+  hz_pulumi config set --secret mbio-cloud:sshPrivateKey <"$HZ_WORK/id_ed25519" >/dev/null
+  hz_pulumi config set --secret hcloud:token <"$HZ_WORK/token" >/dev/null
+  printf '%s' "$HZ_PREFIX-$(od -An -N9 -tx1 /dev/urandom | tr -d ' \n')" | hz_pulumi config set --secret mbio-cloud:adminPassword >/dev/null
+}
+
+hz_down_objects() {
+  "$MBIO_ROOT/tests/hcloud-emulator/machine.sh" cleanup
+}
+hz_down() {
+  hz_emulator_stop
+  hz_down_objects
+}
+
+# What is left of this run: machine containers, firewall tables (none after a destroy).
+hz_machines() { docker ps -aq --filter "label=hz-machine=$HZ_PREFIX" --filter label=hz-server; }
+hz_on() { docker exec -i "$HZ_PREFIX-$1" "${@:2}"; }
