@@ -60,7 +60,10 @@ The program with machineSource hetzner through the real hcloud provider onto the
 | \`pulumi destroy\` | $destroy |
 
 Per machine, start → boot-finished: $per_machine. Servers are created one after another (each waits for the
-previous node to be healthy: components/machines/hetzner.ts), so these windows hardly overlap. On Hetzner a
-server's boot takes longer than a container's (a VM, and cloud-init's apt against a real mirror).
+previous node to be healthy: components/machines/hetzner.ts), but on a first apply that wait is short (no Swarm
+yet: node-healthy.sh has nothing to wait for), so the boots overlap; the table counts their union. The machine
+started first boots fastest: the later ones boot while the host is busy with the earlier ones' cloud-init and
+the Pulumi engine (2 shared cores). On Hetzner a server's boot takes longer than a container's (a VM, and
+cloud-init's apt against a real mirror).
 EOF
 )"
