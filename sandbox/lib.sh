@@ -139,6 +139,15 @@ existing_machine_indexes() {
     --format '{{.Label "mbio-sandbox.index"}}' | sort -n
 }
 
+# Builds image directory DIR (its prepare.sh first) FROM the sandbox base as TAG, labelled LABEL; output in LOG.
+# Shared by the real tests that build images of their own (tests/real/lib/edge-env.sh, tests/real/lib/hetzner-sim.sh).
+build_image_dir() {
+  local dir="$1" tag="$2" label="$3" log="$4"
+  : >"$log"
+  if [ -f "$dir/prepare.sh" ]; then bash "$dir/prepare.sh" >>"$log" 2>&1 || { tail -20 "$log" >&2; return 1; }; fi
+  DOCKER_BUILDKIT=0 docker build -q --label "$label" --build-arg "BASE_IMAGE=$BASE_IMAGE" -t "$tag" "$dir" >>"$log" 2>&1 || { tail -20 "$log" >&2; return 1; }
+}
+
 # ---- ssh -------------------------------------------------------------------------------------------
 SSH_KEY="$STATE_DIR/id_ed25519"
 # The sandbox's own provisioning runs before a machine's host key is recorded (up.sh writes it into

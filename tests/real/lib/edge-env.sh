@@ -33,10 +33,7 @@ et_exec() { docker exec -i "$ET_MACHINE" "$@"; }
 
 # Builds an images/NAME directory FROM the sandbox base (its prepare.sh first, as sandbox/up.sh does).
 et_build() {
-  local dir="$MBIO_ROOT/images/$1" tag=$2
-  if [ -f "$dir/prepare.sh" ]; then bash "$dir/prepare.sh" >"$ET_TMP/prepare-$1.log" 2>&1 || { cat "$ET_TMP/prepare-$1.log" >&2; die "images/$1/prepare.sh failed"; }; fi
-  DOCKER_BUILDKIT=0 docker build -q --label "$ET_LABEL" --build-arg "BASE_IMAGE=$BASE_IMAGE" -t "$tag" "$dir" >"$ET_TMP/build-$1.log" 2>&1 ||
-    { cat "$ET_TMP/build-$1.log" >&2; die "building images/$1 failed"; }
+  build_image_dir "$MBIO_ROOT/images/$1" "$2" "$ET_LABEL" "$ET_TMP/build-$1.log" || die "building images/$1 failed"
 }
 
 # Creates a Swarm config or secret inside the machine with the platform's own script.

@@ -60,10 +60,20 @@ hz_emulator_restart() {
 # The registry: the sandbox's registry image with a certificate from a CA of this run; the machines trust that CA
 # (machine.sh mounts it, HZ_MACHINE_ARGS), the host pushes through a loopback port (Docker skips verification
 # for loopback registries).
+# An image the sandbox built (REPO), else one of this run's own built from DIR (a fresh machine, where
+# sandbox/up.sh runs beside this test: scripts/test.sh builds only the base and machine images first).
+hz_image() {
+  local repo="$1" dir="$2" name="$3" image
+  image="$(docker images --format '{{.Repository}}:{{.Tag}}' "$repo" | head -n1)"
+  if [ -z "$image" ]; then
+    image="$HZ_PREFIX/$name:local"
+    build_image_dir "$dir" "$image" "hz-image=$HZ_PREFIX" "$HZ_WORK/build-$name.log" >&2 || return 1
+  fi
+  echo "$image"
+}
 hz_registry() {
   local image
-  image="$(docker images --filter "label=$IMAGE_LABEL=registry" --format '{{.Repository}}:{{.Tag}}' "$REGISTRY_REPO" | head -n1)"
-  [ -n "$image" ] || { echo "no registry image: run sandbox/up.sh once (it builds $REGISTRY_REPO)"; return 1; }
+  image="$(hz_image "$REGISTRY_REPO" "$SANDBOX_DIR/registry" registry)" || return 1
   mkdir -p "$HZ_WORK/tls"
   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=$HZ_PREFIX CA" \
     -keyout "$HZ_WORK/tls/ca.key" -out "$HZ_WORK/tls/ca.crt" 2>/dev/null
@@ -134,7 +144,8 @@ hz_up() {
   (umask 077 && od -An -N32 -tx1 /dev/urandom | tr -d ' \n' >"$HZ_WORK/token" && printf 'Authorization: Bearer %s\n' "$(cat "$HZ_WORK/token")" >"$HZ_WORK/auth")
   ssh-keygen -q -t ed25519 -N '' -C "$HZ_PREFIX-throwaway" -f "$HZ_WORK/id_ed25519" <<<y >/dev/null
   hz_registry || return 1
-  traefik="$(hz_push "$(docker images --format '{{.Repository}}:{{.Tag}}' mbio-sandbox/traefik | head -n1)" "traefik:$(cat "$MBIO_ROOT/images/traefik/VERSION")")" || return 1
+  traefik="$(hz_image mbio-sandbox/traefik "$MBIO_ROOT/images/traefik" traefik)" || return 1
+  traefik="$(hz_push "$traefik" "traefik:$(cat "$MBIO_ROOT/images/traefik/VERSION")")" || return 1
   hz_emulator_start || return 1
   cp -r "$MBIO_ROOT"/{index.ts,components,package.json,tsconfig.json,Pulumi.yaml} "$HZ_WORK/project/"
   ln -s "$MBIO_ROOT/node_modules" "$HZ_WORK/project/node_modules"
