@@ -208,7 +208,7 @@ export class S3Backup extends pulumi.ComponentResource {
 
     // One Swarm object per script and per secret, named by content hash; creating it is idempotent.
     const swarmObject = (kind: "config" | "secret", id: string, objectName: pulumi.Input<string>, content: pulumi.Input<string>) =>
-      swarmNamedObject(this, `${name}-${kind}-${id}`, { connection: args.managerConnection, kind, name: objectName, content, label: "mbio.component=backup" });
+      swarmNamedObject(this, `${name}-${kind}-${id}`, { connection: args.managerConnection, kind, name: objectName, content, label: "mbio.component=backup", environment: args.environment });
 
     const configNames: Record<string, string> = {};
     const objects: pulumi.Resource[] = [];

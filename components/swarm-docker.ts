@@ -68,12 +68,12 @@ function writeDockerSshFiles(dir: string, managers: { host: string; port?: numbe
 const providers = new WeakMap<object, docker.Provider>();
 
 /**
- * The stack's Docker provider, `swarm-docker`, for these managers: every component is given the same
+ * The stack's Docker provider, `<environment>-swarm-docker`, for these managers: every component is given the same
  * connections object (Environment passes the cluster's), so they share one provider; a second object in
  * the same program would be a second provider of that name, which Pulumi refuses (duplicate URN).
  * Its configuration waits for the files above, so the first operation finds them.
  */
-export function swarmDockerProvider(connection: ManagerConnections): docker.Provider {
+export function swarmDockerProvider(environment: string, connection: ManagerConnections): docker.Provider {
   const key = connection as object;
   const known = providers.get(key);
   if (known) return known;
@@ -84,7 +84,7 @@ export function swarmDockerProvider(connection: ManagerConnections): docker.Prov
       return dockerSshOpts(dir.forSsh);
     }),
   );
-  const provider = new docker.Provider("swarm-docker", { host: `ssh://root@${MANAGERS_ALIAS}`, sshOpts }, { version: PLUGIN_VERSIONS.docker });
+  const provider = new docker.Provider(`${environment}-swarm-docker`, { host: `ssh://root@${MANAGERS_ALIAS}`, sshOpts }, { version: PLUGIN_VERSIONS.docker });
   providers.set(key, provider);
   return provider;
 }

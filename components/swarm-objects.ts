@@ -49,7 +49,7 @@ export function swarmObject(
 ): SwarmObjectRef {
   const content = args.kind === "secret" ? pulumi.secret(args.content) : pulumi.output(args.content);
   const name = args.kind === "secret" ? secretObjectName(args.prefix, args.connection, content) : content.apply((c) => contentName(args.prefix, c));
-  const resource = swarmNamedObject(parent, id, { connection: args.connection, kind: args.kind, name, content, label: args.label });
+  const resource = swarmNamedObject(parent, id, { connection: args.connection, kind: args.kind, name, content, label: args.label, environment: args.environment });
   return { name, resource };
 }
 
@@ -61,12 +61,12 @@ export function swarmObject(
 export function swarmNamedObject(
   parent: pulumi.Resource,
   id: string,
-  args: { connection: ManagerConnections; kind: "config" | "secret"; name: pulumi.Input<string>; content: pulumi.Input<string>; label: string },
+  args: { connection: ManagerConnections; kind: "config" | "secret"; name: pulumi.Input<string>; content: pulumi.Input<string>; label: string; environment: string },
 ): SwarmObjectResource {
   const [labelKey, ...rest] = args.label.split("=");
   const labels = [{ label: labelKey, value: rest.join("=") }];
   // A new name is a new object; the old one goes after the stack moved on (create before delete).
-  const opts: pulumi.CustomResourceOptions = { parent, provider: swarmDockerProvider(args.connection), deleteBeforeReplace: false };
+  const opts: pulumi.CustomResourceOptions = { parent, provider: swarmDockerProvider(args.environment, args.connection), deleteBeforeReplace: false };
   if (args.kind === "secret") {
     const data = pulumi.secret(args.content).apply((c) => Buffer.from(c, "utf8").toString("base64"));
     return new docker.Secret(id, { name: args.name, data, labels }, { ...opts, additionalSecretOutputs: ["data"] });

@@ -278,7 +278,7 @@ export class TigMonitoring extends pulumi.ComponentResource {
     }
 
     const swarmObject = (kind: "config" | "secret", id: string, objectName: pulumi.Input<string>, content: pulumi.Input<string>) =>
-      swarmNamedObject(this, `${name}-${kind}-${id}`, { connection: args.managerConnection, kind, name: objectName, content, label: "mbio.component=monitoring" });
+      swarmNamedObject(this, `${name}-${kind}-${id}`, { connection: args.managerConnection, kind, name: objectName, content, label: "mbio.component=monitoring", environment: args.environment });
 
     const files = monitoringFiles({ environment: args.environment, dnsNamespace: args.dnsNamespace, monitoring: args.monitoring, backupSchedule: args.backupSchedule });
     const configNames: Record<string, string> = {};

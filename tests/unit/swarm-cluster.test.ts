@@ -205,7 +205,7 @@ describe("SwarmCluster on Hetzner", () => {
     // Swarm configs and secrets: the one Docker provider, whose proxy tries every manager in order.
     expect(byType(run, "docker:index/secret:Secret").length).toBeGreaterThan(0);
     const docker = byType(run, "pulumi:providers:docker");
-    expect(docker.map((p) => p.name)).toEqual(["swarm-docker"]);
+    expect(docker.map((p) => p.name)).toEqual(["staging-swarm-docker"]);
     expect(JSON.stringify(docker[0].inputs.sshOpts)).toMatch(/ProxyCommand=bash ~\/\.cache\/mbio-cloud\/docker-ssh\/[^ ]+-staging\/docker-ssh-proxy\.sh/);
     const base = path.join(process.env.MBIO_DOCKER_SSH_HOME!, ".cache/mbio-cloud/docker-ssh");
     const dir = fs.readdirSync(base).find((d) => d.endsWith("-staging"))!;
