@@ -19,7 +19,7 @@ import type { GitlabConfig } from "./config/gitlab";
 import { RunnerInputs, RunnerOutputs, runnerProvider } from "./dynamic-providers/gitlab-runner";
 import { serviceDeploy, STDOUT_LOGGING } from "./service-conventions";
 import { ComposeFile, ManagerConnections, SwarmStack } from "./swarm-stack";
-import { secretObjectName, swarmObjectCommand } from "./swarm-objects";
+import { secretObjectName, swarmNamedObject } from "./swarm-objects";
 
 export const RUNNER_STACK = "gitlab-runner";
 const METRICS_PORT = 9252;
@@ -150,7 +150,7 @@ export class GitlabRunner extends pulumi.ComponentResource {
       ),
     );
     const secretName = secretObjectName("gitlab-runner-config", args.managerConnection, toml);
-    const secret = swarmObjectCommand(this, `${name}-config-secret`, { connection: args.managerConnection, kind: "secret", name: secretName, content: toml, label: "mbio.component=gitlab-runner" });
+    const secret = swarmNamedObject(this, `${name}-config-secret`, { connection: args.managerConnection, kind: "secret", name: secretName, content: toml, label: "mbio.component=gitlab-runner", environment: args.environment });
     const compose = secretName.apply((s) => runnerCompose({ image, secretName: s, environment: args.environment }));
     const stack = new SwarmStack(`${name}-stack`, { connection: args.managerConnection, stackName: RUNNER_STACK, compose, convergeTimeoutSeconds: 300, endpointMode: args.endpointMode }, { parent: this, dependsOn: [secret] });
     this.stackDigest = stack.digest;

@@ -27,12 +27,11 @@
 //   databases:  container label mbio.backup.database=postgres|mysql; optional mbio.backup.name,
 //               mbio.backup.database.user. The dump runs in the database container with its own credentials.
 import * as pulumi from "@pulumi/pulumi";
-import { createHash } from "crypto";
 import type { BackupConfig } from "./config/data";
 import { scriptFile } from "./files";
-import { NOT_ON_CI_NODES } from "./service-conventions";
+import { contentName, NOT_ON_CI_NODES } from "./service-conventions";
 import { ComposeFile, ManagerConnections, SwarmStack } from "./swarm-stack";
-import { secretObjectName, swarmObjectCommand } from "./swarm-objects";
+import { secretObjectName, swarmNamedObject } from "./swarm-objects";
 
 export const BACKUP_LABEL = "mbio.backup";
 export const BACKUP_DATABASE_LABEL = "mbio.backup.database";
@@ -96,8 +95,6 @@ export function resticRepository(backup: BackupConfig, environment: string): str
   if (!backup.s3) throw new Error("backup.s3 is required to build the restic repository");
   return `s3:${backup.s3.endpoint.replace(/\/$/, "")}/${backup.s3.bucket}/${environment}`;
 }
-
-const shortHash = (s: string) => createHash("sha256").update(s).digest("hex").slice(0, 12);
 
 /** The Compose document of the backup stack; exported for tests and for reading. */
 export function backupCompose(args: {
@@ -211,13 +208,13 @@ export class S3Backup extends pulumi.ComponentResource {
 
     // One Swarm object per script and per secret, named by content hash; creating it is idempotent.
     const swarmObject = (kind: "config" | "secret", id: string, objectName: pulumi.Input<string>, content: pulumi.Input<string>) =>
-      swarmObjectCommand(this, `${name}-${kind}-${id}`, { connection: args.managerConnection, kind, name: objectName, content, label: "mbio.component=backup" });
+      swarmNamedObject(this, `${name}-${kind}-${id}`, { connection: args.managerConnection, kind, name: objectName, content, label: "mbio.component=backup", environment: args.environment });
 
     const configNames: Record<string, string> = {};
     const objects: pulumi.Resource[] = [];
     for (const file of BACKUP_SCRIPTS) {
       const text = scriptFile(`backup/${file}`);
-      const objectName = `backup-${file.replace(/\.sh$/, "")}-${shortHash(text)}`;
+      const objectName = contentName(`backup-${file.replace(/\.sh$/, "")}`, text);
       configNames[file] = objectName;
       objects.push(swarmObject("config", file.replace(/\W/g, "-"), objectName, text));
     }

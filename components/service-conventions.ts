@@ -110,5 +110,5 @@ export const STDOUT_LOGGING = { driver: "json-file" } as const;
 
 /** A Swarm config or secret name carrying a hash of its content: a new content is a new object. */
 export function contentName(prefix: string, content: string): string {
-  return `${prefix}-${createHash("sha256").update(content).digest("hex").slice(0, 12)}`;
+  return `${prefix}-${createHash("sha256").update(content).digest("hex").slice(0, 16)}`;
 }

@@ -1,21 +1,28 @@
-// Swarm configs and secrets named by their content (service-conventions.ts contentName), created over SSH
-// on a manager before the stack that mounts them. A new content is a new object, so the services using it
-// roll; the old object is removed when Pulumi replaces it (removal fails quietly while a task still uses it).
+// Swarm configs and secrets as resources of the Docker provider (components/swarm-docker.ts): refresh reads
+// them (a config's content and labels, a secret's existence), and any reachable manager serves a change.
+// Each is named by its content (configs: contentName; secrets: secretObjectName, keyed), so a new content is
+// a new object: Pulumi creates it before the stack that mounts it is updated (the services roll) and deletes
+// the old one afterwards (deleteBeforeReplace false), when no service uses it any more.
+// Migration from the remote commands that made them before: the names' hash is 16 hex digits now (was 12),
+// so the first `pulumi up` creates every object anew under a new name, each service rolls once onto it, and
+// the commands' deletes remove the old objects (docs/architecture.md).
 import * as pulumi from "@pulumi/pulumi";
-import * as command from "@pulumi/command";
+import * as docker from "@pulumi/docker";
 import { createHmac } from "crypto";
-import { remoteScript } from "./files";
 import { contentName } from "./service-conventions";
 import { firstManager, type ManagerConnections } from "./swarm-stack";
+import { swarmDockerProvider } from "./swarm-docker";
+
+export type SwarmObjectResource = docker.ServiceConfig | docker.Secret;
 
 export interface SwarmObjectRef {
   /** The Swarm object's name (content-hashed). */
   name: pulumi.Output<string>;
-  resource: command.remote.Command;
+  resource: SwarmObjectResource;
 }
 
 /**
- * The name of a Swarm secret: `<prefix>-<12 hex of HMAC-SHA256(key, value)>`. The name must change with the
+ * The name of a Swarm secret: `<prefix>-<16 hex of HMAC-SHA256(key, value)>`. The name must change with the
  * value (so the services roll), must not change between runs (no churn), and must say nothing about the value
  * although it sits in plain state and in `docker secret ls`. An unkeyed hash fails the last point (a weak
  * password can be guessed offline from it); so the key is a per-stack secret: derived from the stack's SSH
@@ -29,7 +36,7 @@ export function secretObjectName(prefix: string, connection: ManagerConnections,
       const privateKey = c?.privateKey;
       if (!privateKey) throw new Error(`naming the Swarm secret ${prefix}: the manager connection carries no SSH private key (mbio-cloud:sshPrivateKey)`);
       const key = createHmac("sha256", "mbio-cloud swarm secret names").update(String(privateKey)).digest();
-      return `${prefix}-${createHmac("sha256", key).update(v).digest("hex").slice(0, 12)}`;
+      return `${prefix}-${createHmac("sha256", key).update(v).digest("hex").slice(0, 16)}`;
     }),
   );
 }
@@ -42,30 +49,28 @@ export function swarmObject(
 ): SwarmObjectRef {
   const content = args.kind === "secret" ? pulumi.secret(args.content) : pulumi.output(args.content);
   const name = args.kind === "secret" ? secretObjectName(args.prefix, args.connection, content) : content.apply((c) => contentName(args.prefix, c));
-  const resource = swarmObjectCommand(parent, id, { connection: args.connection, kind: args.kind, name, content, label: args.label });
+  const resource = swarmNamedObject(parent, id, { connection: args.connection, kind: args.kind, name, content, label: args.label, environment: args.environment });
   return { name, resource };
 }
 
 /**
- * The remote command that creates the Swarm config or secret NAME with CONTENT (stdin, never a command line);
- * idempotent. For components that name their objects themselves; swarmObject names them for you.
+ * The Swarm config or secret NAME with CONTENT, for components that name their objects themselves (with
+ * contentName / secretObjectName); swarmObject names them for you. The content travels base64-encoded in the
+ * Docker API call, a secret's as a Pulumi secret (state holds it encrypted; docs/security.md).
  */
-export function swarmObjectCommand(
+export function swarmNamedObject(
   parent: pulumi.Resource,
   id: string,
-  args: { connection: ManagerConnections; kind: "config" | "secret"; name: pulumi.Input<string>; content: pulumi.Input<string>; label: string },
-): command.remote.Command {
-  return new command.remote.Command(
-    id,
-    {
-      // A remote command runs on one host: the first manager (objects change only with their content).
-      connection: firstManager(args.connection),
-      create: remoteScript("swarm/swarm-object.sh", { KIND: args.kind, NAME: args.name, LABEL: args.label }),
-      // Removing fails while a service still uses the object; the replacement stack has moved on by then.
-      delete: pulumi.interpolate`docker ${args.kind} rm ${args.name} >/dev/null 2>&1 || true`,
-      stdin: args.content,
-      triggers: [args.name],
-    },
-    { parent, deleteBeforeReplace: false },
-  );
+  args: { connection: ManagerConnections; kind: "config" | "secret"; name: pulumi.Input<string>; content: pulumi.Input<string>; label: string; environment: string },
+): SwarmObjectResource {
+  const [labelKey, ...rest] = args.label.split("=");
+  const labels = [{ label: labelKey, value: rest.join("=") }];
+  // A new name is a new object; the old one goes after the stack moved on (create before delete).
+  const opts: pulumi.CustomResourceOptions = { parent, provider: swarmDockerProvider(args.environment, args.connection), deleteBeforeReplace: false };
+  if (args.kind === "secret") {
+    const data = pulumi.secret(args.content).apply((c) => Buffer.from(c, "utf8").toString("base64"));
+    return new docker.Secret(id, { name: args.name, data, labels }, { ...opts, additionalSecretOutputs: ["data"] });
+  }
+  const data = pulumi.output(args.content).apply((c) => Buffer.from(c, "utf8").toString("base64"));
+  return new docker.ServiceConfig(id, { name: args.name, data, labels }, opts);
 }

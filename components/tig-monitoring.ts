@@ -20,7 +20,7 @@ import { DATASOURCE_UID } from "./monitoring/influxql";
 import { EDGE_METRICS_URL, TELEGRAF_HEALTH_PORT, telegrafConfig } from "./monitoring/telegraf";
 import { contentName, serviceDeploy, STDOUT_LOGGING, traefikRouteLabels } from "./service-conventions";
 import { ComposeFile, ManagerConnections, SwarmStack } from "./swarm-stack";
-import { secretObjectName, swarmObjectCommand } from "./swarm-objects";
+import { secretObjectName, swarmNamedObject } from "./swarm-objects";
 
 export const MONITORING_STACK = "monitoring";
 export const INFLUXDB_PORT = 8086;
@@ -278,7 +278,7 @@ export class TigMonitoring extends pulumi.ComponentResource {
     }
 
     const swarmObject = (kind: "config" | "secret", id: string, objectName: pulumi.Input<string>, content: pulumi.Input<string>) =>
-      swarmObjectCommand(this, `${name}-${kind}-${id}`, { connection: args.managerConnection, kind, name: objectName, content, label: "mbio.component=monitoring" });
+      swarmNamedObject(this, `${name}-${kind}-${id}`, { connection: args.managerConnection, kind, name: objectName, content, label: "mbio.component=monitoring", environment: args.environment });
 
     const files = monitoringFiles({ environment: args.environment, dnsNamespace: args.dnsNamespace, monitoring: args.monitoring, backupSchedule: args.backupSchedule });
     const configNames: Record<string, string> = {};

@@ -7,7 +7,7 @@ set -euo pipefail
 # shellcheck source=scripts/lib/pulumi-env.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/pulumi-env.sh"
 ensure_node_modules
-bash "$MBIO_ROOT/scripts/toolchain.sh" --with-cloudflare
+bash "$MBIO_ROOT/scripts/toolchain.sh" --with-cloudflare --with-docker
 ensure_pulumi
 log "ready: node $(node --version), $(pulumi version), plugins: $(pulumi plugin ls 2>/dev/null | awk 'NR > 1 && $2 == "resource" {printf "%s %s  ", $1, $3}'), state in ${PULUMI_BACKEND_URL}"
 echo "next: source scripts/lib/pulumi-env.sh && pulumi preview --stack development"

@@ -6,6 +6,11 @@
 # report no changes:
 #   (a) scale the service  (b) change its image tag  (c) drain the node  (d) change a node label
 #   (e) remove the service's platform-network attachment  (f) remove its Swarm config from the service
+#   (g) delete a Swarm config and (h) a Swarm secret made through the Docker provider (components/swarm-objects.ts)
+# The Docker provider's objects: the state holds no secret value (tests/real/lib/secret-leak.sh's scan); a
+# config changed while the first listed manager is down is applied through the next one; a refresh while
+# no manager is reachable fails and keeps the secret in state (docker.Secret's read drops it on any
+# inspect error: docs/security.md).
 # Then the failure paths: a bad image makes `pulumi up` fail naming the service, and Swarm rolled it back
 # (stack-deploy.sh reads UpdateStatus); a Swarm re-initialised by hand is reported by refresh; a node removed
 # by hand is joined again by refresh + up; destroy fails loudly on a network it could not remove.
@@ -14,7 +19,7 @@ set -uo pipefail
 # shellcheck source=scripts/lib/pulumi-env.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib/pulumi-env.sh"
 LAB="$MBIO_ROOT/tests/real/swarm-drift"
-NAME=mbio-drift-lab-m1
+NAME="${SWARM_DRIFT_MACHINE:-mbio-drift-lab-m1}"
 TAG=mbio-sandbox/debian:bookworm
 work="$(mktemp -d)"
 export PULUMI_BACKEND_URL="file://$work/state" PULUMI_CONFIG_PASSPHRASE=mbio-drift-lab
@@ -28,7 +33,7 @@ finish() {
   if [ "${SWARM_DRIFT_KEEP:-0}" = 1 ]; then echo "kept: machine $NAME, work dir $work (PULUMI_BACKEND_URL=$PULUMI_BACKEND_URL)"; echo "swarm-drift: $passed passed, $failed failed"; exit; fi
   docker rm -f "$NAME" >/dev/null 2>&1
   docker volume rm "$NAME" >/dev/null 2>&1
-  rm -rf "$work"
+  rm -rf "$work" "$HOME/.cache/mbio-cloud/docker-ssh/mbio-swarm-drift-lab"
   report
   exit
 }
@@ -55,6 +60,12 @@ lab config set lab:port 22 >/dev/null
 lab config set lab:nodeId "$node_id" >/dev/null
 lab config set lab:image lab/worker:1 >/dev/null
 lab config set --secret lab:sshPrivateKey <"$work/key" >/dev/null
+# The pinned host key, read inside the machine (not over the network it pins).
+lab config set lab:hostKey "$(on_m1 cut -d' ' -f1-2 /etc/ssh/ssh_host_ed25519_key.pub)" >/dev/null
+lab config set lab:downManagerPort 2200 >/dev/null
+lab config set lab:note "first note" >/dev/null
+(umask 077 && head -c 24 /dev/urandom | base64 | tr -d '/+=' >"$work/secret-values")
+lab config set --secret lab:token "$(cat "$work/secret-values")" >/dev/null
 
 t=$SECONDS
 check "pulumi up: network, membership, stack on a real Swarm" to "$work/up.log" lab up --yes --skip-preview || exit
@@ -64,6 +75,17 @@ svc '{{.ID}}' >"$work/first-id"
 check "no drift right after up (refresh --preview-only --expect-no-changes)" to "$work/r0.log" lab refresh --preview-only --expect-no-changes
 check "no diff right after up (preview --expect-no-changes)" to "$work/p0.log" lab preview --expect-no-changes
 check "state holds no private key in plain text" bash -c "! grep -rq 'OPENSSH PRIVATE' '$work/state'"
+# shellcheck source=tests/real/lib/secret-leak.sh
+. "$MBIO_ROOT/tests/real/lib/secret-leak.sh"
+lab stack export >"$work/state.json"
+check "docker.Secret: the state export holds the secret in no form (value, hashes, base64)" test "$(secret_leak_scan "$work/state.json")" = 0
+ssh_dir="$HOME/.cache/mbio-cloud/docker-ssh/mbio-swarm-drift-lab"
+ssh_files_safe() {
+  [ "$(stat -c %a "$ssh_dir/key" "$ssh_dir/known_hosts" | sort -u)" = 600 ] &&
+    ! jq -e '.deployment.resources[] | select(.type == "pulumi:providers:docker") | .inputs | tostring | test("PRIVATE|StrictHostKeyChecking=no")' "$work/state.json" >/dev/null
+}
+check "the Docker provider's key and known_hosts files are 0600; its sshOpts hold no key and no unpinned host" ssh_files_safe
+note_name="$(lab stack output noteName)" token_name="$(lab stack output tokenName)"
 
 # shellcheck source=tests/real/lib/drift.sh
 . "$MBIO_ROOT/tests/real/lib/drift.sh"
@@ -84,9 +106,31 @@ drift_add c "lab-m1-membership (pulumi-nodejs:dynamic/swarm:Node) availability" 
 drift_add d "labels.mbio.role" labels_exact -- docker node update --label-add mbio.role=tampered --label-add tampered=yes "$node_id"
 drift_add e "services.lab_worker.networks" on_platform -- docker service update --detach --network-rm lab-platform lab_worker
 drift_add f "services.lab_worker.configs" has_config -- docker service update --detach --config-rm lab-motd-1 lab_worker
+# A Swarm object in use cannot be removed: the hand change takes it off the service first.
+has_note() { on_m1 docker config inspect "$note_name" >/dev/null && lab_spec '{{json .Spec.TaskTemplate.ContainerSpec.Configs}}' | grep -q "$note_name"; }
+has_token() { on_m1 docker secret inspect "$token_name" >/dev/null && lab_spec '{{json .Spec.TaskTemplate.ContainerSpec.Secrets}}' | grep -q "$token_name"; }
+drift_add g "lab-note (docker:index/serviceConfig:ServiceConfig) is gone" has_note -- sh -c "docker service update --detach --config-rm $note_name lab_worker && docker config rm $note_name"
+drift_add h "lab-token (docker:index/secret:Secret) is gone" has_token -- sh -c "docker service update --detach --secret-rm $token_name lab_worker && docker secret rm $token_name"
 # All six in one refresh/up round (tests/real/lib/drift.sh): each is still named and checked on its own.
 drift_run
 check "the service never got a new ID (updated in place, never replaced)" test -s "$work/first-id" -a "$(svc '{{.ID}}')" = "$(cat "$work/first-id")"
+
+# Failover: the first listed manager (lab:downManagerPort) is down; a changed config goes through the next.
+lab config set lab:note "second note" >/dev/null
+check "failover: a changed config is applied with the first listed manager down" to "$work/failover.log" lab up --yes --skip-preview
+new_note="$(lab stack output noteName)"
+check "failover: the service mounts the new config, the old one is deleted" bash -c "[ '$new_note' != '$note_name' ] && docker exec $NAME docker service inspect lab_worker --format '{{json .Spec.TaskTemplate.ContainerSpec.Configs}}' | grep -q '$new_note' && ! docker exec $NAME docker config inspect '$note_name' >/dev/null 2>&1"
+
+# No manager reachable (sshd stopped): a refresh of the secret must fail, and the secret stay in state.
+secret_urn="$(jq -r '.deployment.resources[] | select(.type == "docker:index/secret:Secret") | .urn' "$work/state.json")"
+on_m1 sh -c 'systemctl stop ssh.socket 2>/dev/null; systemctl stop ssh' >/dev/null 2>&1
+unreachable_refresh() { ! lab refresh --yes --skip-preview --target "$secret_urn" >"$work/unreachable.log" 2>&1; }
+check "unreachable managers: pulumi refresh of the secret fails" unreachable_refresh
+check "unreachable managers: the error says no manager was reachable" grep -q "no Swarm manager reachable" "$work/unreachable.log"
+secret_in_state() { lab stack export | jq -e --arg u "$secret_urn" '.deployment.resources[] | select(.urn == $u)' >/dev/null; }
+check "unreachable managers: the secret is still in state" secret_in_state
+on_m1 systemctl start ssh >/dev/null 2>&1
+check "managers back: refresh reports no changes" to "$work/back.log" lab refresh --preview-only --expect-no-changes
 
 # A bad image: the old tasks keep running == replicas, so only UpdateStatus tells that the update failed.
 lab config set lab:image lab/worker:missing >/dev/null

@@ -28,7 +28,7 @@ const { S3Backup, backupCompose, resticRepository, BACKUP_SCRIPTS } = require(".
 
 const IMAGE = "registry.example/mbio/backup-agent:1.0.0@sha256:" + "a".repeat(64);
 const enabled = backupSchema.parse({ enabled: true, schedule: "15 2 * * *", s3: { endpoint: "https://fsn1.your-objectstorage.com", bucket: "mbio-cloud-staging-backups", region: "fsn1" }, retention: { daily: 7, weekly: 4, monthly: 6 } });
-const connection = { host: "198.51.100.1", user: "root", privateKey: "k" };
+const connection = { host: "198.51.100.1", user: "root", privateKey: "k", hostKey: "ssh-ed25519 AAAAtest" };
 
 const settle = () => settleRegistrations(() => resources.length);
 
@@ -58,22 +58,19 @@ describe("S3Backup", () => {
     expect(doc.services.maintenance.deploy.placement.constraints).toContain("node.role == manager");
     expect(doc.services.maintenance.environment).toMatchObject({ RAFT_RESTIC_REPOSITORY: `${doc.services.maintenance.environment.RESTIC_REPOSITORY}-raft`, RAFT_RESTIC_PASSWORD_FILE: "/run/secrets/raft_restic_password" });
     const secret = resources.find((r) => r.name === "staging-backup-secret-raft-restic-password")!;
-    expect(asSecret(secret.inputs.stdin)).toEqual({ secret: true, value: "raft-pw" });
+    expect(asSecret(secret.inputs.data)).toEqual({ secret: true, value: Buffer.from("raft-pw").toString("base64") });
   });
 
   test("enabled: configs for every script, four secrets, one stack deployed through SwarmStack", async () => {
     build("staging-backup");
     await settle();
-    const cmds = resources.filter((r) => r.type === "command:remote:Command");
-    const configs = cmds.filter((r) => r.name.includes("-config-"));
-    const secrets = cmds.filter((r) => r.name.includes("-secret-"));
+    // Swarm objects of the Docker provider (components/swarm-objects.ts).
+    const configs = resources.filter((r) => r.type === "docker:index/serviceConfig:ServiceConfig");
+    const secrets = resources.filter((r) => r.type === "docker:index/secret:Secret");
     expect(configs).toHaveLength(BACKUP_SCRIPTS.length);
     expect(secrets.map((s) => s.name).sort()).toEqual(["staging-backup-secret-raft-restic-password", "staging-backup-secret-restic-password", "staging-backup-secret-s3-access-key-id", "staging-backup-secret-s3-secret-access-key"]);
-    // Secret values travel on stdin, never on a command line.
-    for (const s of secrets) {
-      expect(String(s.inputs.create)).not.toMatch(/\bpw\b|\bkey\b'/);
-      expect(String(s.inputs.create)).toContain("swarm-object.sh");
-    }
+    // Secret values are Pulumi secrets (encrypted in state), never plain inputs.
+    for (const s of secrets) expect(asSecret(s.inputs.data).secret).toBe(true);
     expect(resources.filter((r) => r.type === "mbio-cloud:platform:SwarmStack").map((r) => r.name)).toEqual(["staging-backup-stack"]);
     // The deploy is the Swarm provider's stack resource (the document as its input, read back live).
     const deploy = resources.find((r) => r.name === "staging-backup-stack-deploy")!;

@@ -16,7 +16,12 @@ const ENVIRONMENTS = ["development", "staging", "production"] as const;
 const PINNED = /^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)*:(?!latest@)[A-Za-z0-9._-]+@sha256:[a-f0-9]{64}$/;
 type Compose = { services: Record<string, Record<string, unknown>>; volumes?: Record<string, unknown>; networks?: Record<string, Record<string, unknown>>; configs?: Record<string, { name: string }>; secrets?: Record<string, { name: string }> };
 
-const commands = (run: ProgramRun) => byType(run, "command:remote:Command");
+/** The Swarm configs and secrets (Docker provider resources) and their content, secret or not. */
+const swarmObjects = (run: ProgramRun) => [...byType(run, "docker:index/serviceConfig:ServiceConfig"), ...byType(run, "docker:index/secret:Secret")];
+const objectContent = (o: { inputs: Record<string, unknown> }) => {
+  const d = asSecret(o.inputs.data);
+  return { secret: d.secret, value: Buffer.from(String(d.value), "base64").toString("utf8") };
+};
 /** SwarmStack's deploy of stack `name`: the Swarm provider's stack resource. */
 const stackDeploy = (run: ProgramRun, stack: string) => byType(run, "pulumi-nodejs:dynamic/swarm:Stack").find((c) => c.inputs.stackName === stack);
 /** The Compose document SwarmStack deployed as stack `name`, secret or not. */
@@ -116,8 +121,8 @@ describe("edge, DNS, control plane and demo in every environment (mocks)", () =>
   });
 
   test.each(ENVIRONMENTS)("%s: Traefik's static config: swarm provider only, the real network, metrics on :8082, Let's Encrypt via Cloudflare", (env) => {
-    const config = commands(runs[env]).find((c) => c.name === `${env}-edge-config-traefik-yml`)!;
-    const yml = String(config.inputs.stdin);
+    const config = swarmObjects(runs[env]).find((c) => c.name === `${env}-edge-config-traefik-yml`)!;
+    const yml = objectContent(config).value;
     const edge = stackDoc(runs[env], "edge")!;
     // The config object's name is the hash of exactly this content.
     expect(edge.configs!.traefik_yml.name).toBe(contentName("edge-traefik-yml", yml));
@@ -146,11 +151,11 @@ describe("edge, DNS, control plane and demo in every environment (mocks)", () =>
         expect([r.name, k, text.includes(TEST_SECRETS["mbio-cloud:cloudflareApiToken"])]).toEqual([r.name, k, false]);
       }
     }
-    const users = commands(run).find((c) => c.name === `${env}-edge-secret-dashboard-users`)!;
-    expect(asSecret(users.inputs.stdin)).toEqual({ secret: true, value: htpasswdLine("admin", TEST_SECRETS["mbio-cloud:adminPassword"], env) + "\n" });
-    expect(asSecret(users.inputs.stdin).value).toMatch(/^admin:\$apr1\$/);
-    const token = commands(run).find((c) => c.name === `${env}-edge-secret-cf-token`)!;
-    expect(asSecret(token.inputs.stdin)).toEqual({ secret: true, value: TEST_SECRETS["mbio-cloud:cloudflareApiToken"] });
+    const users = swarmObjects(run).find((c) => c.name === `${env}-edge-secret-dashboard-users`)!;
+    expect(objectContent(users)).toEqual({ secret: true, value: htpasswdLine("admin", TEST_SECRETS["mbio-cloud:adminPassword"], env) + "\n" });
+    expect(objectContent(users).value).toMatch(/^admin:\$apr1\$/);
+    const token = swarmObjects(run).find((c) => c.name === `${env}-edge-secret-cf-token`)!;
+    expect(objectContent(token)).toEqual({ secret: true, value: TEST_SECRETS["mbio-cloud:cloudflareApiToken"] });
     // Portainer's stack carries AGENT_SECRET (Portainer reads it only from the environment): the document is secret.
     for (const stack of ["portainer", "portainer-agent"]) expect([stack, asSecret(stackDeploy(run, stack)!.inputs.document).secret]).toEqual([stack, true]);
     const doc = { services: { ...stackDoc(run, "portainer")!.services, ...stackDoc(run, "portainer-agent")!.services } };
@@ -211,8 +216,8 @@ describe("content-named configs and secrets roll the services", () => {
     const debug = await runProgram("staging", { ...deployableConfig("staging"), "mbio-cloud:edge": { acme: { challenge: "dns-cloudflare" }, logLevel: "DEBUG" } });
     const a = stackDoc(info, "edge")!.configs!.traefik_yml.name;
     const b = stackDoc(debug, "edge")!.configs!.traefik_yml.name;
-    expect(a).toMatch(/^edge-traefik-yml-[0-9a-f]{12}$/);
-    expect(b).toMatch(/^edge-traefik-yml-[0-9a-f]{12}$/);
+    expect(a).toMatch(/^edge-traefik-yml-[0-9a-f]{16}$/);
+    expect(b).toMatch(/^edge-traefik-yml-[0-9a-f]{16}$/);
     expect(a).not.toBe(b);
     const again = await runProgram("staging", deployableConfig("staging"));
     expect(stackDoc(again, "edge")!.configs!.traefik_yml.name).toBe(a);

@@ -178,11 +178,10 @@ describe("the runner service", () => {
     expect(reg[0].name).toBe("staging-gitlab-runner-registration");
     expect(asSecret(reg[0].inputs.adminToken)).toEqual({ secret: true, value: TEST_SECRETS["mbio-cloud:gitlabToken"] });
     expect(reg[0].inputs).toMatchObject({ url: "https://gitlab.com", runnerType: "group_type", groupId: TEST_GITLAB_GROUP_ID, tagList: ["staging"], accessLevel: "not_protected" });
-    const commands = byType(run, "command:remote:Command");
-    const secret = commands.find((c) => c.name === "staging-gitlab-runner-config-secret")!;
-    expect(asSecret(secret.inputs.stdin).secret).toBe(true);
-    expect(String(asSecret(secret.inputs.stdin).value)).toMatch(/^concurrent = 2$/m);
-    expect(String(asSecret(secret.inputs.create).value ?? secret.inputs.create)).toMatch(/NAME='gitlab-runner-config-[0-9a-f]{12}'/);
+    const secret = byType(run, "docker:index/secret:Secret").find((c) => c.name === "staging-gitlab-runner-config-secret")!;
+    expect(asSecret(secret.inputs.data).secret).toBe(true);
+    expect(Buffer.from(String(asSecret(secret.inputs.data).value), "base64").toString("utf8")).toMatch(/^concurrent = 2$/m);
+    expect(String(secret.inputs.name)).toMatch(/^gitlab-runner-config-[0-9a-f]{16}$/);
     const deploy = byType(run, "pulumi-nodejs:dynamic/swarm:Stack").find((c) => c.name === "staging-gitlab-runner-stack-deploy")!;
     expect(deploy.inputs.stackName).toBe("gitlab-runner");
     const compose = JSON.parse(String(asSecret(deploy.inputs.document).value));

@@ -146,21 +146,21 @@ describe("the program composes TigMonitoring in every environment", () => {
     for (const env of ["development", "staging", "production"]) runs[env] = await runProgram(env, deployableConfig(env));
   });
 
-  test.each(["development", "staging", "production"])("%s: monitoring stack deployed through SwarmStack, secrets on stdin only", (env) => {
+  test.each(["development", "staging", "production"])("%s: monitoring stack deployed through SwarmStack, secrets only as Pulumi secrets", (env) => {
     const run = runs[env];
     expect(run.error).toBeUndefined();
     expect(run.resources.filter((r) => r.type === "mbio-cloud:platform:TigMonitoring").map((r) => r.name)).toEqual([`${env}-monitoring`]);
-    const cmds = run.resources.filter((r) => r.type === "command:remote:Command" && r.name.startsWith(`${env}-monitoring-`));
     // The deploy is the Swarm provider's stack resource: the document is its input, read back live.
     const deploy = run.resources.find((r) => r.name === `${env}-monitoring-stack-deploy`)!;
     expect(deploy.type).toBe("pulumi-nodejs:dynamic/swarm:Stack");
     const doc = JSON.parse(String(asSecret(deploy.inputs.document).value));
     expect(Object.keys(doc.services).sort()).toEqual(["grafana", "influxdb", "telegraf", "telegraf-cluster"]);
-    const secrets = cmds.filter((r) => r.name.includes("-secret-"));
+    // Swarm secrets of the Docker provider: the value a Pulumi secret, the name keyed (no value in it).
+    const secrets = run.resources.filter((r) => r.type === "docker:index/secret:Secret" && r.name.startsWith(`${env}-monitoring-`));
     expect(secrets).toHaveLength(4);
     for (const s of secrets) {
-      expect(asSecret(s.inputs.stdin).secret).toBe(true);
-      expect(JSON.stringify(s.inputs.create)).not.toContain("unit-test-");
+      expect(asSecret(s.inputs.data).secret).toBe(true);
+      expect(JSON.stringify(s.inputs.name)).not.toContain("unit-test-");
     }
     expect(JSON.stringify(doc)).not.toContain("unit-test-");
   });
@@ -168,7 +168,7 @@ describe("the program composes TigMonitoring in every environment", () => {
   test("a changed config content rolls out as a new config name", async () => {
     const changed = await runProgram("staging", { ...deployableConfig("staging"), "mbio-cloud:monitoring": { influxdb: { retentionPolicy: { name: "platform", duration: "12w" } } } });
     const configNames = (run: ProgramRun) =>
-      Object.fromEntries(run.resources.filter((r) => r.name.startsWith("staging-monitoring-config-")).map((r) => [r.name, JSON.stringify(r.inputs.triggers)]));
+      Object.fromEntries(run.resources.filter((r) => r.name.startsWith("staging-monitoring-config-")).map((r) => [r.name, JSON.stringify(r.inputs.name)]));
     const before = configNames(runs.staging);
     const after = configNames(changed);
     // Only the InfluxDB-facing files change with the retention policy: the entrypoint's env does, its script does not.

@@ -48,8 +48,8 @@ describe.each(["development", "staging", "production"])("placement in %s", (stac
   });
 
   test("the runner's jobs get no host Docker socket by default", () => {
-    const secret = byType(run, "command:remote:Command").find((c) => c.name.endsWith("-gitlab-runner-config-secret"))!;
-    const toml = String(asSecret(secret.inputs.stdin).value);
+    const secret = byType(run, "docker:index/secret:Secret").find((c) => c.name.endsWith("-gitlab-runner-config-secret"))!;
+    const toml = Buffer.from(String(asSecret(secret.inputs.data).value), "base64").toString("utf8");
     expect(toml).toMatch(/^ {4}volumes = \["\/cache"\]$/m);
     expect(toml).not.toContain("docker.sock");
     expect(toml).toMatch(/^ {4}privileged = false$/m);

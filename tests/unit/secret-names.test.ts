@@ -3,7 +3,7 @@
 import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { secretObjectName } from "../../components/swarm-objects";
-import { asSecret, byType, deployableConfig, runProgram, TEST_SECRETS, TEST_SSH_KEY } from "./support/harness";
+import { byType, deployableConfig, runProgram, TEST_SECRETS, TEST_SSH_KEY } from "./support/harness";
 
 const resolve = (o: pulumi.Output<string>) => new Promise<string>((r) => o.apply((v) => r(v)));
 const conn = (privateKey: string) => ({ host: "192.0.2.1", privateKey });
@@ -11,7 +11,7 @@ const conn = (privateKey: string) => ({ host: "192.0.2.1", privateKey });
 describe("Swarm secret names", () => {
   it("change with the value, are stable, depend on the stack's key and hide the value's hash", async () => {
     const a = await resolve(secretObjectName("backup-restic-password", conn(TEST_SSH_KEY.private), "hunter2"));
-    expect(a).toMatch(/^backup-restic-password-[0-9a-f]{12}$/);
+    expect(a).toMatch(/^backup-restic-password-[0-9a-f]{16}$/);
     expect(await resolve(secretObjectName("backup-restic-password", conn(TEST_SSH_KEY.private), "hunter2"))).toBe(a);
     expect(await resolve(secretObjectName("backup-restic-password", conn(TEST_SSH_KEY.private), "hunter3"))).not.toBe(a);
     expect(await resolve(secretObjectName("backup-restic-password", conn("another stack's key"), "hunter2"))).not.toBe(a);
@@ -22,9 +22,9 @@ describe("Swarm secret names", () => {
   it("no Swarm secret created by the program carries an unkeyed hash of any secret value", async () => {
     const run = await runProgram("staging", deployableConfig("staging"));
     expect(run.error).toBeUndefined();
-    const secrets = byType(run, "command:remote:Command").filter((c) => /KIND='secret'/.test(String(asSecret(c.inputs.create).value)));
+    const secrets = byType(run, "docker:index/secret:Secret");
     expect(secrets.length).toBeGreaterThanOrEqual(4);
-    const names = secrets.map((c) => String(asSecret(c.inputs.create).value).match(/NAME='([^']+)'/)![1]);
+    const names = secrets.map((c) => String(c.inputs.name));
     const text = JSON.stringify(run.resources.map((r) => r.inputs));
     for (const [key, value] of Object.entries(TEST_SECRETS)) {
       for (const seed of [value, `staging\0${value}`]) {
@@ -32,6 +32,6 @@ describe("Swarm secret names", () => {
         expect({ key, hit: text.includes(unkeyed) }).toEqual({ key, hit: false });
       }
     }
-    for (const n of names) expect(n).toMatch(/-[0-9a-f]{12}$/);
+    for (const n of names) expect(n).toMatch(/-[0-9a-f]{16}$/);
   });
 });

@@ -1,4 +1,5 @@
 import * as fs from "fs";
+import * as path from "path";
 import { diffJoin, type JoinInputs, type JoinOutputs } from "../../components/dynamic-providers/join";
 import { asSecret, byType, deployableConfig, MockResource, mockId, runProgram, TEST_HOST_KEY, TEST_SSH_KEY } from "./support/harness";
 
@@ -201,9 +202,16 @@ describe("SwarmCluster on Hetzner", () => {
       const hosts = (asSecret(s.inputs.connections) as { value: { host: string }[] }).value.map((c) => c.host);
       expect([s.name, hosts.length, hosts[0], hosts[1]]).toEqual([s.name, 3, first, second]);
     }
-    const objects = byType(run, COMMAND).filter((c) => String(c.inputs.create).includes("swarm-object.sh"));
-    expect(objects.length).toBeGreaterThan(0);
-    for (const o of objects) expect([o.name, (asSecret(o.inputs.connection) as { value: { host: string } }).value.host]).toEqual([o.name, first]);
+    // Swarm configs and secrets: the one Docker provider, whose proxy tries every manager in order.
+    expect(byType(run, "docker:index/secret:Secret").length).toBeGreaterThan(0);
+    const docker = byType(run, "pulumi:providers:docker");
+    expect(docker.map((p) => p.name)).toEqual(["staging-swarm-docker"]);
+    expect(JSON.stringify(docker[0].inputs.sshOpts)).toMatch(/ProxyCommand=bash ~\/\.cache\/mbio-cloud\/docker-ssh\/[^ ]+-staging\/docker-ssh-proxy\.sh/);
+    const base = path.join(process.env.MBIO_DOCKER_SSH_HOME!, ".cache/mbio-cloud/docker-ssh");
+    const dir = fs.readdirSync(base).find((d) => d.endsWith("-staging"))!;
+    const managers = fs.readFileSync(path.join(base, dir, "managers"), "utf8").trim().split("\n").map((l) => l.split(" ")[0]);
+    expect([managers.length, managers[0], managers[1]]).toEqual([3, first, second]);
+    expect(fs.statSync(path.join(base, dir, "key")).mode & 0o777).toBe(0o600);
   });
 
   test("scale out 2 → 4 workers adds only the new machines and their joins; nothing existing changes", async () => {

@@ -8,6 +8,8 @@ import { parse } from "yaml";
 import { generateHostKey } from "../../../components/dynamic-providers/host-keys";
 
 export const REPO = path.resolve(__dirname, "../../..");
+// The Docker provider's ssh files (components/swarm-docker.ts) go to a scratch directory, not ~/.cache.
+process.env.MBIO_DOCKER_SSH_HOME ??= fs.mkdtempSync(path.join(os.tmpdir(), "mbio-unit-docker-ssh-"));
 
 export interface MockResource {
   type: string;
