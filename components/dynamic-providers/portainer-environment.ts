@@ -40,6 +40,8 @@ export interface PortainerEnvironmentState {
 export type PortainerEnvironmentOutputs = PortainerEnvironmentInputs & PortainerEnvironmentState;
 
 interface ScriptResult {
+  /** No running server task to ask (it is moving between nodes, or its stack is gone). */
+  unreachable?: boolean;
   id: number;
   name: string;
   url: string;
@@ -98,8 +100,11 @@ export const portainerEnvironmentProvider: pulumi.dynamic.ResourceProvider<Porta
     return { id: `${inputs.service}/${inputs.agentUrl}`, outs };
   },
   async read(id, props) {
+    // With no server task running (a drained node moves it; e2e's drift case saw that as "environment gone"),
+    // the read knows nothing new and keeps what it had: the Stack resource reports a server that is gone.
     const p = props as PortainerEnvironmentOutputs;
-    return { id, props: outputs(p, await run(p, "read")) };
+    const r = await run(p, "read");
+    return { id, props: r.unreachable ? p : outputs(p, r) };
   },
   async diff(_id, olds, news) {
     return diffResult(diffPortainerEnvironment(olds, news));

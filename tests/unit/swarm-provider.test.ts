@@ -394,6 +394,12 @@ describe("swarm:PortainerEnvironment", () => {
     expect(diffPortainerEnvironment({ ...outs, environmentId: 3, url: wanted.agentUrl }, wanted)).toMatchObject({ changes: false, fields: [] });
   });
 
+  test("with no server task to ask (it is moving), read keeps what it had: no drift claimed", async () => {
+    const had = { ...wanted, environmentId: 3, url: wanted.agentUrl, name: "local", type: 2, status: 1 };
+    run.mockResolvedValueOnce({ stdout: JSON.stringify({ unreachable: true, id: 0 }) + "\n", stderr: "", host: "192.0.2.1" });
+    expect((await portainerEnvironmentProvider.read!("x", had)).props).toEqual(had);
+  });
+
   test("a new admin password is an update that logs in with the previous one (second stdin line)", async () => {
     const olds = { ...wanted, adminPassword: "pw-old-0123456789", environmentId: 3, url: wanted.agentUrl, name: "local", type: 2, status: 1 };
     expect(diffPortainerEnvironment(olds, wanted)).toMatchObject({ changes: true, replaces: [], fields: ["adminPassword"] });

@@ -32,7 +32,8 @@ pid=""
 while :; do
   task="$(docker service ps -q --filter desired-state=running "$SERVICE" 2>/dev/null | head -n1 || true)"
   if [ -z "$task" ] && [ "$MODE" != apply ]; then
-    echo '{"id": 0, "name": "", "url": "", "type": 0, "status": 0, "created": false, "admin": "unknown", "passwordChanged": false}'
+    # No server to ask (between tasks, or its stack is gone: the Stack resource reports that): nothing known.
+    echo '{"unreachable": true, "id": 0, "name": "", "url": "", "type": 0, "status": 0, "created": false, "admin": "unknown", "passwordChanged": false}'
     exit 0
   fi
   if [ -n "$task" ]; then
