@@ -34,7 +34,8 @@ import { edgeHosts } from "./edge";
 import { GeneratedSecret } from "./dynamic-providers/generated-secret";
 import { serviceDeploy, STDOUT_LOGGING, traefikRouteLabels } from "./service-conventions";
 import { swarmObject } from "./swarm-objects";
-import { ComposeFile, ManagerConnections, SwarmStack } from "./swarm-stack";
+import { ComposeFile, ManagerConnections, managerConnections, SwarmStack } from "./swarm-stack";
+import { PortainerEnvironment } from "./dynamic-providers/portainer-environment";
 
 export const CONTROL_PLANE_STACK = "portainer";
 export const CONTROL_PLANE_AGENT_STACK = "portainer-agent";
@@ -58,15 +59,25 @@ export interface ControlPlaneComposeOptions {
  */
 const AGENT_NETWORK = `${CONTROL_PLANE_AGENT_STACK}_agents`;
 
+const AGENT_ADDR = `tasks.${CONTROL_PLANE_AGENT_STACK}_agent`;
+
+/** The environment's address as the server reaches the agents (every agent task, by Swarm DNS). */
+export function agentUrl(): string {
+  return `tcp://${AGENT_ADDR}:${AGENT_PORT}`;
+}
+
 /** The two stacks' documents: `agent` deploys first, `server` after it has converged. */
 export function controlPlaneCompose(o: ControlPlaneComposeOptions): { agent: ComposeFile; server: ComposeFile } {
-  const agentAddr = `tasks.${CONTROL_PLANE_AGENT_STACK}_agent`;
+  const agentAddr = AGENT_ADDR;
   const server: ComposeFile = {
     version: "3.9",
     services: {
       portainer: {
         image: o.images.server,
-        command: ["-H", `tcp://${agentAddr}:${AGENT_PORT}`, "--tlsskipverify", "--admin-password-file", "/run/secrets/portainer-admin-password"],
+        // No -H: an environment given there is created only at the server's first start, which often comes
+        // before the agents resolve (it then exits, and every restart skips it). The environment is the
+        // PortainerEnvironment resource's, created through the API once server and agents answer.
+        command: ["--admin-password-file", "/run/secrets/portainer-admin-password"],
         environment: { AGENT_SECRET: o.agentSecret },
         // Owned by uid 10001: the sandbox's build runs unprivileged as that user (images/portainer); upstream's
         // image runs as root, which reads it either way.
@@ -109,17 +120,21 @@ export function controlPlaneCompose(o: ControlPlaneComposeOptions): { agent: Com
           { type: "bind", source: "/var/lib/docker/volumes", target: "/var/lib/docker/volumes" },
         ],
         networks: ["agents"],
-        // As for the server, the binary answering (the image has no shell or client). Not `--version`: the agent
-        // has no such flag (kingpin exits 1: every task would stay unhealthy, the stack never converge); not
-        // `--health-check` either: that starts a second agent, which joins the Serf cluster of the running one.
-        healthcheck: { test: ["CMD", "/app/agent", "--help"], interval: "30s", timeout: "5s", retries: 3, start_period: "20s" },
+        // No healthcheck, by the policy's one exception (mbio.no-healthcheck): Swarm keeps a task out of its DNS
+        // until its healthcheck passes, and the agent looks up tasks.portainer-agent_agent (itself included)
+        // at start and exits when that finds nothing, so with any healthcheck no agent ever started (the
+        // sandbox saw 0/2 for 300 s). The image has no shell or probe tool either; the server checks the agents.
+        healthcheck: { disable: true },
         logging: STDOUT_LOGGING,
         deploy: serviceDeploy({
           mode: "global",
           constraints: [`node.labels.mbio.environment == ${o.environment}`],
           limits: { cpus: 0.5, memory: "128M" },
           reservations: { cpus: 0.05, memory: "32M" },
-          labels: { "mbio.component": "control-plane" },
+          labels: {
+            "mbio.component": "control-plane",
+            "mbio.no-healthcheck": "resolves tasks.portainer-agent_agent at start: Swarm hides unhealthy tasks from DNS; no shell in the image",
+          },
         }),
       },
     },
@@ -145,6 +160,7 @@ export class ControlPlane extends pulumi.ComponentResource {
   readonly url: string;
   readonly stack: SwarmStack;
   readonly agentStack: SwarmStack;
+  readonly environment: PortainerEnvironment;
 
   constructor(name: string, args: ControlPlaneArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mbio-cloud:platform:ControlPlane", name, {}, opts);
@@ -183,6 +199,20 @@ export class ControlPlane extends pulumi.ComponentResource {
       { connection: args.managerConnection, stackName: CONTROL_PLANE_STACK, compose: pulumi.secret(compose.apply((c) => c.server)), convergeTimeoutSeconds: 300, endpointMode: args.endpointMode },
       { parent: this, dependsOn: [adminSecret.resource, this.agentStack] },
     );
-    this.registerOutputs({ url: this.url, stackDigest: this.stack.digest });
+    // The Swarm as Portainer's environment, through the API once server and agents run (not -H: see the top).
+    this.environment = new PortainerEnvironment(
+      `${name}-environment`,
+      {
+        connections: managerConnections(args.managerConnection),
+        service: `${CONTROL_PLANE_STACK}_portainer`,
+        network: args.networkName,
+        environmentName: args.environment,
+        agentUrl: agentUrl(),
+        adminPassword: password,
+        timeout: 300,
+      },
+      { parent: this, dependsOn: [this.stack] },
+    );
+    this.registerOutputs({ url: this.url, stackDigest: this.stack.digest, environmentId: this.environment.environmentId });
   }
 }

@@ -45,6 +45,22 @@ export function composeOf(type: string, props: Props): ComposeDocument | undefin
   return parse(props.compose) ?? parse(props.document) ?? (type === COMMAND ? parse(props.stdin) : undefined);
 }
 
+/**
+ * The one exception to "every service has a healthcheck": `healthcheck: { disable: true }` with a label
+ * saying why (service or deploy labels). Swarm leaves a task out of its DNS until its healthcheck passes, so a
+ * service that must resolve its own peers at start (Portainer's agent: tasks.<service>) cannot have one.
+ */
+export const NO_HEALTHCHECK_LABEL = "mbio.no-healthcheck";
+const NO_HEALTHCHECK_REASON_MIN = 20;
+function noHealthcheckReason(svc: Props): string {
+  const find = (labels: unknown): string | undefined => {
+    if (Array.isArray(labels)) return labels.map(String).find((l) => l.startsWith(`${NO_HEALTHCHECK_LABEL}=`))?.slice(NO_HEALTHCHECK_LABEL.length + 1);
+    if (labels && typeof labels === "object") return (labels as Props)[NO_HEALTHCHECK_LABEL] as string | undefined;
+    return undefined;
+  };
+  return String(find((svc.deploy as Props | undefined)?.labels) ?? find(svc.labels) ?? "").trim();
+}
+
 /** One message per service that breaks a Compose rule; `rule` picks which. */
 export function composeProblems(doc: ComposeDocument, rule: "pinned-images" | "healthcheck-and-limits" | "named-volumes"): string[] {
   const problems: string[] = [];
@@ -54,7 +70,10 @@ export function composeProblems(doc: ComposeDocument, rule: "pinned-images" | "h
       if (!PINNED.test(image)) problems.push(`service ${name}: image "${image}" is not pinned as name:version@sha256:<digest>`);
     } else if (rule === "healthcheck-and-limits") {
       const hc = svc.healthcheck as Props | undefined;
-      if (!hc || hc.disable === true || !hc.test) problems.push(`service ${name}: no healthcheck`);
+      const waived = hc?.disable === true && noHealthcheckReason(svc).length >= NO_HEALTHCHECK_REASON_MIN;
+      if (!waived && (!hc || hc.disable === true || !hc.test)) {
+        problems.push(`service ${name}: no healthcheck${hc?.disable === true ? ` (healthcheck.disable needs a label ${NO_HEALTHCHECK_LABEL} saying why, at least ${NO_HEALTHCHECK_REASON_MIN} characters)` : ""}`);
+      }
       const res = ((svc.deploy as Props | undefined)?.resources ?? {}) as Props;
       const limits = (res.limits ?? {}) as Props;
       const reservations = (res.reservations ?? {}) as Props;

@@ -631,14 +631,8 @@ $(sed 's/^/        /' "$TLS_DIR/ca.crt")
   mbio-cloud:dns: { provider: none }
 EOF
   if printf '%s\n' "${IMAGE_REFS[@]}" | grep -q '^demo='; then echo "  mbio-cloud:demo: { enabled: true, replicas: 2 }"; fi
-  if [ -n "${PORTAINER_REFS:-}" ] && [ "${SANDBOX_CONTROL_PLANE:-0}" = 1 ]; then
+  if [ -n "${PORTAINER_REFS:-}" ]; then
     echo "  mbio-cloud:controlPlane: { enabled: true }"
-  elif [ -n "${PORTAINER_REFS:-}" ]; then
-    # Off by default, for a defect found on 2026-12-04: at the first `pulumi up` the Portainer stacks' documents
-    # reached the state and the preview in plain text, AGENT_SECRET included (tests/real/e2e.sh's secret-leak
-    # check; the mocks see them secret). SANDBOX_CONTROL_PLANE=1 turns it on to work on that (docs/edge.md).
-    echo "  # Portainer is built but off until its stack documents stay secret in state (docs/edge.md)."
-    echo "  mbio-cloud:controlPlane: { enabled: false }"
   else
     echo "  # Portainer's images are not built yet (bash scripts/portainer-build.sh; scripts/local.sh starts it in the"
     echo "  # background): sandbox/up.sh enables the control plane once they are."
@@ -654,7 +648,7 @@ ensure_portainer_images() {
   PORTAINER_REFS=""
   if [ -z "${SANDBOX_PORTAINER_IMAGE:-}" ] || [ -z "${SANDBOX_PORTAINER_AGENT_IMAGE:-}" ]; then
     if printf '%s\n' "${IMAGE_REFS[@]}" | grep -q '^portainer=' && printf '%s\n' "${IMAGE_REFS[@]}" | grep -q '^portainer-agent='; then
-      note "Portainer $(tr -d '[:space:]' <"$MBIO_ROOT/images/portainer/VERSION") built from its upstream sources and pushed (the control plane is on only with SANDBOX_CONTROL_PLANE=1: docs/edge.md)"
+      note "Portainer $(tr -d '[:space:]' <"$MBIO_ROOT/images/portainer/VERSION") built from its upstream sources and pushed"
       PORTAINER_REFS=1
     else
       note "Portainer left out for now: its images are not built yet (bash scripts/portainer-build.sh --check; log: $MBIO_CACHE/logs/portainer-build.log)"

@@ -12,6 +12,12 @@ case "$action" in
     if [ $# -gt 0 ] && [ "$1" = up ]; then shift; fi
     n="${1:-${SANDBOX_MACHINES:-3}}"
     start=$SECONDS
+    # Portainer's images take 30–60 min to build the first time: that build runs detached while this job goes
+    # on without the control plane (the summary says "not built yet"); the next `bash scripts/local.sh` once
+    # `bash scripts/portainer-build.sh --check` passes deploys it.
+    if ! bash "$MBIO_ROOT/scripts/portainer-build.sh" --check; then
+      bash "$MBIO_ROOT/scripts/portainer-build.sh" --background
+    fi
     local_stack_prepare "$n"
     log "pulumi up --stack $LOCAL_STACK"
     pulumi_local up "${POLICY_PACK[@]}" --yes --skip-preview

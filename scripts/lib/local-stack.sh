@@ -110,7 +110,12 @@ print_access() {
   if [[ "$(jq -r '.portainerUrl // ""' <<<"$outputs")" == https://* ]]; then
     printf '  %-15s https://portainer.%s/   %s\n' "Portainer" "$ns" "$(status "portainer.$ns" /api/system/status)"
   else
-    printf '  %-15s not deployed in the sandbox yet (docs/edge.md, "Control plane": a secret-handling defect to fix first)\n' "Portainer"
+    if bash "$MBIO_ROOT/scripts/portainer-build.sh" --check; then
+      printf '  %-15s built but not deployed on this stack (mbio-cloud:controlPlane in Pulumi.local.yaml)\n' "Portainer"
+    else
+      printf '  %-15s its images are building in the background (log: %s): run bash scripts/local.sh again once\n' "Portainer" "$MBIO_CACHE/logs/portainer-build.log"
+      printf '  %-15s bash scripts/portainer-build.sh --check passes (30–60 min the first time)\n' ""
+    fi
   fi
   printf '\nFrom this host:\n'
   printf '  CA to trust    %s (Pebble'"'"'s issuing root, new at each Pebble start: bash sandbox/pebble.sh root)\n' "${root#"$MBIO_ROOT"/}"

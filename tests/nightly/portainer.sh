@@ -12,9 +12,8 @@
 # The Portainer build takes 30–60 min the first time (more than the default run's cold budget): while it is not
 # cached this test says so and skips with 0 checks; it starts no build of its own (no test leaves a process
 # behind). The main job (scripts/local.sh) starts the build in the background; `--nightly` builds it first.
-# KNOWN TO FAIL its environment checks (7 of 20 on 2026-12-04): the server's first start, which alone creates
-# the environment, cannot resolve tasks.portainer-agent_agent although the agents' stack has converged, exits,
-# and every restart skips the environment (docs/edge.md, "Control plane"). Hence nightly, not the default run.
+# The environment is created as the PortainerEnvironment resource creates it: components/files/portainer/
+# environment.sh run on the manager (the password on stdin), twice: the second run must change nothing.
 # shellcheck disable=SC2016,SC2317 # $names in single quotes are jq's; functions run through check/must/trap
 set -euo pipefail
 TEST_NAME=portainer
@@ -72,16 +71,24 @@ build_images() {
     docker save "$PT_SERVER_IMAGE" "$PT_AGENT_IMAGE" | et_exec docker load >/dev/null
 }
 env_up() { edge_env_up && et_pebble_root >"$ET_TMP/pebble-root.pem"; }
-# The agents' stack first, converged; then the server's (components/control-plane.ts: its first start creates
-# the environment only if the agents answer).
+# The agents' stack first, converged; then the server's (components/control-plane.ts).
 deploy_control_plane() {
   jq '."portainer-agent"' "$ET_TMP/render.json" | to "$ET_TMP/deploy-portainer-agent.log" et_deploy portainer-agent 300 &&
     jq '.portainer' "$ET_TMP/render.json" | to "$ET_TMP/deploy-portainer.log" et_deploy portainer 300
 }
+# The environment, as swarm:PortainerEnvironment creates it (its script, the password on stdin); prints its JSON.
+portainer_environment() {
+  printf '%s\n\n' "$ET_PASSWORD" | et_exec env MODE=apply SERVICE=portainer_portainer NETWORK="$ET_NETWORK" ENV_NAME=local \
+    AGENT_URL=tcp://tasks.portainer-agent_agent:9001 TIMEOUT=180 bash -c "$(cat "$root/components/files/portainer/environment.sh")" environment.sh
+}
+environment_created() { portainer_environment >"$ET_TMP/env-1.json" && jq -e '.id > 0 and .created' "$ET_TMP/env-1.json" >/dev/null; }
+environment_kept() { portainer_environment >"$ET_TMP/env-2.json" && jq -e --argjson id "$(jq .id "$ET_TMP/env-1.json")" '.id == $id and (.created | not)' "$ET_TMP/env-2.json" >/dev/null; }
 
 must "edge environment: one-machine Swarm, Traefik, Pebble (tests/real/lib/edge-env.sh)" env_up
 must "images $PT_SERVER_IMAGE and $PT_AGENT_IMAGE built FROM the sandbox base and loaded" build_images
 must "stacks portainer-agent, then portainer (as components/control-plane.ts renders them) converged, every task healthy" deploy_control_plane
+must "the environment created through the API (components/files/portainer/environment.sh)" environment_created
+check "run again, it changes nothing (same environment, created: false)" environment_kept
 
 # Traefik routes only to a task its health probe (/api/system/status) found answering.
 status_ok() { [ "$(api -o /dev/null -w '%{http_code}' "https://$host/api/system/status")" = 200 ]; }
@@ -110,7 +117,7 @@ check "the API without a token refuses ($code)" test "$code" = 401
 umask 077
 printf 'Authorization: Bearer %s\n' "$jwt" >"$ET_TMP/auth.header"
 authed() { api -H "@$ET_TMP/auth.header" "$@"; }
-# The environment the server created from -H tcp://tasks.portainer-agent_agent:9001; its first snapshot follows.
+# The environment environment.sh created (tcp://tasks.portainer-agent_agent:9001); its first snapshot follows.
 snapshotted() {
   authed -f "https://$host/api/endpoints" >"$ET_TMP/endpoints.json" &&
     jq -e 'length == 1 and (.[0].Snapshots | length) > 0' "$ET_TMP/endpoints.json" >/dev/null

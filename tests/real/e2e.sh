@@ -66,6 +66,9 @@ check "a real service with a healthcheck reports healthy" grep -q '(healthy)' <<
 # shellcheck source=tests/real/lib/secret-leak.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/secret-leak.sh"
 secret_leak_checks
+# shellcheck source=tests/real/lib/portainer-api.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib/portainer-api.sh"
+portainer_api_checks
 
 # ---------------------------------------------------------------------------------------------------
 printf '\n[e2e] one backup and restore through the deployed backup services\n'

@@ -35,7 +35,9 @@ function expectPlatformService(where: string, svc: Record<string, unknown>, netw
   const deploy = svc.deploy as Record<string, Record<string, unknown>>;
   const label = `${where}`;
   expect([label, String(svc.image)]).toEqual([label, expect.stringMatching(PINNED)]);
-  expect([label, (svc.healthcheck as { test: string[] }).test[0]]).toEqual([label, "CMD"]);
+  // The policy's one exception: no healthcheck, with a mbio.no-healthcheck label saying why (the Portainer agent).
+  const waived = (svc.healthcheck as { disable?: boolean }).disable === true && String((deploy.labels ?? {})["mbio.no-healthcheck"] ?? "").length >= 20;
+  if (!waived) expect([label, (svc.healthcheck as { test: string[] }).test[0]]).toEqual([label, "CMD"]);
   expect([label, deploy.resources.limits]).toEqual([label, { cpus: expect.any(String), memory: expect.stringMatching(/^\d+M$/) }]);
   expect([label, deploy.resources.reservations]).toEqual([label, { cpus: expect.any(String), memory: expect.stringMatching(/^\d+M$/) }]);
   expect([label, deploy.restart_policy.condition]).toEqual([label, "any"]);
@@ -167,7 +169,12 @@ describe("edge, DNS, control plane and demo in every environment (mocks)", () =>
     expect((doc.services.agent.environment as Record<string, string>).AGENT_SECRET).toBe(agentSecret);
     expect((doc.services.portainer.environment as Record<string, string>).AGENT_SECRET).toBe(agentSecret);
     expect((doc.services.agent.environment as Record<string, string>).AGENT_CLUSTER_ADDR).toBe("tasks.portainer-agent_agent");
-    expect(doc.services.portainer.command).toEqual(["-H", "tcp://tasks.portainer-agent_agent:9001", "--tlsskipverify", "--admin-password-file", "/run/secrets/portainer-admin-password"]);
+    // No -H: the PortainerEnvironment resource creates the environment through the API, with the admin password.
+    expect(doc.services.portainer.command).toEqual(["--admin-password-file", "/run/secrets/portainer-admin-password"]);
+    const environment = run.resources.find((r) => r.type === "pulumi-nodejs:dynamic/swarm:PortainerEnvironment")!;
+    expect(environment.inputs.agentUrl).toBe("tcp://tasks.portainer-agent_agent:9001");
+    expect(asSecret(environment.inputs.adminPassword)).toEqual({ secret: true, value: TEST_SECRETS["mbio-cloud:adminPassword"] });
+    expect(doc.services.agent.healthcheck).toEqual({ disable: true });
   });
 
   test("DNS per stack: production owns the apex, the others <environment>.mbiosphere.com; one A record per manager and name", () => {

@@ -95,7 +95,8 @@ const bad: [string, () => Res[], RegExp][] = [
   ["images-pinned-by-digest", () => [deploy("staging", { ...goodService, image: "traefik:latest" })], /service web: image "traefik:latest" is not pinned/],
   ["images-pinned-by-digest", () => [deploy("staging", { ...goodService, image: "traefik:v3.3.4" }, "compose")], /not pinned/],
   ["services-have-healthcheck-and-limits", () => [deploy("staging", { ...goodService, healthcheck: undefined })], /service web: no healthcheck/],
-  ["services-have-healthcheck-and-limits", () => [deploy("staging", { ...goodService, healthcheck: { disable: true } })], /no healthcheck/],
+  ["services-have-healthcheck-and-limits", () => [deploy("staging", { ...goodService, healthcheck: { disable: true } })], /no healthcheck \(healthcheck.disable needs a label mbio.no-healthcheck/],
+  ["services-have-healthcheck-and-limits", () => [deploy("staging", { ...goodService, healthcheck: { disable: true }, deploy: { ...goodService.deploy, labels: { "mbio.no-healthcheck": "short" } } })], /no healthcheck/],
   ["services-have-healthcheck-and-limits", () => [deploy("staging", { ...goodService, deploy: { resources: { limits: { cpus: "1" } } } })], /limits needs cpus and memory/],
   ["named-volumes-only", () => [deploy("staging", { ...goodService, volumes: ["/srv/data:/data"] })], /bind mount \/srv\/data/],
   ["named-volumes-only", () => [deploy("staging", { ...goodService, volumes: [{ type: "bind", source: "/etc", target: "/host-etc" }] })], /bind mount \/etc/],
@@ -117,6 +118,14 @@ describe("policy pack", () => {
   test.each(bad)("%s fails on a bad resource (%#)", async (name, resources, expected) => {
     const found = await violations(name, resources());
     expect(found.join("\n")).toMatch(expected);
+  });
+
+  test("a disabled healthcheck passes with a mbio.no-healthcheck reason of 20 characters or more, and only then", async () => {
+    const reason = "resolves its own peers at start";
+    const waived = { ...goodService, healthcheck: { disable: true }, deploy: { ...goodService.deploy, labels: { "mbio.no-healthcheck": reason } } };
+    expect(await violations("services-have-healthcheck-and-limits", [deploy("staging", waived)])).toEqual([]);
+    const bare = { ...goodService, healthcheck: { disable: true } };
+    expect((await violations("services-have-healthcheck-and-limits", [deploy("staging", bare)])).join("\n")).toMatch(/service web: no healthcheck/);
   });
 
   test.each(["development", "staging", "production"])("every policy passes on the real %s stack", async (stack) => {

@@ -14,6 +14,7 @@ import { diffSwarm, mayInitialise, swarmProvider } from "../../components/dynami
 import { diffStack, stackProvider, StackInputs, StackOutputs } from "../../components/dynamic-providers/stack";
 import { changedPaths, serviceView } from "../../components/dynamic-providers/view";
 import { PROVIDER_REVISION } from "../../components/dynamic-providers/resource";
+import { diffPortainerEnvironment, portainerEnvironmentProvider, PortainerEnvironmentOutputs } from "../../components/dynamic-providers/portainer-environment";
 import { createHash } from "crypto";
 
 const run = runOnManager as jest.MockedFunction<typeof runOnManager>;
@@ -421,5 +422,45 @@ describe("provider revision (provider code fixes reaching existing resources)", 
     const swarm = { connections: managers, advertiseAddr: "a", otherManagers: "", joinTokenRotation: 0, clusterId: "c", managerToken: "m", workerToken: "w" };
     expect(diffSwarm(swarm, { ...swarm, providerRevision: PROVIDER_REVISION }, "c")).toMatchObject({ changes: true, replaces: [], fields: ["providerRevision"] });
     expect(PROVIDER_REVISION).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe("swarm:PortainerEnvironment", () => {
+  const wanted = { connections: managers, service: "portainer_portainer", network: "local-platform", environmentName: "local", agentUrl: "tcp://tasks.portainer-agent_agent:9001", adminPassword: "pw-new-0123456789", timeout: 300, providerRevision: PROVIDER_REVISION };
+  const found = (id: number, created: boolean) => ({ stdout: JSON.stringify({ id, name: "local", url: wanted.agentUrl, type: 2, status: 1, created, admin: "existing", passwordChanged: false }) + "\n", stderr: "", host: "192.0.2.1" });
+  beforeEach(() => run.mockReset());
+
+  test("create runs environment.sh in apply mode; the password only on stdin, never in the environment", async () => {
+    run.mockResolvedValueOnce(found(3, true));
+    const { outs } = await portainerEnvironmentProvider.create!(wanted);
+    expect(outs).toMatchObject({ environmentId: 3, url: wanted.agentUrl, type: 2, status: 1 });
+    const [, script, env, stdin] = run.mock.calls[0];
+    expect(script).toContain("POST /endpoints");
+    expect(env).toMatchObject({ MODE: "apply", AGENT_URL: wanted.agentUrl, SERVICE: "portainer_portainer", NETWORK: "local-platform" });
+    expect(JSON.stringify(env)).not.toContain(wanted.adminPassword);
+    expect(stdin).toBe(`${wanted.adminPassword}\n\n`);
+  });
+
+  test("read reports the environment Portainer has: one deleted by hand is id 0, which the diff turns into an update", async () => {
+    run.mockResolvedValueOnce(found(0, false));
+    const outs = (await portainerEnvironmentProvider.read!("x", { ...wanted, environmentId: 3, url: wanted.agentUrl, name: "local", type: 2, status: 1 })).props as PortainerEnvironmentOutputs;
+    expect(run.mock.calls[0][2]).toMatchObject({ MODE: "read" });
+    expect(outs.environmentId).toBe(0);
+    expect(diffPortainerEnvironment(outs, wanted)).toMatchObject({ changes: true, replaces: [] });
+    expect(diffPortainerEnvironment({ ...outs, environmentId: 3, url: wanted.agentUrl }, wanted)).toMatchObject({ changes: false, fields: [] });
+  });
+
+  test("with no server task to ask (it is moving), read keeps what it had: no drift claimed", async () => {
+    const had = { ...wanted, environmentId: 3, url: wanted.agentUrl, name: "local", type: 2, status: 1 };
+    run.mockResolvedValueOnce({ stdout: JSON.stringify({ unreachable: true, id: 0 }) + "\n", stderr: "", host: "192.0.2.1" });
+    expect((await portainerEnvironmentProvider.read!("x", had)).props).toEqual(had);
+  });
+
+  test("a new admin password is an update that logs in with the previous one (second stdin line)", async () => {
+    const olds = { ...wanted, adminPassword: "pw-old-0123456789", environmentId: 3, url: wanted.agentUrl, name: "local", type: 2, status: 1 };
+    expect(diffPortainerEnvironment(olds, wanted)).toMatchObject({ changes: true, replaces: [], fields: ["adminPassword"] });
+    run.mockResolvedValueOnce(found(3, false));
+    await portainerEnvironmentProvider.update!("x", olds, wanted);
+    expect(run.mock.calls[0][3]).toBe("pw-new-0123456789\npw-old-0123456789\n");
   });
 });
