@@ -55,25 +55,26 @@ cloud_init_schema() {
   return $rc
 }
 unit() { npx --no-install jest --config jest.config.js --ci; }
-# The Pulumi toolchain for the real tests; the docker plugin (first offline build ~15 min; no test needs it yet)
-# and then the cloudflare plugin (~45 min on 2 cores) build in the background meanwhile, one after the other,
-# at the lowest priority; tests/real/preview.sh waits for cloudflare until MBIO_TEST_DEADLINE. The builds
-# end with the run (steps_stop_background); Go's build cache keeps what they compiled for the next run.
+# The Pulumi toolchain for the real tests: the docker plugin in the foreground (first offline build ~11 min;
+# the program needs it), then the cloudflare plugin (~45 min on 2 cores) in the background at the lowest
+# priority; tests/real/preview.sh waits for cloudflare until MBIO_TEST_DEADLINE. The build ends with the
+# run (steps_stop_background); Go's build cache keeps what it compiled for the next run.
 toolchain() {
   # shellcheck source=scripts/lib/pulumi-env.sh
   . scripts/lib/pulumi-env.sh && ensure_pulumi || return 1
+  # The docker plugin first, in the foreground: the program itself needs it (Swarm configs and secrets are
+  # docker resources), so every test that runs the full program (e2e, hetzner-apply, preview) waits for it.
+  bash scripts/toolchain.sh --with-docker || return 1
   if bash scripts/toolchain.sh --check --with-docker --with-cloudflare; then
     echo "docker and cloudflare plugins: cached"
   else
     mkdir -p "$MBIO_CACHE/logs"
     # At the lowest priority: the tests (and the sandbox images they compile) come first. On an empty machine
     # cloudflare may then not be ready by the deadline: the preview says so (NOTE) and previews everything else.
-    # shellcheck disable=SC2016 # $1 is expanded by the inner bash
-    setsid nice -n 19 bash -c 'bash scripts/toolchain.sh --with-docker >"$1/toolchain-docker.log" 2>&1;
-      bash scripts/toolchain.sh --with-docker --with-cloudflare >"$1/toolchain-cloudflare.log" 2>&1' \
-      _ "$MBIO_CACHE/logs" </dev/null >/dev/null 2>&1 &
-    step_background $! "docker and cloudflare plugin builds"
-    echo "docker then cloudflare plugins: building in the background at nice 19 (logs: $MBIO_CACHE/logs/toolchain-{docker,cloudflare}.log)"
+    setsid nice -n 19 bash scripts/toolchain.sh --with-docker --with-cloudflare \
+      </dev/null >"$MBIO_CACHE/logs/toolchain-cloudflare.log" 2>&1 &
+    step_background $! "cloudflare plugin build"
+    echo "cloudflare plugin: building in the background at nice 19 (log: $MBIO_CACHE/logs/toolchain-cloudflare.log)"
   fi
   # cosign (tests/real/image-signatures.sh; ~6 CPU-minutes the first time) builds meanwhile too; the test
   # waits for it on the build's lock (scripts/lib/ci-tools.sh) instead of compiling it on its own critical path.

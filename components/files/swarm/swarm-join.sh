@@ -50,6 +50,13 @@ else
         joined="$manager"
         break 2
       fi
+      # A join the engine answered late (503 under load) may still have gone through: a retry then says
+      # "already part of a swarm". The node's own state decides.
+      if [ "$(docker info --format '{{.Swarm.LocalNodeState}}')" = active ]; then
+        say "the engine reports this node active in the Swarm after all"
+        joined="$manager"
+        break 2
+      fi
     done
     sleep $((attempt * 2))
   done
