@@ -133,7 +133,7 @@ if [ "$mode" != unit ]; then
   # and every other test runs meanwhile instead of after the wait.
   # sandbox-input first: it proves up.sh refuses bad input while no sandbox exists yet (bootstrap leaves one up).
   sandbox_lane=(tests/real/sandbox-input.sh tests/real/bootstrap.sh tests/real/e2e.sh)
-  lab_lane=(tests/real/swarm-drift.sh tests/real/security-audit.sh tests/real/backup-drill.sh)
+  lab_lane=(tests/real/swarm-drift.sh tests/real/hetzner-apply.sh tests/real/security-audit.sh tests/real/backup-drill.sh)
   lane_start sandbox "${sandbox_lane[@]}"
   lane_start lab "${lab_lane[@]}"
 fi
