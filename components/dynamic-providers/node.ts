@@ -106,8 +106,11 @@ export const nodeProvider: pulumi.dynamic.ResourceProvider<NodeInputs, NodeOutpu
   },
   async read(id, props) {
     const p = props as NodeOutputs;
-    const out = await runOnManager(p.connections, 'docker node inspect "$NODE_ID" 2>/dev/null || echo "[]"', { NODE_ID: p.nodeId });
-    if (JSON.parse(out.stdout).length === 0) return {};
+    // `docker node inspect` of a node that is gone prints "[]" itself and exits 1: keep its output, whatever the
+    // status (an `|| echo "[]"` made that "[]\n[]", and the refresh of a node removed by hand failed to parse).
+    const out = await runOnManager(p.connections, 'docker node inspect "$NODE_ID" 2>/dev/null || true', { NODE_ID: p.nodeId });
+    const found = out.stdout.trim() === "" ? [] : (JSON.parse(out.stdout) as unknown[]);
+    if (found.length === 0) return {};
     return { id, props: outputs(p, p.claim ?? "", out.stdout) };
   },
   async diff(_id, olds, news) {

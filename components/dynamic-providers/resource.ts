@@ -12,9 +12,10 @@ import { ManagerConnection } from "./ssh";
 
 /**
  * Raise by one when a change to the providers' read or delete (or to the SSH client they share) must reach
- * resources that already exist. History: 1 = UpdateStatus-aware deploy, cluster-ID read, loud deletes.
+ * resources that already exist. History: 1 = UpdateStatus-aware deploy, cluster-ID read, loud deletes;
+ * 2 = a membership's read of a node removed by hand reports it gone (it failed on `docker node inspect`'s output).
  */
-export const PROVIDER_REVISION = 1;
+export const PROVIDER_REVISION = 2;
 
 /** The input every provider here carries; absent in states written before it (revision 0). */
 export interface Revisioned {

@@ -36,7 +36,7 @@ runtime:
     typescript: true
 YAML
 cat >tsconfig.json <<'JSON'
-{ "compilerOptions": { "target": "ES2022", "module": "commonjs", "moduleResolution": "node", "strict": true, "esModuleInterop": true, "skipLibCheck": true } }
+{ "compilerOptions": { "target": "ES2022", "module": "commonjs", "moduleResolution": "node", "strict": true, "esModuleInterop": true, "resolveJsonModule": true, "skipLibCheck": true } }
 JSON
 cat >index.ts <<TS
 import * as pulumi from "@pulumi/pulumi";

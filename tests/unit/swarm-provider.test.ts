@@ -16,6 +16,7 @@ import { changedPaths, serviceView } from "../../components/dynamic-providers/vi
 import { PROVIDER_REVISION } from "../../components/dynamic-providers/resource";
 import { diffPortainerEnvironment, portainerEnvironmentProvider, PortainerEnvironmentOutputs } from "../../components/dynamic-providers/portainer-environment";
 import { createHash } from "crypto";
+import { spawnSync } from "child_process";
 
 const run = runOnManager as jest.MockedFunction<typeof runOnManager>;
 const managers = [{ host: "192.0.2.1" }, { host: "192.0.2.2" }];
@@ -194,7 +195,13 @@ describe("node provider", () => {
 
   test("a node gone from the Swarm reads as deleted; only a new node id replaces; role, labels and connections update", async () => {
     const outs = { ...wanted, hostname: "worker-1", claim: "c1", labels: { ...wanted.labels, [CLAIM_LABEL]: "c1" } };
-    run.mockResolvedValueOnce({ stdout: "[]\n", stderr: "", host: "h" });
+    // The read's own script, run by bash against a docker that answers as the real one does for a removed node:
+    // "[]" on stdout and exit 1 (an `|| echo "[]"` once doubled that and the refresh failed to parse it).
+    run.mockImplementationOnce(async (_c, script, env) => {
+      const r = spawnSync("bash", ["-c", `docker() { echo "[]"; echo "Error: No such node: $NODE_ID" >&2; return 1; }\nset -euo pipefail\n${script}`], { env: { ...process.env, ...env }, encoding: "utf8" });
+      if (r.status !== 0) throw new Error(`exit ${r.status}`);
+      return { stdout: r.stdout, stderr: r.stderr, host: "h" };
+    });
     expect(await nodeProvider.read!("n1", outs)).toEqual({});
     expect(diffNode(outs, { ...wanted, nodeId: "n2" })).toMatchObject({ replaces: ["nodeId"] });
     expect(diffNode(outs, { ...wanted, role: "manager" })).toMatchObject({ changes: true, replaces: [], fields: ["role"] });
