@@ -132,7 +132,7 @@ must "Swarm: $M manager, $C joined as a worker (swarm-join.sh, token on stdin) l
 # The backup stack as S3Backup renders it, its secrets holding sentinels. Stand-ins, said here: the image (the
 # probe, sleeping) and no healthcheck (the stand-in has no cron); placement and secrets are as rendered.
 render() {
-  (cd "$ROOT" && ensure_node_modules >/dev/null && npx --no-install tsc --outDir "$work/js" --module commonjs --target es2022 --esModuleInterop --skipLibCheck --strict tests/real/trust-boundaries/render.ts) &&
+  (cd "$ROOT" && ensure_node_modules >/dev/null && npx --no-install tsc --outDir "$work/js" --module commonjs --target es2022 --esModuleInterop --resolveJsonModule --skipLibCheck --strict tests/real/trust-boundaries/render.ts) &&
     cp -r "$FILES" "$work/js/components/" &&
     NODE_PATH="$ROOT/node_modules" node "$work/js/tests/real/trust-boundaries/render.js" mbio-lab/probe:1 lab-backup >"$work/render.json"
 }

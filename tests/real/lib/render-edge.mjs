@@ -29,6 +29,8 @@ for (const f of files) {
 }
 // The scripts the components read at load time (components/files.ts) sit beside them, as in the repository.
 cpSync(path.join(root, "components", "files"), path.join(out, "components", "files"), { recursive: true });
+// components/providers.ts reads the plugin versions from ../package.json.
+cpSync(path.join(root, "package.json"), path.join(out, "package.json"));
 const load = (f) => require(path.join(out, "components", `${f}.js`));
 const edge = load("edge");
 const demo = load("demo-service");
