@@ -24,34 +24,18 @@ TEST_NAME=hcloud-emulator
 work="$(mktemp -d)"
 export PULUMI_BACKEND_URL="file://$work/state" PULUMI_CONFIG_PASSPHRASE=hcloud-emulator-lab
 mkdir -p "$work/state"
-emu_pid=
-stop_emulator() {
-  [ -n "$emu_pid" ] || return 0
-  kill "$emu_pid" 2>/dev/null
-  wait "$emu_pid" 2>/dev/null
-  emu_pid=
-}
+# shellcheck source=tests/real/lib/emulator.sh
+. "$MBIO_ROOT/tests/real/lib/emulator.sh"
 finish() {
-  stop_emulator
+  emulator_stop
   if [ "${HCLOUD_EMULATOR_KEEP:-0}" = 1 ]; then echo "kept: $work"; else rm -rf "$work"; fi
   report
   exit
 }
 trap finish EXIT
 
-# The API token: 64 characters (the provider insists), in a 0600 file; curl reads the header from a file too,
-# so the token is never on a command line.
-(umask 077 && od -An -N32 -tx1 /dev/urandom | tr -d ' \n' >"$work/token" && printf 'Authorization: Bearer %s\n' "$(cat "$work/token")" >"$work/auth")
-
-# Starts the emulator on a free loopback port (the same port again after a restart) and waits for it.
-start_emulator() {
-  local listen="${1:-127.0.0.1:0}"
-  : >"$work/emulator.log"
-  tests/hcloud-emulator/run.sh -listen "$listen" -state "$work/hcloud.json" -token-file "$work/token" -action-delay 200ms >>"$work/emulator.log" 2>&1 &
-  emu_pid=$!
-  WAIT_EVERY=1 wait_for "the emulator to listen" 180 grep -q '^hcloud-emulator listening on' "$work/emulator.log" || { tail -5 "$work/emulator.log"; return 1; }
-  url="$(sed -n 's/^hcloud-emulator listening on \(http[^ ]*\) .*/\1/p' "$work/emulator.log")"
-}
+# The API token in a 0600 file; curl reads the header from a file too, so it is never on a command line.
+emulator_token "$work"
 api() { curl -fsS -H "@$work/auth" -H 'Content-Type: application/json' "$@"; }
 total() { api "$url/$1" | jq -r '.meta.pagination.total_entries'; }
 
@@ -63,10 +47,9 @@ command -v jq >/dev/null || ensure_apt_packages jq
 # the default run (scripts/test.sh runs tests/real/*.sh) includes them. Go: the one the toolchain builds with.
 go_tests() { (cd tests/hcloud-emulator && GOTOOLCHAIN=local nice -n 10 go test -count=1 .); }
 check "the emulator's rule tests (go test in tests/hcloud-emulator)" to "$work/go-test.log" go_tests
-must "the emulator starts (tests/hcloud-emulator/run.sh)" start_emulator
+must "the emulator starts (tests/hcloud-emulator/run.sh)" emulator_start "$work"
+url="$EMULATOR_URL"
 echo "  emulator at $url"
-port="${url#http://}"
-port="${port%/v1}"
 
 project="$work/project"
 mkdir -p "$project"
@@ -111,8 +94,7 @@ check "a firewall rule changed through the API is reported by refresh" drift_rep
 check "refresh + up put the rules back" put_back rules
 check "…SSH only from the admin range again" test "$(api "$url/firewalls/$fid" | jq -c '[.firewall.rules[] | select(.protocol == "tcp") | .port, .source_ips[0]]')" = '["22","192.0.2.0/24"]'
 
-stop_emulator
-must "the emulator restarts on its state file" start_emulator "$port"
+must "the emulator restarts on its state file" emulator_restart "$work"
 check "no drift after the restart" to "$work/r1.log" lab refresh --preview-only --expect-no-changes
 
 lab config set lab:duplicateKey true >/dev/null

@@ -33,7 +33,7 @@ work="$(mktemp -d)"
 finish() {
   trap - EXIT
   if [ "${HETZNER_APPLY_KEEP:-0}" = 1 ]; then
-    echo "kept: $work (emulator pid $hz_emu_pid, machines $HZ_PREFIX-*)"
+    echo "kept: $work (emulator pid $EMULATOR_PID, machines $HZ_PREFIX-*)"
   else
     hz_down
     rm -rf "$work"

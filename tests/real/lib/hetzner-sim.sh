@@ -12,6 +12,8 @@
 # a benchmarking range no one routes).
 # shellcheck source=sandbox/lib.sh
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)/sandbox/lib.sh"
+# shellcheck source=tests/real/lib/emulator.sh
+. "$MBIO_ROOT/tests/real/lib/emulator.sh"
 
 HZ_PREFIX="${HZ_PREFIX:-hz-apply}"
 HZ_SUBNET="${HZ_SUBNET:-198.18.7.0/24}"
@@ -22,7 +24,6 @@ HZ_REGISTRY="$HZ_REGISTRY_IP:5000"
 HZ_PRIVATE_CIDR="10.213.0.0/16"
 HZ_PRIVATE_SUBNET="10.213.1.0/24"
 HZ_STACK=staging
-hz_emu_pid=
 
 # The machines machine.sh makes for this emulator (names $HZ_PREFIX-<server id>).
 export HZ_MACHINE_PREFIX="$HZ_PREFIX" HZ_PUBLIC_NETWORK="$HZ_PREFIX-public"
@@ -34,27 +35,16 @@ hz_api() {
 }
 hz_pulumi() { (cd "$HZ_WORK/project" && pulumi --non-interactive --stack "$HZ_STACK" "$@"); }
 
+# The emulator with real machines (machine.sh) on the public /24.
+hz_emulator_flags=()
 hz_emulator_start() {
-  local port="${1:-0}"
-  : >"$HZ_WORK/emulator.log"
-  "$MBIO_ROOT/tests/hcloud-emulator/run.sh" -listen "127.0.0.1:$port" -state "$HZ_WORK/hcloud.json" -token-file "$HZ_WORK/token" \
-    -action-delay 200ms -public-ipv4 "$HZ_SUBNET" -machine-hook "$MBIO_ROOT/tests/hcloud-emulator/machine.sh" >>"$HZ_WORK/emulator.log" 2>&1 &
-  hz_emu_pid=$!
-  WAIT_EVERY=1 wait_for "the emulator to listen" 180 grep -q '^hcloud-emulator listening on' "$HZ_WORK/emulator.log" || { tail -5 "$HZ_WORK/emulator.log"; return 1; }
-  HZ_URL="$(sed -n 's/^hcloud-emulator listening on \(http[^ ]*\) .*/\1/p' "$HZ_WORK/emulator.log")"
-}
-hz_emulator_stop() {
-  [ -n "$hz_emu_pid" ] || return 0
-  kill "$hz_emu_pid" 2>/dev/null
-  wait "$hz_emu_pid" 2>/dev/null
-  hz_emu_pid=
+  hz_emulator_flags=(-public-ipv4 "$HZ_SUBNET" -machine-hook "$MBIO_ROOT/tests/hcloud-emulator/machine.sh")
+  emulator_start "$HZ_WORK" 0 "${hz_emulator_flags[@]}" || return 1
+  HZ_URL="$EMULATOR_URL"
 }
 hz_emulator_restart() {
-  local port="${HZ_URL#http://127.0.0.1:}"
-  port="${port%/v1}"
-  cat "$HZ_WORK/emulator.log" >>"$HZ_WORK/emulator-before-restart.log"
-  hz_emulator_stop
-  hz_emulator_start "$port"
+  emulator_restart "$HZ_WORK" "${hz_emulator_flags[@]}" || return 1
+  HZ_URL="$EMULATOR_URL"
 }
 
 # The registry: the sandbox's registry image with a certificate from a CA of this run; the machines trust that CA
@@ -141,7 +131,7 @@ hz_up() {
   docker network create --label "hz-machine=$HZ_PREFIX" --subnet "$HZ_SUBNET" --gateway "$HZ_HOST_IP" "$HZ_PUBLIC_NETWORK" >/dev/null || return 1
   export PULUMI_BACKEND_URL="file://$HZ_WORK/state" PULUMI_CONFIG_PASSPHRASE="$HZ_PREFIX-lab"
   mkdir -p "$HZ_WORK/state" "$HZ_WORK/project"
-  (umask 077 && od -An -N32 -tx1 /dev/urandom | tr -d ' \n' >"$HZ_WORK/token" && printf 'Authorization: Bearer %s\n' "$(cat "$HZ_WORK/token")" >"$HZ_WORK/auth")
+  emulator_token "$HZ_WORK"
   ssh-keygen -q -t ed25519 -N '' -C "$HZ_PREFIX-throwaway" -f "$HZ_WORK/id_ed25519" <<<y >/dev/null
   hz_registry || return 1
   traefik="$(hz_image mbio-sandbox/traefik "$MBIO_ROOT/images/traefik" traefik)" || return 1
@@ -160,7 +150,7 @@ hz_down_objects() {
   "$MBIO_ROOT/tests/hcloud-emulator/machine.sh" cleanup
 }
 hz_down() {
-  hz_emulator_stop
+  emulator_stop
   hz_down_objects
 }
 
