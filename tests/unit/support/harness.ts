@@ -185,7 +185,7 @@ export function runProgram(stack: string, config: Record<string, unknown>, secre
   const key = JSON.stringify([stack, config, secrets]);
   let run = runs.get(key);
   if (!run) {
-    run = renderProgram(stack, config, secrets).then((r) => deepFreeze({ ...r, error: r.error }));
+    run = renderProgram(stack, config, secrets).then(deepFreeze);
     runs.set(key, run);
   }
   return run;
