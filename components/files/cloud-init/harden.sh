@@ -81,28 +81,34 @@ else
   changed=$((changed + 1))
 fi
 
-if put_file /etc/fail2ban/jail.d/10-mbio-sshd.local "# Managed by mbio-cloud (harden.sh).
+# Both files first, then at most one restart: a second restart while fail2ban is still starting finds no socket to
+# stop it through, and systemd then waits its 90 s stop timeout before killing it (measured: 93 of a first boot's
+# 95 s of runcmd on the sandbox; tests/real/bootstrap.sh times the first boot).
+f2b_changed=0
+put_file /etc/fail2ban/jail.d/10-mbio-sshd.local "# Managed by mbio-cloud (harden.sh).
 [sshd]
 enabled = true
 backend = systemd
 maxretry = 5
 findtime = 10m
-bantime = 1h"; then
-  systemctl restart fail2ban 2>/dev/null || say "fail2ban restart deferred"
-fi
+bantime = 1h" && f2b_changed=1
 # lynis (DEB-0880) looks for a jail.local; ours only holds the defaults, the sshd jail is in jail.d.
 put_file /etc/fail2ban/jail.local "# Managed by mbio-cloud (harden.sh): jails live in jail.d/.
 [DEFAULT]
-banaction = nftables-multiport" && { systemctl restart fail2ban 2>/dev/null || true; }
-# Running, not merely enabled: an enabled fail2ban whose jail failed to start protects nothing.
-if systemctl is-active --quiet fail2ban 2>/dev/null && systemctl is-enabled --quiet fail2ban 2>/dev/null; then
+banaction = nftables-multiport" && f2b_changed=1
+# Running, not merely enabled: an enabled fail2ban whose jail failed to start protects nothing. "Running" is the
+# server answering on its socket, so that nothing restarts it half-started (see above).
+f2b_ready() { systemctl is-active --quiet fail2ban 2>/dev/null && fail2ban-client ping >/dev/null 2>&1; }
+if [ "$f2b_changed" = 0 ] && f2b_ready && systemctl is-enabled --quiet fail2ban 2>/dev/null; then
   say "unchanged fail2ban active"
 else
   systemctl enable fail2ban >/dev/null 2>&1 || true
+  # A fail2ban the package just started may still be starting: let it answer before restarting it.
+  for _ in $(seq 1 20); do ! systemctl is-active --quiet fail2ban 2>/dev/null || f2b_ready && break; sleep 0.5; done
   systemctl restart fail2ban >/dev/null 2>&1 || true
   changed=$((changed + 1))
-  for _ in $(seq 1 20); do systemctl is-active --quiet fail2ban && break; sleep 0.5; done
-  systemctl is-active --quiet fail2ban || { journalctl -u fail2ban -n 20 --no-pager >&2 || true; say "error: fail2ban is not running"; exit 1; }
+  for _ in $(seq 1 40); do f2b_ready && break; sleep 0.5; done
+  f2b_ready || { journalctl -u fail2ban -n 20 --no-pager >&2 || true; say "error: fail2ban is not running"; exit 1; }
   say "changed fail2ban started"
 fi
 
