@@ -57,13 +57,15 @@ if [ "$DOCKER" = 1 ]; then
       [ -n "$ref" ] || continue
       if docker rmi "$ref" >/dev/null 2>&1; then gone "image $ref"; else warn "could not remove image $ref (in use?)"; fi
     done < <(own_images)
+    # The registry's storage is a cache of these images' layers (sandbox/up.sh): it goes with them.
+    if [ -d "$MBIO_CACHE/sandbox-registry" ]; then rm -rf "$MBIO_CACHE/sandbox-registry" && gone "registry storage $MBIO_CACHE/sandbox-registry"; fi
   else
     # Images whose tag moved on are not a cache: remove them.
     while read -r id; do
       docker rmi "$id" >/dev/null 2>&1 && gone "superseded image $id"
     done < <(own_images | grep -Ev '^(mbio-sandbox/|[0-9.]+:5000/)' || true)
     kept="$(own_images | wc -l)"
-    [ "$kept" = 0 ] || note "kept $kept cached image(s): $(own_images | xargs) (sandbox/down.sh --purge removes them)"
+    [ "$kept" = 0 ] || note "kept $kept cached image(s): $(own_images | xargs), and the registry storage $MBIO_CACHE/sandbox-registry (sandbox/down.sh --purge removes them)"
   fi
 fi
 

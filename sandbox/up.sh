@@ -196,23 +196,27 @@ ensure_credentials() {
 # ---- registry --------------------------------------------------------------------------------------
 ensure_registry() {
   build_local_image registry "$REGISTRY_REPO" "$SANDBOX_DIR/registry"
-  local image="$BUILT_TAG" volume="$REGISTRY_NAME-data"
+  # The registry's storage is a cache, like the built images: content-addressed, so a sandbox brought up again
+  # (or from another clone) pushes only manifests instead of every layer again (~100 s of each fresh sandbox,
+  # measured; sandbox/down.sh keeps it, `rm -rf` it to start empty).
+  local image="$BUILT_TAG" storage="$MBIO_CACHE/sandbox-registry"
   if container_exists "$REGISTRY_NAME" && [ "$(docker inspect -f '{{.Config.Image}}' "$REGISTRY_NAME")" != "$image" ]; then
     docker rm -f "$REGISTRY_NAME" >/dev/null
-    note "replaced $REGISTRY_NAME: its image changed (the data volume stays)"
+    note "replaced $REGISTRY_NAME: its image changed (its storage stays)"
   fi
-  # A registry started from another checkout serves that checkout's certificate, which this CA does not sign.
+  # A registry started from another checkout serves that checkout's certificate, which this CA does not sign;
+  # one from an older up.sh kept its storage in a volume.
+  mount_of() { docker inspect -f "{{range .Mounts}}{{if eq .Destination \"$1\"}}{{.Source}}{{end}}{{end}}" "$REGISTRY_NAME"; }
   if container_exists "$REGISTRY_NAME" &&
-    [ "$(docker inspect -f '{{range .Mounts}}{{if eq .Destination "/etc/docker/registry/tls"}}{{.Source}}{{end}}{{end}}' "$REGISTRY_NAME")" != "$REGISTRY_TLS_DIR" ]; then
+    { [ "$(mount_of /etc/docker/registry/tls)" != "$REGISTRY_TLS_DIR" ] || [ "$(mount_of /var/lib/docker-registry)" != "$storage" ]; }; then
     docker rm -f "$REGISTRY_NAME" >/dev/null
-    note "replaced $REGISTRY_NAME: it served the certificate of another checkout (the data volume stays)"
+    note "replaced $REGISTRY_NAME: it served another checkout's certificate or storage"
   fi
-  docker volume inspect "$volume" >/dev/null 2>&1 ||
-    docker volume create --label "$LABEL" --label mbio-sandbox.kind=registry "$volume" >/dev/null
+  mkdir -p "$storage" && chmod 700 "$storage"
   if ! container_exists "$REGISTRY_NAME"; then
     docker run -d --name "$REGISTRY_NAME" --hostname "$REGISTRY_NAME" --restart unless-stopped \
       --label "$LABEL" --label mbio-sandbox.kind=registry --label "$OWNER_LABEL=$STATE_DIR" \
-      --network "$NETWORK" --ip "$(registry_ip)" -v "$volume:/var/lib/docker-registry" \
+      --network "$NETWORK" --ip "$(registry_ip)" -v "$storage:/var/lib/docker-registry" \
       -v "$REGISTRY_TLS_DIR:/etc/docker/registry/tls:ro" "$image" >/dev/null
     note "created $REGISTRY_NAME at $REGISTRY"
   elif ! container_running "$REGISTRY_NAME"; then
