@@ -86,7 +86,7 @@ export function controlPlaneCompose(o: ControlPlaneComposeOptions): { agent: Com
         networks: ["agent", "platform"],
         // The image has no shell or HTTP client; the binary answering is what Swarm can check. Traefik
         // probes the HTTP API (loadbalancer.healthcheck below) and only routes to a task that answers.
-        healthcheck: { test: ["CMD", "/portainer", "--version"], interval: "30s", timeout: "5s", retries: 3, start_period: "30s" },
+        healthcheck: { test: ["CMD", "/portainer", "--version"], interval: "10s", timeout: "5s", retries: 3, start_period: "30s" },
         logging: STDOUT_LOGGING,
         deploy: serviceDeploy({
           constraints: ["node.role == manager"],
