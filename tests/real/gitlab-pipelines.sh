@@ -5,7 +5,8 @@
 #     service template pipeline against GitLab's CI schema and lists which jobs run for a merge request, a
 #     push to the default branch (with and without an image change), the drift and Renovate schedules;
 #     production is manual in both pipelines, with its environment and resource group;
-#   - cheap jobs run for real: the infrastructure lint job, the template's lint and test jobs;
+#   - cheap jobs run for real: the template's lint and test jobs (the infrastructure's lint and unit jobs in
+#     tests/nightly/gitlab-jobs.sh);
 #   - scripts/pin-image.sh pins an image in the stack files (twice: the second run changes nothing);
 #   - renovate-config-validator (pinned in tools/renovate) accepts renovate.json and refuses a broken one, and
 #     Renovate's extraction finds every pin (stack-file images, Docker Engine, Node, Go tools, plugins, npm).
@@ -188,10 +189,11 @@ else
   fail "drift job settings"
 fi
 
-# Jobs for real in the throwaway repository: lint (tsc, eslint, shellcheck); unit (jest, ~4 min) only with
-# GITLAB_PIPELINES_UNIT=1 — scripts/test.sh runs the very same jest suite as a step of its own.
-real_jobs=(lint)
-[ "${GITLAB_PIPELINES_UNIT:-0}" = 1 ] && real_jobs+=(unit)
+# The infrastructure jobs for real in the throwaway repository, under gitlab-ci-local: GITLAB_PIPELINES_JOBS
+# (tests/nightly/gitlab-jobs.sh: "lint unit"). Not in the default run: their commands are the default run's own
+# steps (tsc, eslint, shellcheck, jest), and running them again inside gitlab-ci-local cost 106 s of it; the
+# template's lint and test jobs below still run for real every time.
+read -ra real_jobs <<<"${GITLAB_PIPELINES_JOBS:-}"
 for job in "${real_jobs[@]}"; do
   start=$SECONDS
   if gcl_in "$infra" "${MR[@]}" "$job" >"$work/$job.log" 2>&1 && grep -q "$job .*finished" "$work/$job.log"; then
