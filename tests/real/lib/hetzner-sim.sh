@@ -25,7 +25,8 @@ HZ_PRIVATE_CIDR="10.213.0.0/16"
 HZ_PRIVATE_SUBNET="10.213.1.0/24"
 HZ_STACK=staging
 
-# The machines machine.sh makes for this emulator (names $HZ_PREFIX-<server id>).
+# The machines machine.sh makes for this emulator (names $HZ_PREFIX-<server id>); HZ_VOLUME_DIR (set by hz_up: the
+# emulator's -volume-dir) lets machine.sh cleanup release the loop devices of this run's volumes.
 export HZ_MACHINE_PREFIX="$HZ_PREFIX" HZ_PUBLIC_NETWORK="$HZ_PREFIX-public"
 
 hz_api() {
@@ -38,7 +39,7 @@ hz_pulumi() { (cd "$HZ_WORK/project" && pulumi --non-interactive --stack "$HZ_ST
 # The emulator with real machines (machine.sh) on the public /24.
 hz_emulator_flags=()
 hz_emulator_start() {
-  hz_emulator_flags=(-public-ipv4 "$HZ_SUBNET" -machine-hook "$MBIO_ROOT/tests/hcloud-emulator/machine.sh")
+  hz_emulator_flags=(-public-ipv4 "$HZ_SUBNET" -machine-hook "$MBIO_ROOT/tests/hcloud-emulator/machine.sh" -volume-dir "$HZ_VOLUME_DIR")
   emulator_start "$HZ_WORK" 0 "${hz_emulator_flags[@]}" || return 1
   HZ_URL="$EMULATOR_URL"
 }
@@ -86,8 +87,9 @@ hz_push() {
 
 # The stack's configuration: staging's shape (machineSource hetzner, private network, firewalls, placement
 # groups) with what this machine can run: the sandbox machines' engine (docker.io, no IPVS, no IPsec: unencrypted
-# dnsrr overlays, host-mode ports, as the sandbox), local volumes, no backups, no monitoring (its images are
-# built by sandbox/up.sh into the singleton's registry), no DNS, no Portainer, ACME over http (no CA reachable:
+# dnsrr overlays, host-mode ports, as the sandbox), Hetzner volumes for the stateful named volumes (storage.driver
+# hetzner-volumes: the emulator's volumes are loop devices in the machines; the CSI plugin needs Docker ≥ 26), no
+# backups, no monitoring (its images are built by sandbox/up.sh into the singleton's registry), no DNS, no Portainer, ACME over http (no CA reachable:
 # Traefik serves its default certificate; issuance is tests/real/edge.sh's).
 hz_stack_config() {
   local managers="$1" workers="$2" traefik="$3" engine
@@ -108,7 +110,7 @@ config:
   mbio-cloud:sshPublicKeys: [ "$(cat "$HZ_WORK/id_ed25519.pub")" ]
   mbio-cloud:dockerEngine: { package: docker.io, version: "$engine" }
   mbio-cloud:swarm: { overlayEncrypted: false, endpointMode: dnsrr, publishMode: host, overlayMtu: 1400 }
-  mbio-cloud:storage: { driver: local }
+  mbio-cloud:storage: { driver: hetzner-volumes, hetznerVolumes: { defaultSizeGb: 10 } }
   mbio-cloud:monitoring: { enabled: false }
   mbio-cloud:backup: { enabled: false }
   mbio-cloud:gitlab: { enabled: false }
@@ -122,6 +124,7 @@ EOF
 hz_up() {
   HZ_WORK="$1"
   local managers="$2" workers="$3" traefik
+  export HZ_VOLUME_DIR="$HZ_WORK/volumes"
   HZ_IMAGE="$(sandbox_machine_image)"
   [ -n "$HZ_IMAGE" ] || { echo "no sandbox machine image: run sandbox/up.sh once"; return 1; }
   export HZ_MACHINE_IMAGE="$HZ_IMAGE"
