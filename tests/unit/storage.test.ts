@@ -36,6 +36,14 @@ const unwrap = (v: unknown): unknown => (v !== null && typeof v === "object" && 
 const plain = (v: unknown): string => String(unwrap(v));
 const host = (r: Res) => (unwrap(r.inputs.connection) as { host: string }).host;
 const commands = () => resources.filter((r) => r.type === "command:remote:Command");
+// Transformations see each child's options: a transformation that records, per child, the names it depends on.
+const recordDependsOn =
+  (into: Record<string, string[]>): pulumi.ResourceTransformation =>
+  (a) => {
+    const deps = ([] as unknown[]).concat(a.opts.dependsOn ?? []) as pulumi.Resource[];
+    Promise.all(deps.map((d) => (d as unknown as { __name?: string }).__name ?? "")).then((names) => (into[a.name] = names));
+    return undefined;
+  };
 const csiStorage = storageSchema.parse({ driver: "hetzner-csi", hetznerCsi: { pluginImage: TEST_HETZNER_CSI_PLUGIN, defaultSizeGb: 20 } });
 
 describe("storage.driver local (existing servers)", () => {
@@ -54,11 +62,7 @@ describe("storage.driver hetzner-csi", () => {
   const dependsOn: Record<string, string[]> = {};
   beforeAll(async () => {
     resources.length = 0;
-    const record: pulumi.ResourceTransformation = (a) => {
-      const deps = ([] as unknown[]).concat(a.opts.dependsOn ?? []) as pulumi.Resource[];
-      Promise.all(deps.map((d) => (d as unknown as { __name?: string }).__name ?? "")).then((names) => (dependsOn[a.name] = names));
-      return undefined;
-    };
+    const record = recordDependsOn(dependsOn);
     new PersistentStorage("staging-storage", { environment: "staging", storage: csiStorage, nodes, managerConnection: manager, hcloudToken: pulumi.secret("hc-token") }, { transformations: [record] });
     await settle();
   });
@@ -119,11 +123,7 @@ describe("storage.driver hetzner-volumes", () => {
   const dependsOn: Record<string, string[]> = {};
   beforeAll(async () => {
     resources.length = 0;
-    const record: pulumi.ResourceTransformation = (a) => {
-      const deps = ([] as unknown[]).concat(a.opts.dependsOn ?? []) as pulumi.Resource[];
-      Promise.all(deps.map((d) => (d as unknown as { __name?: string }).__name ?? "")).then((names) => (dependsOn[a.name] = names));
-      return undefined;
-    };
+    const record = recordDependsOn(dependsOn);
     new PersistentStorage(
       "staging-storage",
       { environment: "staging", storage: hvStorage, nodes: hvNodes, location: "fsn1", production: false, statefulVolumes: ["edge_acme", "monitoring_influxdb", "monitoring_grafana", "portainer_data", "gitlab-runner_state"] },
