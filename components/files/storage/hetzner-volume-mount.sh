@@ -10,6 +10,8 @@
 #   ACTION=unmount  before the volume is detached: unmounts, removes the fstab line. Nothing if not mounted. A
 #                   mount still in use (a task of a node that leaves while its service runs there) is not forced:
 #                   the error says to drain the node first, so nothing is detached under a writer.
+# A mount whose disk is gone (the volume detached and attached again under another name) is released and mounted
+# again; the script does not run by itself after a re-attach (docs/storage.md).
 # Run twice, the second run changes nothing. Prints what it did on stderr.
 set -euo pipefail
 : "${ACTION:?mount or unmount}" "${VOLUME_ID:?the Hetzner volume id}" "${MOUNT_DIR:?where to mount it}"
@@ -68,11 +70,20 @@ fi
 
 mkdir -p "$MOUNT_DIR"
 if mountpoint -q "$MOUNT_DIR"; then
-  # Something is mounted there: it must be this volume's filesystem, by its UUID.
-  want="$(blkid -p -o value -s UUID "$dev")"
-  have="$(blkid -p -o value -s UUID "$(findmnt -n -o SOURCE --mountpoint "$MOUNT_DIR")" 2>/dev/null || true)"
-  [ "$want" = "$have" ] || { echo "$MOUNT_DIR holds another filesystem than volume $VOLUME_ID's ($have, want $want)" >&2; exit 1; }
-else
+  src="$(findmnt -n -o SOURCE --mountpoint "$MOUNT_DIR")"
+  if [ -b "$src" ] && [ "$(stat -L -c %t:%T "$src")" = "$(stat -L -c %t:%T "$dev")" ]; then
+    : # this volume, mounted already
+  elif [[ "$src" == /dev/* ]] && [ ! -e "$src" ]; then
+    # Mounted from a disk that is gone: the volume was detached (by hand) and attached again, under a new name.
+    # The old mount only returns I/O errors; it is released so the volume is mounted again.
+    umount -l "$MOUNT_DIR"
+    say "released the stale mount of $src (volume $VOLUME_ID attached again)"
+  else
+    echo "$MOUNT_DIR holds $src, not volume $VOLUME_ID ($(readlink -f "$dev")): left alone" >&2
+    exit 1
+  fi
+fi
+if ! mountpoint -q "$MOUNT_DIR"; then
   mount -o discard,defaults "$dev" "$MOUNT_DIR"
   say "mounted volume $VOLUME_ID at $MOUNT_DIR"
 fi
