@@ -30,6 +30,7 @@
 // images so this spec runs either. tests/real/portainer.sh deploys this stack on a private Swarm behind the
 // edge; tests/unit/edge.test.ts checks it with mocks.
 import * as pulumi from "@pulumi/pulumi";
+import type { VolumePlacement } from "./persistent-storage";
 import { edgeHosts } from "./edge";
 import { GeneratedSecret } from "./dynamic-providers/generated-secret";
 import { serviceDeploy, STDOUT_LOGGING, traefikRouteLabels } from "./service-conventions";
@@ -146,6 +147,8 @@ export function controlPlaneCompose(o: ControlPlaneComposeOptions): { agent: Com
 }
 
 export interface ControlPlaneArgs {
+  /** Where its named volumes live (PersistentStorage's placement; storage.driver hetzner-volumes). */
+  volumes?: VolumePlacement;
   environment: string;
   namespace: string;
   images: Record<string, string>;
@@ -196,7 +199,7 @@ export class ControlPlane extends pulumi.ComponentResource {
     );
     this.stack = new SwarmStack(
       `${name}-stack`,
-      { connection: args.managerConnection, stackName: CONTROL_PLANE_STACK, compose: pulumi.secret(compose.apply((c) => c.server)), convergeTimeoutSeconds: 300, endpointMode: args.endpointMode },
+      { connection: args.managerConnection, volumes: args.volumes, stackName: CONTROL_PLANE_STACK, compose: pulumi.secret(compose.apply((c) => c.server)), convergeTimeoutSeconds: 300, endpointMode: args.endpointMode },
       { parent: this, dependsOn: [adminSecret.resource, this.agentStack] },
     );
     // The Swarm as Portainer's environment, through the API once server and agents run (not -H: see the top).

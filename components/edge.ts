@@ -15,6 +15,7 @@
 // Metrics: Traefik v3 writes InfluxDB v2 only (its InfluxDB 1.x output was removed in v3), so it exposes
 // Prometheus metrics and Telegraf (monitoring) scrapes them into InfluxDB 1.x.
 import * as pulumi from "@pulumi/pulumi";
+import type { VolumePlacement } from "./persistent-storage";
 import { stringify } from "yaml";
 import type { EdgeConfig } from "./config/edge";
 import { htpasswdLine } from "./htpasswd";
@@ -174,6 +175,8 @@ export function edgeCompose(o: EdgeComposeOptions): ComposeFile {
 }
 
 export interface EdgeArgs {
+  /** Where its named volumes live (PersistentStorage's placement; storage.driver hetzner-volumes). */
+  volumes?: VolumePlacement;
   environment: string;
   /** The environment's DNS namespace (environment.ts dnsNamespace). */
   namespace: string;
@@ -236,7 +239,7 @@ export class Edge extends pulumi.ComponentResource {
       );
     this.stack = new SwarmStack(
       `${name}-stack`,
-      { connection: args.managerConnection, stackName: EDGE_STACK, compose, convergeTimeoutSeconds: 300, endpointMode: args.endpointMode },
+      { connection: args.managerConnection, volumes: args.volumes, stackName: EDGE_STACK, compose, convergeTimeoutSeconds: 300, endpointMode: args.endpointMode },
       { parent: this, dependsOn: objects.map((o) => o.resource) },
     );
     this.registerOutputs({ serviceName: this.serviceName, metricsUrl: this.metricsUrl, dashboardUrl: this.dashboardUrl, stackDigest: this.stack.digest });

@@ -10,7 +10,7 @@ import { Edge } from "./edge";
 import { EdgeLoadBalancer } from "./edge-load-balancer";
 import { NodeInfo } from "./machines/types";
 import { S3Backup } from "./s3-backup";
-import { PersistentStorage } from "./persistent-storage";
+import { PersistentStorage, StatefulVolumeName, volumePlacement } from "./persistent-storage";
 import { SwarmCluster } from "./swarm-cluster";
 import { INFLUX_USERS, TigMonitoring } from "./tig-monitoring";
 
@@ -69,19 +69,32 @@ export class Environment extends pulumi.ComponentResource {
     this.cluster = new SwarmCluster(`${name}-swarm`, { config: cfg, sshPrivateKey: args.secrets.sshPrivateKey, registryPassword: args.secrets.registryPassword, hcloudToken: args.secrets.hcloudToken, hcloudEndpoint: args.hcloudEndpoint }, { parent: this });
     this.nodes = this.cluster.nodes;
 
+    // The stateful named volumes of the components this stack runs (hetzner-volumes makes a Hetzner volume for each).
+    const statefulVolumes: StatefulVolumeName[] = [
+      "edge_acme",
+      ...(cfg.monitoring.enabled ? (["monitoring_influxdb", "monitoring_grafana"] as const) : []),
+      ...(cfg.controlPlane.enabled ? (["portainer_data"] as const) : []),
+      ...(cfg.gitlab.enabled ? (["gitlab-runner_state"] as const) : []),
+    ];
+    const storageNodes = this.cluster.machines.map((m) => ({ name: m.name, role: m.role, connection: m.connection, serverId: m.serverId }));
     this.storage = new PersistentStorage(
       `${name}-storage`,
       {
         environment: env,
         storage: cfg.storage,
-        // Not on CI nodes: the Hetzner CSI plugin holds the project's Hetzner token (docker plugin inspect).
-        nodes: this.cluster.machines.filter((m) => m.role !== "ci").map((m) => ({ name: m.name, connection: m.connection })),
+        // Not on CI nodes: the Hetzner CSI plugin holds the project's Hetzner token (docker plugin inspect); the
+        // runner's Hetzner volume (hetzner-volumes) is attached through the API and mounted over SSH, no token there.
+        nodes: cfg.storage.driver === "hetzner-volumes" ? storageNodes : storageNodes.filter((m) => m.role !== "ci"),
         managerConnection: this.cluster.managerConnection,
         hcloudToken: args.secrets.hcloudToken,
         dependsOn: this.cluster.ready,
+        location: cfg.location,
+        production: env === "production",
+        statefulVolumes,
       },
       { parent: this },
     );
+    const volumes = volumePlacement(cfg.storage, storageNodes);
 
     // Validation guarantees the secrets exist when backups are enabled; S3Backup creates nothing otherwise.
     const need = (v: pulumi.Input<string> | undefined) => v ?? pulumi.secret("");
@@ -97,6 +110,7 @@ export class Environment extends pulumi.ComponentResource {
         networkName: this.cluster.networkName,
         backupSchedule: cfg.backup.schedule,
         endpointMode: cfg.swarm.endpointMode,
+        volumes,
         secrets: {
           influxdbAdminPassword: need(args.secrets.influxdbAdminPassword),
           influxdbWriterPassword: need(args.secrets.influxdbWriterPassword),
@@ -136,8 +150,9 @@ export class Environment extends pulumi.ComponentResource {
         managerConnection: this.cluster.managerConnections,
         adminToken: need(args.secrets.gitlabToken),
         endpointMode: cfg.swarm.endpointMode,
+        volumes,
       },
-      { parent: this, dependsOn: this.cluster.ready },
+      { parent: this, dependsOn: [...this.cluster.ready, this.storage] },
     );
 
     // Edge, DNS, control plane and the demo service (docs/edge.md).
@@ -155,8 +170,9 @@ export class Environment extends pulumi.ComponentResource {
         networkName: this.cluster.networkName,
         adminPassword,
         cloudflareApiToken: args.secrets.cloudflareApiToken,
+        volumes,
       },
-      { parent: this, dependsOn: this.cluster.ready },
+      { parent: this, dependsOn: [...this.cluster.ready, this.storage] },
     );
     const lb = cfg.dns.target === "load-balancer" ? new EdgeLoadBalancer(`${name}-edge-lb`, { environment: env, location: cfg.location ?? "" }, { parent: this }) : undefined;
     this.dns = new EdgeDns(
@@ -174,7 +190,7 @@ export class Environment extends pulumi.ComponentResource {
     if (cfg.controlPlane.enabled) {
       this.controlPlane = new ControlPlane(
         `${name}-control-plane`,
-        { environment: env, namespace: this.dnsNamespace, images: cfg.images, overlayEncrypted: cfg.swarm.overlayEncrypted, adminPassword, ...platform },
+        { environment: env, namespace: this.dnsNamespace, images: cfg.images, overlayEncrypted: cfg.swarm.overlayEncrypted, adminPassword, volumes, ...platform },
         { parent: this, dependsOn: [this.edge] },
       );
     }

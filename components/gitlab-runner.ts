@@ -15,6 +15,7 @@
 // Jobs choose the environment with `tags: [<environment>]` (docs/ci.md); production's runner takes only
 // protected branches and tags (accessLevel ref_protected) unless its config says otherwise.
 import * as pulumi from "@pulumi/pulumi";
+import type { VolumePlacement } from "./persistent-storage";
 import type { GitlabConfig } from "./config/gitlab";
 import { RunnerInputs, RunnerOutputs, runnerProvider } from "./dynamic-providers/gitlab-runner";
 import { serviceDeploy, STDOUT_LOGGING } from "./service-conventions";
@@ -26,6 +27,8 @@ const METRICS_PORT = 9252;
 const CONFIG_DIR = "/etc/gitlab-runner";
 
 export interface GitlabRunnerArgs {
+  /** Where its named volumes live (PersistentStorage's placement; storage.driver hetzner-volumes). */
+  volumes?: VolumePlacement;
   environment: string;
   gitlab: GitlabConfig;
   images: Record<string, string>;
@@ -152,7 +155,7 @@ export class GitlabRunner extends pulumi.ComponentResource {
     const secretName = secretObjectName("gitlab-runner-config", args.managerConnection, toml);
     const secret = swarmNamedObject(this, `${name}-config-secret`, { connection: args.managerConnection, kind: "secret", name: secretName, content: toml, label: "mbio.component=gitlab-runner", environment: args.environment });
     const compose = secretName.apply((s) => runnerCompose({ image, secretName: s, environment: args.environment }));
-    const stack = new SwarmStack(`${name}-stack`, { connection: args.managerConnection, stackName: RUNNER_STACK, compose, convergeTimeoutSeconds: 300, endpointMode: args.endpointMode }, { parent: this, dependsOn: [secret] });
+    const stack = new SwarmStack(`${name}-stack`, { connection: args.managerConnection, volumes: args.volumes, stackName: RUNNER_STACK, compose, convergeTimeoutSeconds: 300, endpointMode: args.endpointMode }, { parent: this, dependsOn: [secret] });
     this.stackDigest = stack.digest;
     this.registerOutputs({ enabled: true, runnerId: this.runnerId, tags: this.tags, stackDigest: this.stackDigest });
   }

@@ -40,6 +40,8 @@ export interface SwarmStackArgs {
   convergeTimeoutSeconds?: number;
   /** The stack's `swarm.endpointMode`, applied to every service that does not set its own. */
   endpointMode?: "vip" | "dnsrr";
+  /** Where the stack's named volumes live (storage.driver hetzner-volumes: bound onto Hetzner volumes, services pinned). */
+  volumes?: { place(stackName: string, compose: ComposeFile): ComposeFile };
 }
 
 /** Gives every service the cluster's endpoint mode (dnsrr where the kernel has no IPVS) unless it set one. */
@@ -74,7 +76,8 @@ export class SwarmStack extends pulumi.ComponentResource {
 
   constructor(name: string, args: SwarmStackArgs, opts?: pulumi.ComponentResourceOptions) {
     super("mbio-cloud:platform:SwarmStack", name, {}, opts);
-    const document = pulumi.output(args.compose).apply((c) => canonicalJson(withEndpointMode(c as ComposeFile, args.endpointMode)));
+    const placed = (c: ComposeFile) => (args.volumes ? args.volumes.place(args.stackName, c) : c);
+    const document = pulumi.output(args.compose).apply((c) => canonicalJson(withEndpointMode(placed(c as ComposeFile), args.endpointMode)));
     this.digest = document.apply((d) => createHash("sha256").update(d).digest("hex").slice(0, 16));
     const timeout = args.convergeTimeoutSeconds ?? 300;
     // The compose document travels on stdin (JSON is YAML), so secrets in it never appear in a command line.

@@ -11,6 +11,7 @@
 // Every file is a Swarm config and every password a Swarm secret, named by a hash of the content, so a
 // change rolls the services that use it. Passwords come from Pulumi secrets (docs/monitoring.md).
 import * as pulumi from "@pulumi/pulumi";
+import type { VolumePlacement } from "./persistent-storage";
 import type { MonitoringConfig } from "./config/monitoring";
 import { edgeHosts } from "./edge";
 import { scriptFile } from "./files";
@@ -34,6 +35,8 @@ const SECRET_KEYS = ["influxdb_admin_password", "influxdb_writer_password", "inf
 type SecretKey = (typeof SECRET_KEYS)[number];
 
 export interface TigMonitoringArgs {
+  /** Where its named volumes live (PersistentStorage's placement; storage.driver hetzner-volumes). */
+  volumes?: VolumePlacement;
   environment: string;
   /** DNS namespace of the environment: Grafana is served at monitoring.<namespace>. */
   dnsNamespace: string;
@@ -302,7 +305,7 @@ export class TigMonitoring extends pulumi.ComponentResource {
     const compose = pulumi.all([pulumi.all(secretNames), pulumi.output(args.networkName)]).apply(([names, networkName]) =>
       monitoringCompose({ environment: args.environment, dnsNamespace: args.dnsNamespace, monitoring: args.monitoring, images: args.images, networkName, files, configNames, secretNames: names as Record<SecretKey, string> }),
     );
-    const stack = new SwarmStack(`${name}-stack`, { connection: args.managerConnection, stackName: MONITORING_STACK, compose, convergeTimeoutSeconds: 300, endpointMode: args.endpointMode }, { parent: this, dependsOn: objects });
+    const stack = new SwarmStack(`${name}-stack`, { connection: args.managerConnection, volumes: args.volumes, stackName: MONITORING_STACK, compose, convergeTimeoutSeconds: 300, endpointMode: args.endpointMode }, { parent: this, dependsOn: objects });
     this.stackDigest = stack.digest;
     this.registerOutputs({ enabled: true, influxUrl: this.influxUrl, grafanaUrl: this.grafanaUrl, stackDigest: this.stackDigest });
   }

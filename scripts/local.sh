@@ -2,9 +2,28 @@
 # The main job on the embedded default: the local sandbox.
 #   bash scripts/local.sh [up] [N]   machines up (default 3), `pulumi up --stack local`, print what runs where
 #   bash scripts/local.sh down       `pulumi destroy --stack local`, then remove every sandbox machine
+#   bash scripts/local.sh --hetzner [up [MANAGERS WORKERS]]   a Hetzner environment with no account: the Hetzner
+#                                    Cloud API emulator with real machines and volumes, stack `staging`'s shape
+#                                    (default 3 managers + 2 workers) applied through the real hcloud provider
+#                                    (tests/real/lib/hetzner-sim.sh; docs/sandbox.md). Not the sandbox singleton.
+#   bash scripts/local.sh --hetzner down                      destroys it and removes its machines
 set -euo pipefail
 # shellcheck source=scripts/lib/local-stack.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib/local-stack.sh"
+
+if [ "${1:-}" = --hetzner ]; then
+  shift
+  # Its own names and public range (not the tests' hz-apply, 198.18.7.0/24), so a test can run beside it.
+  HZ_PREFIX="${HZ_PREFIX:-hz-local}" HZ_SUBNET="${HZ_SUBNET:-198.18.9.0/24}"
+  # shellcheck source=tests/real/lib/hetzner-sim.sh
+  . "$MBIO_ROOT/tests/real/lib/hetzner-sim.sh"
+  case "${1:-up}" in
+    up) hz_local_up "${2:-3}" "${3:-2}" ;;
+    down) hz_local_down ;;
+    *) die "unknown action '$1'; usage: scripts/local.sh --hetzner [up [MANAGERS WORKERS] | down]" ;;
+  esac
+  exit 0
+fi
 
 action="${1:-up}"
 case "$action" in

@@ -25,11 +25,25 @@ export function isCron(expr: string): boolean {
 
 // Storidge was the plan's driver; it is gone (unmaintained, no Debian 12, `curl | bash`): docs/storage.md.
 const HETZNER_CSI_PLUGIN = /^hetznercloud\/hcloud-csi-driver:v\d+\.\d+\.\d+-swarm@sha256:[0-9a-f]{64}$/;
-const DRIVERS_ALLOWED = "hetzner-csi (Hetzner's CSI driver as a Docker managed plugin, Swarm cluster volumes; every Hetzner stack) or local (node-pinned named volumes; existing servers only)";
+const DRIVERS_ALLOWED =
+  "hetzner-volumes (a Hetzner volume per stateful named volume, attached to the node its service is pinned to; Hetzner stacks), hetzner-csi (Hetzner's CSI driver as a Docker managed plugin, Swarm cluster volumes; Hetzner stacks, Docker ≥ 26) or local (node-pinned named volumes; existing servers only)";
+
+/**
+ * The platform's stateful named volumes (`<stack>_<compose key>`), each a Hetzner volume with hetzner-volumes.
+ * Kept here, beside the config that sizes them, so validation can name a key that is not one of them.
+ * persistent-storage.ts STATEFUL_VOLUMES says where each one's tasks run.
+ */
+export const STATEFUL_VOLUME_NAMES = ["edge_acme", "monitoring_influxdb", "monitoring_grafana", "portainer_data", "gitlab-runner_state"] as const;
+
+const volumeSizeGb = z
+  .number({ message: "must be a whole number of GB from 10 to 10240" })
+  .int({ message: "must be a whole number of GB from 10 to 10240" })
+  .min(10, { message: "must be at least 10 (GB, Hetzner's minimum volume size)" })
+  .max(10240, { message: "must be at most 10240 (GB, Hetzner's largest volume)" });
 
 export const storageSchema = z
   .strictObject({
-    driver: z.enum(["local", "hetzner-csi"], {
+    driver: z.enum(["local", "hetzner-csi", "hetzner-volumes"], {
       error: (iss) =>
         iss.input === "storidge"
           ? `storidge is no longer supported (unmaintained upstream, no Debian 12; docs/storage.md): use ${DRIVERS_ALLOWED}`
@@ -37,6 +51,14 @@ export const storageSchema = z
     }),
     // Accepted only to name it in a clear error instead of "unrecognized key".
     storidge: z.unknown().optional(),
+    hetznerVolumes: z
+      .strictObject({
+        // Size of each stateful volume unless sizesGb names it. Grow only (Hetzner cannot shrink a volume).
+        defaultSizeGb: volumeSizeGb.default(10),
+        // Per volume (<stack>_<key>), where one needs more than the default; keys checked below, by name.
+        sizesGb: z.record(z.string(), volumeSizeGb).optional(),
+      })
+      .optional(),
     hetznerCsi: z
       .strictObject({
         // The plugin is the installer: pinned by version and digest, and the digest is checked after install.
@@ -58,6 +80,12 @@ export const storageSchema = z
   })
   .superRefine((s, ctx) => {
     if (s.storidge !== undefined) ctx.addIssue({ code: "custom", path: ["storidge"], message: "is no longer supported: Storidge was replaced by hetzner-csi (docs/storage.md); remove this key" });
+    for (const key of Object.keys(s.hetznerVolumes?.sizesGb ?? {})) {
+      if (!(STATEFUL_VOLUME_NAMES as readonly string[]).includes(key)) {
+        ctx.addIssue({ code: "custom", path: ["hetznerVolumes", "sizesGb", key], message: `must name one of the platform's stateful volumes: ${STATEFUL_VOLUME_NAMES.join(", ")}` });
+      }
+    }
+    if (s.hetznerVolumes && s.driver !== "hetzner-volumes") ctx.addIssue({ code: "custom", path: ["hetznerVolumes"], message: `only applies to driver hetzner-volumes (the driver is ${s.driver}); remove it or set driver: hetzner-volumes` });
     if (s.driver === "hetzner-csi" && !s.hetznerCsi) ctx.addIssue({ code: "custom", path: ["hetznerCsi"], message: "required when storage.driver is hetzner-csi ({ pluginImage, defaultSizeGb })" });
     if (s.hetznerCsi && !s.hetznerCsi.pluginImage) {
       ctx.addIssue({ code: "custom", path: ["hetznerCsi", "pluginImage"], message: "required: the plugin pinned as hetznercloud/hcloud-csi-driver:vX.Y.Z-swarm@sha256:<64 hex digits> (docs/storage.md says where to read the digest)" });

@@ -188,8 +188,8 @@ export const platformSchema = z
     if (c.storage.driver === "hetzner-csi" && engineMajor < 26) {
       ctx.addIssue({ code: "custom", path: ["dockerEngine", "version"], message: "must be Docker Engine 26.0 or later with storage.driver hetzner-csi: older engines crash on a plugin install by digest (moby#47299; docs/storage.md)" });
     }
-    if (c.storage.driver === "hetzner-csi" && c.machineSource !== "hetzner") {
-      ctx.addIssue({ code: "custom", path: ["storage", "driver"], message: "hetzner-csi needs machineSource hetzner (the Hetzner API attaches its volumes); existing servers use local (docs/storage.md)" });
+    if ((c.storage.driver === "hetzner-csi" || c.storage.driver === "hetzner-volumes") && c.machineSource !== "hetzner") {
+      ctx.addIssue({ code: "custom", path: ["storage", "driver"], message: `${c.storage.driver} needs machineSource hetzner (the Hetzner API attaches its volumes); existing servers use local (docs/storage.md)` });
     }
   });
 

@@ -36,6 +36,8 @@ type Emulator struct {
 
 	// machines (machines.go): nil unless -machine-hook names machine.sh.
 	machines *machines
+	// volumeDir holds the volumes' files (volumefiles.go); "" keeps volumes records only.
+	volumeDir string
 }
 
 type apiError struct {

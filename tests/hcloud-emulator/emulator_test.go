@@ -37,6 +37,7 @@ type fixture struct {
 	url    string
 	state  string
 	server *httptest.Server
+	e      *Emulator
 }
 
 func start(t *testing.T, rateLimit int) *fixture {
@@ -52,12 +53,13 @@ func startAt(t *testing.T, path string, rateLimit int) *fixture {
 		t.Fatal(err)
 	}
 	e := newEmulator(store, testToken, 50*time.Millisecond, netip.MustParsePrefix("203.0.113.0/24"), rateLimit)
+	e.volumeDir = path + ".volumes" // as main's default: every test's volumes are real files
 	srv := httptest.NewServer(e.mux)
 	t.Cleanup(srv.Close)
 	c := hcloud.NewClient(hcloud.WithEndpoint(srv.URL+"/v1"), hcloud.WithToken(testToken),
 		hcloud.WithPollOpts(hcloud.PollOpts{BackoffFunc: hcloud.ConstantBackoff(20 * time.Millisecond)}),
 		hcloud.WithRetryOpts(hcloud.RetryOpts{MaxRetries: 0, BackoffFunc: hcloud.ConstantBackoff(0)}))
-	return &fixture{t: t, c: c, url: srv.URL + "/v1", state: path, server: srv}
+	return &fixture{t: t, c: c, url: srv.URL + "/v1", state: path, server: srv, e: e}
 }
 
 var ctx = context.Background()

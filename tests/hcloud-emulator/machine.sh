@@ -4,7 +4,8 @@
 # state of one server as JSON on stdin (never in argv: the user-data holds the server's host key):
 #
 #   machine.sh apply          {"id","name","status","public_ipv4","ssh_keys":[…],"user_data","networks":[{"id","ip",
-#                              "ip_range"}],"firewall":null|[rules]}   creates, starts, stops, attaches, filters
+#                              "ip_range"}],"firewall":null|[rules],"volumes":[{"id","file"}]}   creates, starts,
+#                              stops, attaches networks and volumes, filters
 #   machine.sh reboot ID      restarts the machine of server ID (reboot/reset actions)
 #   machine.sh remove ID      removes the machine of server ID (server deleted)
 #   machine.sh network-remove ID   removes the docker network of Hetzner network ID (network deleted)
@@ -20,10 +21,17 @@
 # the host's namespace (hooks forward and output, matched on the machine's public IPv4). Not in the machine's
 # own namespace (nsenter -n): its root has CAP_NET_ADMIN there (Docker runs inside) and could delete them.
 # With no firewall applied, everything passes; with one or more, only what a rule allows (plus replies).
+# Volumes act as Hetzner's: the volume's file (the emulator's -volume-dir) becomes a loop device on the host, and
+# the attached machine sees it as a Hetzner guest does: a disk /dev/sdX and udev's link
+# /dev/disk/by-id/scsi-0HC_Volume_<id> -> ../../sdX (a container has no udev: the node and link are made here; the
+# machine's device cgroup admits loop devices, b 7:*). Detached: node and link go, the loop is released (lazily,
+# if the machine still has it mounted: unlike Hetzner, where the guest then gets I/O errors, the old mount keeps
+# working on the same file). A node is made again after every start of the machine (/dev is new each boot).
 #
 # Environment: HZ_MACHINE_PREFIX (default hz), HZ_PUBLIC_NETWORK (required for apply), HZ_MACHINE_IMAGE
 # (default: the newest image sandbox/up.sh built), HZ_MACHINE_ARGS (extra docker-run arguments, e.g. a
-# registry CA mount; word-split). Logs to stderr; the emulator writes them into its log.
+# registry CA mount; word-split), HZ_VOLUME_DIR (the emulator's -volume-dir: cleanup also releases loop devices of
+# files there). Logs to stderr; the emulator writes them into its log.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=sandbox/lib.sh
@@ -119,6 +127,62 @@ connect_networks() {
   done
 }
 
+# The volumes: a loop device per attached volume's file on the host, its node and by-id link in the machine.
+volume_link_dir=/dev/disk/by-id
+volume_link() { echo "$volume_link_dir/scsi-0HC_Volume_$1"; }
+# The loop device of FILE (the first, if several), or nothing.
+loop_of() { losetup -n -O NAME -j "$1" | head -n1; }
+# Releases a loop device given as MAJOR:MINOR if it loops one of the emulator's volume files (never another's).
+release_loop() {
+  local loop file
+  loop="/dev/$(basename "$(readlink "/sys/dev/block/$1" 2>/dev/null)")"
+  [ -b "$loop" ] || return 0
+  case "$(losetup -n -O BACK-FILE "$loop" 2>/dev/null)" in */volume-*.img) losetup -d "$loop" && say "released $loop" ;; esac
+}
+# The volumes linked in machine NAME: "ID MAJOR:MINOR" each (device numbers in decimal).
+machine_volumes() {
+  docker exec "$1" sh -c 'for l in '"$volume_link_dir"'/scsi-0HC_Volume_*; do [ -b "$l" ] || continue; printf "%s %d:%d\n" "${l##*_}" "0x$(stat -L -c %t "$l")" "0x$(stat -L -c %T "$l")"; done' 2>/dev/null
+}
+attach_volumes() {
+  local name="$1" spec="$2" id file loop dev made want=" " have_id have_dev
+  while read -r id file; do
+    [ -n "$id" ] || continue
+    want+="$id "
+    [ -f "$file" ] || { say "$name: volume $id has no file $file"; return 1; }
+    loop="$(loop_of "$file")"
+    [ -n "$loop" ] || loop="$(losetup -f --show "$file")"
+    dev="$(cat "/sys/block/${loop#/dev/}/dev")"
+    # In the machine: nothing if the link already names this device; else the first free sdX, as the kernel
+    # names a new SCSI disk (sda is the root disk on Hetzner), and the link udev would make.
+    made="$(docker exec -i "$name" sh -s -- "$(volume_link "$id")" "${dev%:*}" "${dev#*:}" <<'SH'
+link="$1" major="$2" minor="$3"
+if [ -b "$link" ] && [ "$(stat -L -c '%t:%T' "$link")" = "$(printf '%x:%x' "$major" "$minor")" ]; then exit 0; fi
+[ -L "$link" ] && rm -f "$(readlink -f "$link")" "$link"
+for letter in b c d e f g h i j k l m n o p q r; do [ -e "/dev/sd$letter" ] || break; done
+mknod "/dev/sd$letter" b "$major" "$minor"
+mkdir -p "$(dirname "$link")"
+ln -sfn "../../sd$letter" "$link"
+echo "/dev/sd$letter"
+SH
+    )" || return 1
+    [ -z "$made" ] || say "$name: volume $id attached as $made ($loop)"
+  done < <(jq -r '.volumes[]? | "\(.id) \(.file)"' <<<"$spec")
+  while read -r have_id have_dev; do
+    [ -n "$have_id" ] || continue
+    [[ "$want" == *" $have_id "* ]] && continue
+    docker exec "$name" sh -c 'l="$1"; rm -f "$(readlink -f "$l")" "$l"' sh "$(volume_link "$have_id")"
+    release_loop "$have_dev"
+    say "$name: volume $have_id detached"
+  done < <(machine_volumes "$name")
+}
+# Removes machine NAME, then releases its volumes' loop devices (free once its mounts are gone with it).
+remove_machine() {
+  local name="$1" devs dev
+  devs="$(container_running "$name" && machine_volumes "$name" | cut -d' ' -f2)"
+  docker rm -f -v "$name" >/dev/null
+  for dev in $devs; do release_loop "$dev"; done
+}
+
 cmd_apply() {
   local spec id name status public_ip image args=()
   spec="$(cat)"
@@ -134,9 +198,10 @@ cmd_apply() {
     # The firewall first: the machine is never reachable unfiltered.
     apply_firewall "$id" "$public_ip" "$(jq -c '.firewall' <<<"$spec")"
     docker_run_machine "$name" "$image" --hostname "$(jq -r '.name' <<<"$spec")" --label "$label" --label "hz-server=$id" \
-      --network "$HZ_PUBLIC_NETWORK" --ip "$public_ip" "${args[@]}"
+      --network "$HZ_PUBLIC_NETWORK" --ip "$public_ip" --device-cgroup-rule 'b 7:* rmw' "${args[@]}"
     say "$name: started at $public_ip"
     connect_networks "$name" "$spec"
+    attach_volumes "$name" "$spec"
     machine_booted "$name"
     seed_cloud_init "$name" "$spec"
     cloud_init_background "$name"
@@ -154,6 +219,7 @@ cmd_apply() {
   apply_firewall "$id" "$public_ip" "$(jq -c '.firewall' <<<"$spec")"
   container_running "$name" || return 0
   connect_networks "$name" "$spec"
+  attach_volumes "$name" "$spec"
 }
 
 cmd_reboot() {
@@ -169,7 +235,7 @@ cmd_remove() {
   name="$(machine "$1")"
   remove_firewall "$1"
   container_exists "$name" || return 0
-  docker rm -f -v "$name" >/dev/null
+  remove_machine "$name"
   say "$name: removed"
 }
 
@@ -182,8 +248,13 @@ cmd_network_remove() {
 }
 
 cmd_cleanup() {
-  local id
-  for id in $(docker ps -aq --filter "label=$label"); do docker rm -f -v "$id" >/dev/null; done
+  local id loop file
+  for id in $(docker ps -aq --filter "label=$label"); do remove_machine "$id"; done
+  if [ -n "${HZ_VOLUME_DIR:-}" ]; then
+    while read -r loop file; do
+      case "$file" in "$HZ_VOLUME_DIR"/volume-*.img) losetup -d "$loop" ;; esac
+    done < <(losetup -n -l -O NAME,BACK-FILE)
+  fi
   for id in $(docker network ls -q --filter "label=$label"); do docker network rm "$id" >/dev/null; done
   for id in $(nft list tables 2>/dev/null | awk -v p="$(fw_table '')" '$2 == "inet" && index($3, p) == 1 {print $3}'); do nft delete table inet "$id"; done
 }

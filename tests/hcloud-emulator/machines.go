@@ -24,6 +24,8 @@ type machines struct {
 	// only differences are sent. Empty after a restart, so the first sync re-applies everything (idempotent).
 	applied  map[int64]string
 	networks map[int64]bool
+	// volumeFile names a volume's file (Emulator.volumeFile): machine.sh loops it into the attached machine.
+	volumeFile func(int64) string
 }
 
 func newMachines(hook string) *machines {
@@ -39,6 +41,11 @@ type machineNetwork struct {
 	IPRange string `json:"ip_range"`
 }
 
+type machineVolume struct {
+	ID   int64  `json:"id"`
+	File string `json:"file"`
+}
+
 type machineSpec struct {
 	ID         int64                 `json:"id"`
 	Name       string                `json:"name"`
@@ -47,6 +54,7 @@ type machineSpec struct {
 	SSHKeys    []string              `json:"ssh_keys"`
 	Networks   []machineNetwork      `json:"networks"`
 	Firewall   []schema.FirewallRule `json:"firewall"` // null: no firewall applied (everything passes)
+	Volumes    []machineVolume       `json:"volumes"`  // attached volumes with a file, by id
 	UserData   string                `json:"user_data,omitempty"`
 }
 
@@ -59,14 +67,20 @@ func (m *machines) run(stdin []byte, args ...string) {
 	}
 }
 
-func (st *State) machineSpec(s *Server) machineSpec {
-	spec := machineSpec{ID: s.ID, Name: s.Name, Status: s.Status, PublicIPv4: s.PublicNet.IPv4.IP, SSHKeys: s.PublicKeys, Networks: []machineNetwork{}}
+func (st *State) machineSpec(s *Server, volumeFile func(int64) string) machineSpec {
+	spec := machineSpec{ID: s.ID, Name: s.Name, Status: s.Status, PublicIPv4: s.PublicNet.IPv4.IP, SSHKeys: s.PublicKeys, Networks: []machineNetwork{}, Volumes: []machineVolume{}}
 	if spec.SSHKeys == nil {
 		spec.SSHKeys = []string{}
 	}
 	for _, pn := range s.PrivateNet {
 		if n := st.network(pn.Network); n != nil {
 			spec.Networks = append(spec.Networks, machineNetwork{ID: n.ID, IP: pn.IP, IPRange: netip.MustParsePrefix(n.IPRange).Masked().String()})
+		}
+	}
+	// st.Volumes is in creation order, so by id: the order machine.sh hands out device names in.
+	for _, v := range st.Volumes {
+		if v.Server != nil && *v.Server == s.ID && volumeFile != nil && volumeFile(v.ID) != "" {
+			spec.Volumes = append(spec.Volumes, machineVolume{ID: v.ID, File: volumeFile(v.ID)})
 		}
 	}
 	for _, f := range st.Firewalls {
@@ -91,7 +105,7 @@ func (m *machines) sync(st *State) {
 	seen := map[int64]bool{}
 	for _, s := range st.Servers {
 		seen[s.ID] = true
-		spec := st.machineSpec(s)
+		spec := st.machineSpec(s, m.volumeFile)
 		key, _ := json.Marshal(spec)
 		if m.applied[s.ID] == string(key) {
 			continue

@@ -74,6 +74,7 @@ func main() {
 	actionDelay := flag.Duration("action-delay", 300*time.Millisecond, "how long an action stays running before it succeeds")
 	publicIPv4 := flag.String("public-ipv4", "203.0.113.0/24", "range the servers' public IPv4 addresses come from")
 	machineHook := flag.String("machine-hook", "", "machine.sh: make each server a real machine (docs/sandbox.md); empty: servers are records only")
+	volumeDir := flag.String("volume-dir", "", "directory of the volumes' files (default: <state>.volumes); machine.sh loops them into the machines")
 	rateLimit := flag.Int("rate-limit", 3600, "requests per hour (Hetzner's default is 3600, refilled one per second)")
 	flag.Parse()
 
@@ -90,7 +91,14 @@ func main() {
 		log.Fatalf("state: %v", err)
 	}
 	e := newEmulator(store, token, *actionDelay, prefix.Masked(), *rateLimit)
+	e.volumeDir = *volumeDir
+	if e.volumeDir == "" {
+		e.volumeDir = *statePath + ".volumes"
+	}
 	e.machines = newMachines(*machineHook)
+	if e.machines != nil {
+		e.machines.volumeFile = e.volumeFile
+	}
 	// At start (a restart too): every server's machine is applied again (idempotent), restarted if it was stopped.
 	store.mu.Lock()
 	e.machines.sync(store.state)

@@ -91,7 +91,11 @@ func (e *Emulator) registerVolumes() {
 				return 0, nil, errUnique("name", "volume with the same name already exists")
 			}
 		}
-		v := &schema.Volume{ID: r.st.nextID("volume"), Name: req.Name, Status: "available", Location: *loc, Size: req.Size,
+		id := r.st.nextID("volume")
+		if err := e.createVolumeFile(id, req.Size, req.Format); err != nil {
+			return 0, nil, err
+		}
+		v := &schema.Volume{ID: id, Name: req.Name, Status: "available", Location: *loc, Size: req.Size,
 			Format: req.Format, Labels: labels, Created: r.now}
 		v.LinuxDevice = fmt.Sprintf("/dev/disk/by-id/scsi-0HC_Volume_%d", v.ID)
 		r.st.Volumes = append(r.st.Volumes, v)
@@ -139,6 +143,9 @@ func (e *Emulator) registerVolumes() {
 		}
 		if v.Server != nil {
 			return 0, nil, errCode(http.StatusConflict, "resource_in_use", "volume with ID '%d' is attached to server with ID '%d': detach it first", v.ID, *v.Server)
+		}
+		if err := e.removeVolumeFile(v.ID); err != nil {
+			return 0, nil, err
 		}
 		for i, x := range r.st.Volumes {
 			if x.ID == v.ID {
@@ -199,6 +206,9 @@ func (e *Emulator) registerVolumes() {
 		}
 		if req.Size < v.Size {
 			return nil, errInvalid("size", "a volume can only grow")
+		}
+		if err := e.growVolumeFile(v.ID, req.Size); err != nil {
+			return nil, err
 		}
 		v.Size = req.Size
 		return nil, nil

@@ -8,11 +8,16 @@
 #     (Traefik, from a registry of this test) answers on the manager's public address;
 #   - the firewalls act as Hetzner's, checked from the attacker's side: from the worker, the manager's Swarm port
 #     is closed on its public address and open on its private one, and root in the manager cannot lift them;
+#   - block volumes (storage.driver hetzner-volumes): the edge's ACME volume is a Hetzner volume attached to the
+#     manager in the emulator, a disk at /dev/disk/by-id/scsi-0HC_Volume_<id> in its machine (a loop device of the
+#     emulator's file), mounted; the mount script run again changes nothing (no reformat); a file written through
+#     the service survives its task being rescheduled;
 #   - `pulumi refresh --preview-only --expect-no-changes` clean;
-#   - hand changes through the API (a server label changed, a firewall rule edited, a server powered off), each
-#     reported by refresh and restored by refresh + up (tests/real/lib/drift.sh);
+#   - hand changes through the API (a server label changed, a firewall rule edited, a server powered off, the
+#     volume detached), each reported by refresh and restored by refresh + up (tests/real/lib/drift.sh);
 #   - the emulator restarted on its state file: no drift;
-#   - `pulumi destroy`: the emulator holds no resource, no machine container and no firewall table is left.
+#   - `pulumi destroy`: the emulator holds no resource, no machine container, no firewall table, no volume file and
+#     no loop device is left.
 # Off on this stack, and why (tests/real/lib/hetzner-sim.sh hz_stack_config): monitoring (its images are built
 # into the sandbox singleton's registry, which this test does not use), DNS (no Cloudflare stand-in), backups,
 # Portainer, the GitLab runner; ACME has no CA to reach (issuance is tests/real/edge.sh's).
@@ -25,7 +30,8 @@ cd "$MBIO_ROOT" || exit 1
 TEST_NAME=hetzner-apply
 # shellcheck source=tests/real/lib/check.sh
 . "$MBIO_ROOT/tests/real/lib/check.sh"
-HZ_PREFIX=hz-apply HZ_SUBNET=198.18.7.0/24
+# Overridable, so two runs on one host (or a helper's lab) do not share names and addresses.
+HZ_PREFIX="${HZ_PREFIX:-hz-apply}" HZ_SUBNET="${HZ_SUBNET:-198.18.7.0/24}"
 # shellcheck source=tests/real/lib/hetzner-sim.sh
 . "$MBIO_ROOT/tests/real/lib/hetzner-sim.sh"
 
@@ -75,6 +81,43 @@ check "cloud-init ran the provider's user-data (mbio-harden installed and run)" 
 edge_answers() { curl -sk -o /dev/null --max-time 5 -w '%{http_code}' "https://$m_pub/" | grep -q '^[1-5][0-9][0-9]$'; }
 check "the edge answers HTTPS on the manager's public address" wait_for "Traefik on $m_pub:443" 90 edge_answers
 
+# Block volumes (before the firewall checks below flush the manager's rules, Docker's port mappings with them):
+# the edge's ACME store on a Hetzner volume of the manager (storage.driver hetzner-volumes).
+vol_dir=/mnt/mbio-volumes/edge_acme
+vid="$(hz_api 'volumes?name=staging-manager-1-edge-acme' | jq -r '.volumes[0].id')"
+vol_dev="/dev/disk/by-id/scsi-0HC_Volume_$vid"
+echo "  edge_acme: volume $vid, $vol_dev"
+vol_attached() { [ "$(hz_api "volumes/$vid" | jq -r '.volume.server')" = "$mid" ]; }
+vol_in_machine() { on_m test -b "$vol_dev" && losetup -n -O BACK-FILE -j "$HZ_VOLUME_DIR/volume-$vid.img" | grep -q .; }
+vol_mounted() { [ "$(on_m findmnt -n -o SOURCE --mountpoint "$vol_dir")" = "$(on_m readlink -f "$vol_dev")" ]; }
+check "the volume is attached to the manager in the emulator" vol_attached
+check "the volume is a disk at $vol_dev in the manager (a loop device of the emulator's file)" vol_in_machine
+vol_ext4() { [ "$(on_m findmnt -n -o FSTYPE --mountpoint "$vol_dir")" = ext4 ]; }
+check "the volume is mounted at $vol_dir (ext4)" vol_ext4
+# The service's task container on the manager, and a file written through it.
+edge_task() { on_m docker ps -q --filter label=com.docker.swarm.service.name=edge_traefik | head -n1; }
+marker="hzv-$RANDOM-$RANDOM"
+written() {
+  local c
+  c="$(edge_task)" && [ -n "$c" ] && on_m docker exec "$c" sh -c "echo $marker >/data/volume-proof" &&
+    [ "$(on_m cat "$vol_dir/data/volume-proof")" = "$marker" ]
+}
+check "a file written through the edge's /data lands on the volume" written
+# The mount script again, as an update would run it: nothing formatted, nothing mounted twice, the file still there.
+mount_again() {
+  on_m env ACTION=mount VOLUME_ID="$vid" MOUNT_DIR="$vol_dir" bash -s <components/files/storage/hetzner-volume-mount.sh >"$work/mount-again.log" 2>&1 &&
+    ! grep -q 'formatted\|mounted volume' "$work/mount-again.log" &&
+    [ "$(on_m findmnt -n --mountpoint "$vol_dir" | wc -l)" = 1 ] && [ "$(on_m cat "$vol_dir/data/volume-proof")" = "$marker" ]
+}
+check "the mount script run again changes nothing (no reformat, one mount, the data kept)" mount_again
+# Rescheduled by killing its container: Swarm replaces the task (restart on failure). Not `service update
+# --force`: on this engine the global edge with host-mode ports fails that update with "host-mode port already in
+# use" (the scheduler still counts the stopping task's port) and rolls back.
+old_task="$(edge_task)"
+must "the edge's task killed (Swarm reschedules it)" on_m docker rm -f "$old_task"
+survived() { local c; c="$(edge_task)" && [ -n "$c" ] && [ "$c" != "$old_task" ] && [ "$(on_m docker exec "$c" cat /data/volume-proof)" = "$marker" ]; }
+check "the new task reads the file written through the old one" wait_for "the edge's new task" 60 survived
+
 # The firewalls, from the attacker's side (the worker is another tenant's server on the public network as far as
 # the manager's public address goes).
 port_open() { on_w timeout 3 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; }
@@ -92,6 +135,7 @@ no_plain_keys() {
   done
 }
 check "state holds neither the deploy key nor the manager's host key in plain text" no_plain_keys
+
 check "no drift right after up (refresh --preview-only --expect-no-changes)" to "$work/r0.log" hz_pulumi refresh --preview-only --expect-no-changes
 check "no diff right after up (preview --expect-no-changes)" to "$work/p0.log" hz_pulumi preview --expect-no-changes
 
@@ -118,7 +162,10 @@ powered_back() {
 }
 drift_add "label" "managed-by" label_back -- api_label
 drift_add "firewall rule" "rules" rule_back -- api_rule
+api_detach() { hz_api "volumes/$vid/actions/detach" -X POST -d '{}'; }
+volume_back() { vol_attached && vol_in_machine && vol_mounted && [ "$(on_m cat "$vol_dir/data/volume-proof")" = "$marker" ]; }
 drift_add "power off" "status" powered_back -- api_poweroff
+drift_add "volume detached" "edge-acme-attachment (hcloud:index/volumeAttachment:VolumeAttachment) is gone" volume_back -- api_detach
 drift_run
 check "the edited rule is enforced again: the worker is not admitted to the manager's SSH over its public address" port_closed "$m_pub" 22
 
@@ -138,3 +185,5 @@ empty() {
 check "the emulator holds no resource" empty
 check "no machine container is left" bash -c "[ -z \"\$(docker ps -aq --filter label=hz-machine=$HZ_PREFIX --filter label=hz-server)\" ]"
 check "no firewall table is left on the host" bash -c "! nft list tables | grep -q 'hz_fw_${HZ_PREFIX//-/_}_'"
+check "no volume file is left" bash -c "! ls '$HZ_VOLUME_DIR'/volume-*.img 2>/dev/null | grep -q ."
+check "no loop device of this run is left" bash -c "! losetup -n -l -O BACK-FILE | grep -qF '$HZ_VOLUME_DIR/'"

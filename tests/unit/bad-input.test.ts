@@ -17,7 +17,8 @@ function staging(path: string, value: unknown): Raw {
     return cfg;
   }
   let node = cfg[K(top)] as Raw;
-  for (const p of rest.slice(0, -1)) node = node[p] as Raw;
+  // A block the stack file does not have (hetznerCsi on a hetzner-volumes stack) is made.
+  for (const p of rest.slice(0, -1)) node = (node[p] ??= {}) as Raw;
   node[rest[rest.length - 1]] = value;
   return cfg;
 }
@@ -31,7 +32,7 @@ const rows: [string, string, unknown, RegExp][] = [
   ["backup.enabled as a string", "backup.enabled", "true", /must be true or false/],
   ["adminCidrs as one string", "adminCidrs", "203.0.113.0/24", /must be a list of IPv4 CIDRs/],
   ["sshPublicKeys as one string", "sshPublicKeys", SSH_KEY, /must be a list of OpenSSH public key lines/],
-  ["volume size with a unit", "storage.hetznerCsi.defaultSizeGb", "100GB", /must be a whole number of GB from 10 to 10240/],
+  ["volume size with a unit", "storage.hetznerVolumes.defaultSizeGb", "100GB", /must be a whole number of GB from 10 to 10240/],
   // ranges
   ["even manager count", "managers", 4, /a Swarm needs an odd number of managers \(1, 3 or 5\)/],
   ["negative workers", "workers", -1, /must be a whole number from 0 to 50/],
@@ -41,9 +42,11 @@ const rows: [string, string, unknown, RegExp][] = [
   ["join-token rotation negative", "swarm.joinTokenRotation", -1, /must be a whole number ≥ 0 \(raise it by one to rotate the join tokens\)/],
   ["join-token rotation as a word", "swarm.joinTokenRotation", "now", /must be a whole number ≥ 0, the join-token rotation generation/],
   ["join-token rotation fractional", "swarm.joinTokenRotation", 1.5, /must be a whole number ≥ 0/],
-  ["volume below Hetzner minimum", "storage.hetznerCsi.defaultSizeGb", 5, /must be at least 10 \(GB, Hetzner's minimum volume size\)/],
+  ["volume below Hetzner minimum", "storage.hetznerVolumes.defaultSizeGb", 5, /must be at least 10 \(GB, Hetzner's minimum volume size\)/],
+  ["volume above Hetzner's largest", "storage.hetznerVolumes.sizesGb.monitoring_influxdb", 20000, /must be at most 10240 \(GB, Hetzner's largest volume\)/],
+  ["CSI volume below Hetzner minimum", "storage.hetznerCsi.defaultSizeGb", 5, /must be at least 10 \(GB, Hetzner's minimum volume size\)/],
   ["CSI plugin by tag only", "storage.hetznerCsi.pluginImage", "hetznercloud/hcloud-csi-driver:v2.9.0-swarm", /must be pinned as hetznercloud\/hcloud-csi-driver:vX\.Y\.Z-swarm@sha256:<64 hex digits>, never a bare tag/],
-  ["storage driver storidge", "storage.driver", "storidge", /storidge is no longer supported .*: use hetzner-csi .* or local /],
+  ["storage driver storidge", "storage.driver", "storidge", /storidge is no longer supported .*: use hetzner-volumes .*, hetzner-csi .* or local /],
   ["retention without a daily snapshot", "backup.retention.daily", 0, /keep at least one daily snapshot/],
   ["check subset above 100%", "backup.checkReadDataSubset", "150%", /must be a percentage such as 5%/],
   // CIDRs and addresses

@@ -37,14 +37,14 @@ describe("config validation", () => {
     `Pulumi.${stack}.yaml: mbio-cloud:dns.zoneId is missing — required when dns.provider is cloudflare (the zone id of the domain, 32 hex characters)`,
     expect.stringMatching(new RegExp(`^Pulumi\\.${stack}\\.yaml: mbio-cloud:images\\.portainer is missing — required when controlPlane\\.enabled is true`)),
     expect.stringMatching(new RegExp(`^Pulumi\\.${stack}\\.yaml: mbio-cloud:images\\.portainer-agent is missing — required when controlPlane\\.enabled is true`)),
-    // The CSI plugin has no citable digest yet (docs/storage.md): every Hetzner stack stops here.
-    expect.stringMatching(new RegExp(`^Pulumi\\.${stack}\\.yaml: mbio-cloud:storage\\.hetznerCsi\\.pluginImage is missing — required: the plugin pinned as hetznercloud/hcloud-csi-driver:vX\\.Y\\.Z-swarm@sha256:`)),
   ];
 
   test("development has no backups and needs no platform image; as committed it stops only at the operator's keys, the runner's group and image and the monitoring images", () => {
     const problems = problemsFor("development", unprefixed(stackFileConfig("development")));
     expect(problems).toEqual(expect.arrayContaining([...operatorKeys("development"), ...runnerProblems("development"), ...monitoringImageProblems("development")]));
-    expect(problems).toHaveLength(9);
+    // No storage key among them: hetzner-volumes needs no digest nobody publishes (docs/storage.md).
+    expect(problems.filter((p) => p.includes("mbio-cloud:storage"))).toEqual([]);
+    expect(problems).toHaveLength(8);
   });
 
   test.each(["staging", "production"])("Pulumi.%s.yaml as committed stops at the missing images and zone id, saying how to get them", (stack) => {
@@ -57,7 +57,8 @@ describe("config validation", () => {
         ...monitoringImageProblems(stack),
       ]),
     );
-    expect(problems).toHaveLength(10);
+    expect(problems.filter((p) => p.includes("mbio-cloud:storage"))).toEqual([]);
+    expect(problems).toHaveLength(9);
   });
 
   const cases: [string, (r: Record<string, unknown>) => void, RegExp][] = [
@@ -79,10 +80,19 @@ describe("config validation", () => {
     ["bad endpoint mode", (r) => (r.swarm = { overlayEncrypted: true, endpointMode: "round-robin", publishMode: "host" }), /mbio-cloud:swarm\.endpointMode is round-robin — must be vip .* or dnsrr/],
     ["hosts on hetzner", (r) => (r.hosts = [{ name: "a", address: "1.2.3.4", privateAddress: "10.0.0.1", hostKey: TEST_HOST_KEY.publicKey }]), /mbio-cloud:hosts is .* — only for machineSource existing/],
     ["backup without bucket", (r) => (r.backup = { enabled: true }), /mbio-cloud:backup\.s3 is missing — required when backup\.enabled is true/],
-    ["storidge (replaced)", (r) => (r.storage = { driver: "storidge" }), /mbio-cloud:storage\.driver is storidge — storidge is no longer supported .*: use hetzner-csi .* or local /],
+    ["storidge (replaced)", (r) => (r.storage = { driver: "storidge" }), /mbio-cloud:storage\.driver is storidge — storidge is no longer supported .*: use hetzner-volumes .*, hetzner-csi .* or local /],
     ["storidge settings left behind", (r) => (r.storage = { driver: "local", storidge: { version: "v1.0.0-3448" } }), /mbio-cloud:storage\.storidge is .* — is no longer supported: Storidge was replaced by hetzner-csi \(docs\/storage\.md\); remove this key/],
-    ["hetzner-csi on an old engine", (r) => (r.dockerEngine = { package: "docker.io", version: "20.10.24+dfsg1-1+deb12u1" }), /mbio-cloud:dockerEngine\.version is 20\.10\.24\+dfsg1-1\+deb12u1 — must be Docker Engine 26\.0 or later with storage\.driver hetzner-csi: .*moby#47299/],
-    ["unknown storage driver", (r) => (r.storage = { driver: "glusterfs" }), /mbio-cloud:storage\.driver is glusterfs — must be hetzner-csi .* or local /],
+    [
+      "hetzner-csi on an old engine",
+      (r) => {
+        r.dockerEngine = { package: "docker.io", version: "20.10.24+dfsg1-1+deb12u1" };
+        r.storage = { driver: "hetzner-csi", hetznerCsi: { pluginImage: `hetznercloud/hcloud-csi-driver:v0.0.0-swarm@sha256:${"f".repeat(64)}` } };
+      }, /mbio-cloud:dockerEngine\.version is 20\.10\.24\+dfsg1-1\+deb12u1 — must be Docker Engine 26\.0 or later with storage\.driver hetzner-csi: .*moby#47299/,
+    ],
+    ["unknown storage driver", (r) => (r.storage = { driver: "glusterfs" }), /mbio-cloud:storage\.driver is glusterfs — must be hetzner-volumes .*, hetzner-csi .* or local /],
+    ["hetzner-volumes below Hetzner's minimum", (r) => (r.storage = { driver: "hetzner-volumes", hetznerVolumes: { defaultSizeGb: 5 } }), /mbio-cloud:storage\.hetznerVolumes\.defaultSizeGb is 5 — must be at least 10 \(GB, Hetzner's minimum volume size\)/],
+    ["hetzner-volumes above Hetzner's largest", (r) => (r.storage = { driver: "hetzner-volumes", hetznerVolumes: { sizesGb: { monitoring_influxdb: 20000 } } }), /mbio-cloud:storage\.hetznerVolumes\.sizesGb\.monitoring_influxdb is 20000 — must be at most 10240 \(GB, Hetzner's largest volume\)/],
+    ["hetzner-volumes size for an unknown volume", (r) => (r.storage = { driver: "hetzner-volumes", hetznerVolumes: { sizesGb: { influx: 50 } } }), /mbio-cloud:storage\.hetznerVolumes\.sizesGb\.influx is 50 — must name one of the platform's stateful volumes: edge_acme, /],
     ["hetzner-csi without a plugin pin", (r) => (r.storage = { driver: "hetzner-csi", hetznerCsi: { defaultSizeGb: 10 } }), /mbio-cloud:storage\.hetznerCsi\.pluginImage is missing — required: the plugin pinned as hetznercloud\/hcloud-csi-driver:vX\.Y\.Z-swarm@sha256:/],
   ];
   test.each(cases)("rejects %s with a message naming file, key and what is allowed", (_name, mutate, expected) => {
@@ -122,6 +132,8 @@ describe("config validation", () => {
     raw.hosts = ["a", "b", "c", "d", "e"].map((n, i) => ({ name: n, address: `192.0.2.${i + 1}`, privateAddress: `10.0.0.${i + 1}`, hostKey: TEST_HOST_KEY.publicKey }));
     raw.storage = { driver: "hetzner-csi", hetznerCsi: { pluginImage: `hetznercloud/hcloud-csi-driver:v0.0.0-swarm@sha256:${"f".repeat(64)}` } };
     expect(problemsFor("staging", raw).join("\n")).toMatch(/mbio-cloud:storage\.driver is hetzner-csi — hetzner-csi needs machineSource hetzner .*existing servers use local/);
+    raw.storage = { driver: "hetzner-volumes" };
+    expect(problemsFor("staging", raw).join("\n")).toMatch(/mbio-cloud:storage\.driver is hetzner-volumes — hetzner-volumes needs machineSource hetzner .*existing servers use local/);
     raw.storage = { driver: "local" };
     expect(problemsFor("staging", raw).join("\n")).not.toMatch(/storage/);
   });

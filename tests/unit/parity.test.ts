@@ -15,7 +15,7 @@ const CONFIG_SEAMS: Record<string, string> = {
   serverTypes: "sizes",
   managers: "sizes",
   workers: "sizes",
-  "storage.hetznerCsi.defaultSizeGb": "sizes",
+  "storage.hetznerVolumes.defaultSizeGb": "sizes",
   "gitlab.concurrency": "sizes",
   privateNetwork: "addresses",
   backup: "backups",
@@ -96,12 +96,17 @@ describe("environment parity", () => {
     }
   });
 
-  test("one storage driver everywhere: hetzner-csi, a plugin on every platform node (none on CI nodes: it holds the Hetzner token)", () => {
+  test("one storage driver everywhere: hetzner-volumes, the edge's volume on every manager, the other stateful volumes on the first manager or CI node", () => {
     for (const env of ENVIRONMENTS) {
-      expect([env, (stackFileConfig(env)["mbio-cloud:storage"] as { driver: string }).driver]).toEqual([env, "hetzner-csi"]);
-      const plugins = runs[env].resources.filter((r) => r.type === "command:remote:Command" && r.name.endsWith("-csi-plugin"));
-      const servers = runs[env].resources.filter((r) => r.type === "hcloud:index/server:Server" && !/-ci-\d+$/.test(r.name));
-      expect([env, plugins.length]).toEqual([env, servers.length]);
+      expect([env, (stackFileConfig(env)["mbio-cloud:storage"] as { driver: string }).driver]).toEqual([env, "hetzner-volumes"]);
+      const volumes = runs[env].resources.filter((r) => r.type === "hcloud:index/volume:Volume").map((r) => String(r.inputs.name));
+      const managers = runs[env].resources.filter((r) => r.type === "hcloud:index/server:Server" && /-manager-\d+$/.test(r.name)).length;
+      expect([env, volumes.filter((v) => v.endsWith("-edge-acme")).length]).toEqual([env, managers]);
+      expect([env, volumes.filter((v) => !v.endsWith("-edge-acme")).every((v) => v.startsWith(`${env}-manager-1-`) || v.startsWith(`${env}-ci-1-`))]).toEqual([env, true]);
+      // Each volume attached and mounted; no CSI plugin anywhere.
+      const count = (t: string, suffix: string) => runs[env].resources.filter((r) => r.type === t && r.name.endsWith(suffix)).length;
+      expect([env, count("hcloud:index/volumeAttachment:VolumeAttachment", "-attachment"), count("command:remote:Command", "-mount")]).toEqual([env, volumes.length, volumes.length]);
+      expect([env, count("command:remote:Command", "-csi-plugin")]).toEqual([env, 0]);
     }
   });
 

@@ -41,10 +41,11 @@ describe.each(["development", "staging", "production"])("placement in %s", (stac
     expect(wrong).toEqual([]);
   });
 
-  test("the Hetzner CSI plugin (it holds the Hetzner token) is installed on platform nodes only", () => {
-    const plugins = byType(run, "command:remote:Command").filter((c) => c.name.endsWith("-csi-plugin"));
-    expect(plugins.length).toBeGreaterThan(0);
-    expect(plugins.filter((c) => /-ci-\d+-csi-plugin$/.test(c.name)).map((c) => c.name)).toEqual([]);
+  test("CI nodes hold no platform data: the only Hetzner volume there is the runner's own state, and no CSI plugin (it holds the Hetzner token)", () => {
+    const volumes = byType(run, "hcloud:index/volume:Volume").map((v) => String(v.inputs.name));
+    expect(volumes.length).toBeGreaterThan(0);
+    expect(volumes.filter((n) => /-ci-\d+-/.test(n) && !n.endsWith("-gitlab-runner-state"))).toEqual([]);
+    expect(byType(run, "command:remote:Command").filter((c) => /-ci-\d+-csi-plugin$/.test(c.name)).map((c) => c.name)).toEqual([]);
   });
 
   test("the runner's jobs get no host Docker socket by default", () => {

@@ -23,7 +23,7 @@ pulumi.runtime.setMocks(
   false,
 );
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { PersistentStorage, storageVolumeDriver, HETZNER_CSI_ALIAS } = require("../../components/persistent-storage") as typeof import("../../components/persistent-storage");
+const { PersistentStorage, storageVolumeDriver, volumePlacement, HETZNER_CSI_ALIAS } = require("../../components/persistent-storage") as typeof import("../../components/persistent-storage");
 
 const FILES = path.join(__dirname, "../../components/files/storage");
 const conn = (h: string) => ({ host: h, user: "root", privateKey: "k" });
@@ -36,6 +36,14 @@ const unwrap = (v: unknown): unknown => (v !== null && typeof v === "object" && 
 const plain = (v: unknown): string => String(unwrap(v));
 const host = (r: Res) => (unwrap(r.inputs.connection) as { host: string }).host;
 const commands = () => resources.filter((r) => r.type === "command:remote:Command");
+// Transformations see each child's options: a transformation that records, per child, the names it depends on.
+const recordDependsOn =
+  (into: Record<string, string[]>): pulumi.ResourceTransformation =>
+  (a) => {
+    const deps = ([] as unknown[]).concat(a.opts.dependsOn ?? []) as pulumi.Resource[];
+    Promise.all(deps.map((d) => (d as unknown as { __name?: string }).__name ?? "")).then((names) => (into[a.name] = names));
+    return undefined;
+  };
 const csiStorage = storageSchema.parse({ driver: "hetzner-csi", hetznerCsi: { pluginImage: TEST_HETZNER_CSI_PLUGIN, defaultSizeGb: 20 } });
 
 describe("storage.driver local (existing servers)", () => {
@@ -54,11 +62,7 @@ describe("storage.driver hetzner-csi", () => {
   const dependsOn: Record<string, string[]> = {};
   beforeAll(async () => {
     resources.length = 0;
-    const record: pulumi.ResourceTransformation = (a) => {
-      const deps = ([] as unknown[]).concat(a.opts.dependsOn ?? []) as pulumi.Resource[];
-      Promise.all(deps.map((d) => (d as unknown as { __name?: string }).__name ?? "")).then((names) => (dependsOn[a.name] = names));
-      return undefined;
-    };
+    const record = recordDependsOn(dependsOn);
     new PersistentStorage("staging-storage", { environment: "staging", storage: csiStorage, nodes, managerConnection: manager, hcloudToken: pulumi.secret("hc-token") }, { transformations: [record] });
     await settle();
   });
@@ -107,15 +111,101 @@ describe("storage.driver hetzner-csi", () => {
   });
 });
 
+describe("storage.driver hetzner-volumes", () => {
+  const hvStorage = storageSchema.parse({ driver: "hetzner-volumes", hetznerVolumes: { defaultSizeGb: 10, sizesGb: { monitoring_influxdb: 50 } } });
+  const roles = [
+    ["staging-manager-1", "manager"],
+    ["staging-manager-2", "manager"],
+    ["staging-worker-1", "worker"],
+    ["staging-ci-1", "ci"],
+  ] as const;
+  const hvNodes = roles.map(([name, role], i) => ({ name, role, connection: conn(name), serverId: pulumi.output(100 + i) }));
+  const dependsOn: Record<string, string[]> = {};
+  beforeAll(async () => {
+    resources.length = 0;
+    const record = recordDependsOn(dependsOn);
+    new PersistentStorage(
+      "staging-storage",
+      { environment: "staging", storage: hvStorage, nodes: hvNodes, location: "fsn1", production: false, statefulVolumes: ["edge_acme", "monitoring_influxdb", "monitoring_grafana", "portainer_data", "gitlab-runner_state"] },
+      { transformations: [record] },
+    );
+    await settle();
+  });
+
+  test("a Hetzner volume per stateful volume and node that runs it: the edge's on every manager, the rest on one node", () => {
+    const volumes = resources.filter((r) => r.type === "hcloud:index/volume:Volume");
+    expect(volumes.map((v) => [v.inputs.name, v.inputs.size, v.inputs.location]).sort()).toEqual(
+      [
+        ["staging-ci-1-gitlab-runner-state", 10, "fsn1"],
+        ["staging-manager-1-edge-acme", 10, "fsn1"],
+        ["staging-manager-1-monitoring-grafana", 10, "fsn1"],
+        ["staging-manager-1-monitoring-influxdb", 50, "fsn1"],
+        ["staging-manager-1-portainer-data", 10, "fsn1"],
+        ["staging-manager-2-edge-acme", 10, "fsn1"],
+      ].sort(),
+    );
+    expect(volumes.every((v) => v.inputs.deleteProtection === false && (v.inputs.labels as Record<string, string>)["managed-by"] === "pulumi")).toBe(true);
+    const attachments = resources.filter((r) => r.type === "hcloud:index/volumeAttachment:VolumeAttachment");
+    expect(attachments).toHaveLength(6);
+    // Attached to the server of the node that runs the service, never automounted by Hetzner (the script mounts).
+    const influx = attachments.find((a) => a.name === "staging-storage-staging-manager-1-monitoring-influxdb-attachment")!;
+    expect([influx.inputs.serverId, influx.inputs.automount]).toEqual([100, false]);
+    expect(attachments.find((a) => a.name.includes("ci-1"))!.inputs.serverId).toBe(103);
+  });
+
+  test("mounted by the script on that node after the attachment; delete unmounts", () => {
+    const mounts = commands().filter((c) => c.name.endsWith("-mount"));
+    expect(mounts).toHaveLength(6);
+    const edge2 = mounts.find((m) => m.name === "staging-storage-staging-manager-2-edge-acme-mount")!;
+    expect(host(edge2)).toBe("staging-manager-2");
+    expect(plain(edge2.inputs.create)).toMatch(/^ACTION='mount' MOUNT_DIR='\/mnt\/mbio-volumes\/edge_acme' VOLUME_ID='\d+' bash -c /);
+    expect(plain(edge2.inputs.update)).toBe(plain(edge2.inputs.create));
+    expect(plain(edge2.inputs.delete)).toMatch(/^ACTION='unmount' /);
+    expect(dependsOn["staging-storage-staging-manager-2-edge-acme-mount"]).toEqual(["staging-storage-staging-manager-2-edge-acme-attachment"]);
+  });
+
+  test("services: the named volume bound onto the mount's data/, single-task services pinned to the volume's node", () => {
+    const place = volumePlacement(hvStorage, hvNodes)!;
+    const monitoring = place.place("monitoring", {
+      version: "3.9",
+      services: {
+        influxdb: { volumes: [{ type: "volume", source: "influxdb", target: "/var/lib/influxdb" }], deploy: { placement: { constraints: ["node.role == manager"] } } },
+        telegraf: { volumes: [{ type: "bind", source: "/var/run/docker.sock", target: "/var/run/docker.sock" }], deploy: { mode: "global" } },
+      },
+      volumes: { influxdb: { labels: { "mbio.backup": "true" } } },
+    });
+    expect(monitoring.volumes!.influxdb).toEqual({ labels: { "mbio.backup": "true" }, driver: "local", driver_opts: { type: "none", o: "bind", device: "/mnt/mbio-volumes/monitoring_influxdb/data" } });
+    expect((monitoring.services.influxdb.deploy as { placement: { constraints: string[] } }).placement.constraints).toEqual(["node.role == manager", "node.labels.mbio.name == staging-manager-1"]);
+    expect(monitoring.services.telegraf).toEqual({ volumes: [{ type: "bind", source: "/var/run/docker.sock", target: "/var/run/docker.sock" }], deploy: { mode: "global" } });
+    // The edge is global on managers: each has its own volume at the same path, no pin.
+    const edge = place.place("edge", { version: "3.9", services: { traefik: { volumes: [{ type: "volume", source: "acme", target: "/data" }], deploy: { mode: "global", placement: { constraints: ["node.role == manager"] } } } }, volumes: { acme: {} } });
+    expect((edge.services.traefik.deploy as { placement: { constraints: string[] } }).placement.constraints).toEqual(["node.role == manager"]);
+    // A named volume no Hetzner volume is made for is an error, not silently a node's local disk.
+    expect(() => place.place("edge", { version: "3.9", services: {}, volumes: { cache: {} } })).toThrow(/stack edge declares named volume cache, which is not one of the stateful volumes hetzner-volumes provides/);
+    // Other drivers change nothing.
+    expect(volumePlacement(storageSchema.parse(undefined), hvNodes)).toBeUndefined();
+    expect(storageVolumeDriver(hvStorage)).toMatchObject({ driver: "local", shared: false });
+  });
+});
+
 describe("storage config", () => {
   const issues = (raw: unknown) => {
     const r = storageSchema.safeParse(raw);
     return r.success ? [] : r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`);
   };
   test("storidge is refused with what is allowed", () => {
-    expect(issues({ driver: "storidge" })).toEqual([expect.stringMatching(/^driver: storidge is no longer supported .*docs\/storage\.md.*use hetzner-csi .* or local /)]);
+    expect(issues({ driver: "storidge" })).toEqual([expect.stringMatching(/^driver: storidge is no longer supported .*docs\/storage\.md.*use hetzner-volumes .*, hetzner-csi .* or local /)]);
     expect(issues({ driver: "hetzner-csi", hetznerCsi: { pluginImage: TEST_HETZNER_CSI_PLUGIN }, storidge: { version: "v1.0.0-3448" } })).toEqual([expect.stringMatching(/^storidge: is no longer supported: Storidge was replaced by hetzner-csi/)]);
-    expect(issues({ driver: "glusterfs" })).toEqual([expect.stringMatching(/^driver: must be hetzner-csi .* or local /)]);
+    expect(issues({ driver: "glusterfs" })).toEqual([expect.stringMatching(/^driver: must be hetzner-volumes .*, hetzner-csi .* or local /)]);
+  });
+  test("hetzner-volumes: sizes 10–10240 GB, only the platform's stateful volumes, its block only with its driver", () => {
+    expect(storageSchema.parse({ driver: "hetzner-volumes" })).toEqual({ driver: "hetzner-volumes" });
+    expect(storageSchema.parse({ driver: "hetzner-volumes", hetznerVolumes: {} }).hetznerVolumes).toEqual({ defaultSizeGb: 10 });
+    expect(issues({ driver: "hetzner-volumes", hetznerVolumes: { defaultSizeGb: 5 } })).toEqual(["hetznerVolumes.defaultSizeGb: must be at least 10 (GB, Hetzner's minimum volume size)"]);
+    expect(issues({ driver: "hetzner-volumes", hetznerVolumes: { defaultSizeGb: 10241 } })).toEqual(["hetznerVolumes.defaultSizeGb: must be at most 10240 (GB, Hetzner's largest volume)"]);
+    expect(issues({ driver: "hetzner-volumes", hetznerVolumes: { sizesGb: { monitoring_influxdb: "50G" } } })).toEqual(["hetznerVolumes.sizesGb.monitoring_influxdb: must be a whole number of GB from 10 to 10240"]);
+    expect(issues({ driver: "hetzner-volumes", hetznerVolumes: { sizesGb: { influx: 50 } } })).toEqual([expect.stringMatching(/^hetznerVolumes\.sizesGb\.influx: must name one of the platform's stateful volumes: edge_acme, monitoring_influxdb/)]);
+    expect(issues({ driver: "local", hetznerVolumes: { defaultSizeGb: 20 } })).toEqual(["hetznerVolumes: only applies to driver hetzner-volumes (the driver is local); remove it or set driver: hetzner-volumes"]);
   });
   test("the plugin must be pinned by version and digest", () => {
     expect(issues({ driver: "hetzner-csi" })).toEqual([expect.stringMatching(/^hetznerCsi: required when storage\.driver is hetzner-csi/)]);
@@ -182,7 +272,7 @@ function sandbox() {
 describe("storage scripts", () => {
   test("shellcheck-clean", () => {
     const files = fs.readdirSync(FILES).filter((f) => f.endsWith(".sh")).map((f) => path.join(FILES, f));
-    expect(files.map((f) => path.basename(f)).sort()).toEqual(["hetzner-csi-plugin.sh", "hetzner-csi-release.sh"]);
+    expect(files.map((f) => path.basename(f)).sort()).toEqual(["hetzner-csi-plugin.sh", "hetzner-csi-release.sh", "hetzner-volume-mount.sh"]);
     expect(() => execFileSync("shellcheck", files, { stdio: "pipe" })).not.toThrow();
   });
 

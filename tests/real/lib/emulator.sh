@@ -6,7 +6,7 @@
 #                                      the token is never on a command line)
 #   emulator_start DIR [PORT [FLAGS…]] starts it on loopback (a free port unless PORT), state in DIR/hcloud.json,
 #                                      log in DIR/emulator.log; sets EMULATOR_URL (…/v1) and EMULATOR_PID
-#   emulator_stop                      stops it (nothing when it is not running)
+#   emulator_stop                      stops it (nothing when it is not running; also one an earlier shell started)
 #   emulator_restart DIR [FLAGS…]      stop, then start again on the same port and state file
 
 EMULATOR_PID=
@@ -29,8 +29,10 @@ emulator_start() {
 
 emulator_stop() {
   [ -n "$EMULATOR_PID" ] || return 0
-  kill "$EMULATOR_PID" 2>/dev/null
-  wait "$EMULATOR_PID" 2>/dev/null
+  kill "$EMULATOR_PID" 2>/dev/null || true
+  # A child is waited for; one an earlier shell started (scripts/local.sh --hetzner down) is not this shell's to
+  # wait for (wait fails at once): polled until it is gone, at most 10 s.
+  wait "$EMULATOR_PID" 2>/dev/null || for _ in $(seq 1 50); do kill -0 "$EMULATOR_PID" 2>/dev/null || break; sleep 0.2; done
   EMULATOR_PID=
 }
 

@@ -8,6 +8,7 @@
 #   hz_api PATH [curl args…]      the emulator's API (token from a 0600 file, never argv)
 #   hz_emulator_restart           stops the emulator and starts it again on its state file
 #   hz_down                       removes machines, firewall tables, networks, registry, emulator
+#   hz_local_up [M W] / hz_local_down   the same environment kept running for a user (scripts/local.sh --hetzner)
 # Set before sourcing: HZ_PREFIX (names; default hz-apply) and HZ_SUBNET (the public /24; default 198.18.7.0/24,
 # a benchmarking range no one routes).
 # shellcheck source=sandbox/lib.sh
@@ -25,7 +26,8 @@ HZ_PRIVATE_CIDR="10.213.0.0/16"
 HZ_PRIVATE_SUBNET="10.213.1.0/24"
 HZ_STACK=staging
 
-# The machines machine.sh makes for this emulator (names $HZ_PREFIX-<server id>).
+# The machines machine.sh makes for this emulator (names $HZ_PREFIX-<server id>); HZ_VOLUME_DIR (set by hz_up: the
+# emulator's -volume-dir) lets machine.sh cleanup release the loop devices of this run's volumes.
 export HZ_MACHINE_PREFIX="$HZ_PREFIX" HZ_PUBLIC_NETWORK="$HZ_PREFIX-public"
 
 hz_api() {
@@ -37,9 +39,10 @@ hz_pulumi() { (cd "$HZ_WORK/project" && pulumi --non-interactive --stack "$HZ_ST
 
 # The emulator with real machines (machine.sh) on the public /24.
 hz_emulator_flags=()
+# hz_emulator_start [PORT]: a free port unless PORT (the stack's hcloud:endpoint names it once set).
 hz_emulator_start() {
-  hz_emulator_flags=(-public-ipv4 "$HZ_SUBNET" -machine-hook "$MBIO_ROOT/tests/hcloud-emulator/machine.sh")
-  emulator_start "$HZ_WORK" 0 "${hz_emulator_flags[@]}" || return 1
+  hz_emulator_flags=(-public-ipv4 "$HZ_SUBNET" -machine-hook "$MBIO_ROOT/tests/hcloud-emulator/machine.sh" -volume-dir "$HZ_VOLUME_DIR")
+  emulator_start "$HZ_WORK" "${1:-0}" "${hz_emulator_flags[@]}" || return 1
   HZ_URL="$EMULATOR_URL"
 }
 hz_emulator_restart() {
@@ -86,8 +89,9 @@ hz_push() {
 
 # The stack's configuration: staging's shape (machineSource hetzner, private network, firewalls, placement
 # groups) with what this machine can run: the sandbox machines' engine (docker.io, no IPVS, no IPsec: unencrypted
-# dnsrr overlays, host-mode ports, as the sandbox), local volumes, no backups, no monitoring (its images are
-# built by sandbox/up.sh into the singleton's registry), no DNS, no Portainer, ACME over http (no CA reachable:
+# dnsrr overlays, host-mode ports, as the sandbox), Hetzner volumes for the stateful named volumes (storage.driver
+# hetzner-volumes: the emulator's volumes are loop devices in the machines; the CSI plugin needs Docker ≥ 26), no
+# backups, no monitoring (its images are built by sandbox/up.sh into the singleton's registry), no DNS, no Portainer, ACME over http (no CA reachable:
 # Traefik serves its default certificate; issuance is tests/real/edge.sh's).
 hz_stack_config() {
   local managers="$1" workers="$2" traefik="$3" engine
@@ -108,7 +112,7 @@ config:
   mbio-cloud:sshPublicKeys: [ "$(cat "$HZ_WORK/id_ed25519.pub")" ]
   mbio-cloud:dockerEngine: { package: docker.io, version: "$engine" }
   mbio-cloud:swarm: { overlayEncrypted: false, endpointMode: dnsrr, publishMode: host, overlayMtu: 1400 }
-  mbio-cloud:storage: { driver: local }
+  mbio-cloud:storage: { driver: hetzner-volumes, hetznerVolumes: { defaultSizeGb: 10 } }
   mbio-cloud:monitoring: { enabled: false }
   mbio-cloud:backup: { enabled: false }
   mbio-cloud:gitlab: { enabled: false }
@@ -122,6 +126,7 @@ EOF
 hz_up() {
   HZ_WORK="$1"
   local managers="$2" workers="$3" traefik
+  export HZ_VOLUME_DIR="$HZ_WORK/volumes"
   HZ_IMAGE="$(sandbox_machine_image)"
   [ -n "$HZ_IMAGE" ] || { echo "no sandbox machine image: run sandbox/up.sh once"; return 1; }
   export HZ_MACHINE_IMAGE="$HZ_IMAGE"
@@ -157,3 +162,55 @@ hz_down() {
 # What is left of this run: machine containers, firewall tables (none after a destroy).
 hz_machines() { docker ps -aq --filter "label=hz-machine=$HZ_PREFIX" --filter label=hz-server; }
 hz_on() { docker exec -i "$HZ_PREFIX-$1" "${@:2}"; }
+
+# ---- kept running for a user: scripts/local.sh --hetzner (docs/sandbox.md, "A Hetzner environment on a laptop") ----
+# Everything lives in HZ_LOCAL_DIR (the emulator's state, volumes and token, the Pulumi backend, the project copy);
+# the emulator runs in the background, its pid in HZ_LOCAL_DIR/emulator.pid, until hz_local_down.
+HZ_LOCAL_DIR="${HZ_LOCAL_DIR:-${XDG_STATE_HOME:-$HOME/.local/state}/mbio-cloud/$HZ_PREFIX}"
+
+hz_local_up() {
+  local managers="${1:-3}" workers="${2:-2}" id name pub
+  [ ! -e "$HZ_LOCAL_DIR/emulator.pid" ] || die "already up ($HZ_LOCAL_DIR): bash scripts/local.sh --hetzner down first"
+  ensure_docker
+  ensure_node_modules
+  ensure_pulumi
+  rm -rf "$HZ_LOCAL_DIR"
+  mkdir -p "$HZ_LOCAL_DIR"
+  log "emulator, machines' network, registry and stack $HZ_STACK in $HZ_LOCAL_DIR"
+  hz_up "$HZ_LOCAL_DIR" "$managers" "$workers" >"$HZ_LOCAL_DIR/setup.log" 2>&1 || { tail -20 "$HZ_LOCAL_DIR/setup.log" >&2; hz_down; die "setup failed (log: $HZ_LOCAL_DIR/setup.log)"; }
+  echo "$EMULATOR_PID" >"$HZ_LOCAL_DIR/emulator.pid"
+  log "pulumi up --stack $HZ_STACK ($managers managers, $workers workers, through the real hcloud provider)"
+  hz_pulumi up --yes --skip-preview || die "pulumi up failed; run it again, or remove everything: bash scripts/local.sh --hetzner down"
+  log "Hetzner API emulator: $HZ_URL (token: $HZ_LOCAL_DIR/token)"
+  while read -r id name pub; do
+    log "  server $name (id $id): $pub, machine container $HZ_PREFIX-$id (docker exec -it $HZ_PREFIX-$id bash)"
+  done < <(hz_api servers | jq -r '.servers[] | "\(.id) \(.name) \(.public_net.ipv4.ip)"')
+  hz_api volumes | jq -r '.volumes[] | "  volume \(.name) (id \(.id), \(.size) GB) on server \(.server)"' | while read -r line; do log "$line"; done
+  pub="$(hz_api "servers?name=$HZ_STACK-manager-1" | jq -r '.servers[0].public_net.ipv4.ip')"
+  log "the edge: curl -k https://$pub/ (Traefik's default certificate: no ACME CA here)"
+  log "pulumi on it: export PULUMI_BACKEND_URL=file://$HZ_LOCAL_DIR/state PULUMI_CONFIG_PASSPHRASE=$HZ_PREFIX-lab; cd $HZ_LOCAL_DIR/project && pulumi --stack $HZ_STACK preview"
+  log "remove it: bash scripts/local.sh --hetzner down"
+}
+
+hz_local_down() {
+  local port
+  if [ ! -d "$HZ_LOCAL_DIR/state" ]; then
+    hz_down_objects
+    rm -rf "$HZ_LOCAL_DIR"
+    return 0
+  fi
+  HZ_WORK="$HZ_LOCAL_DIR" HZ_VOLUME_DIR="$HZ_LOCAL_DIR/volumes"
+  export HZ_VOLUME_DIR PULUMI_BACKEND_URL="file://$HZ_LOCAL_DIR/state" PULUMI_CONFIG_PASSPHRASE="$HZ_PREFIX-lab"
+  HZ_URL="$(hz_pulumi config get hcloud:endpoint 2>/dev/null)"
+  EMULATOR_PID="$(cat "$HZ_LOCAL_DIR/emulator.pid" 2>/dev/null || true)"
+  if [ -n "$HZ_URL" ] && ! { [ -n "$EMULATOR_PID" ] && kill -0 "$EMULATOR_PID" 2>/dev/null; }; then
+    # Gone (a reboot, a closed terminal): back on its state file and port, so destroy can reach it.
+    port="${HZ_URL#http://127.0.0.1:}"
+    EMULATOR_URL="$HZ_URL"
+    hz_emulator_start "${port%/v1}" || log "the emulator does not start again; removing the machines without destroy"
+  fi
+  log "pulumi destroy --stack $HZ_STACK"
+  hz_pulumi destroy --yes --skip-preview || log "destroy failed; removing the machines anyway (their state goes with them)"
+  hz_down
+  rm -rf "$HZ_LOCAL_DIR"
+}
