@@ -173,8 +173,11 @@ measure() {
   R[$impl.min_bad]=$(sample_stop "$P/samples-bad")
   R[$impl.up_bad]=$T
   check "$impl: bad image: pulumi up fails (${T}s)" test "$RC" != 0
-  R[$impl.bad_msg]="$(sed -E 's/\x1b\[[0-9;]*m//g' "$P/up-bad.log" | grep -m1 -oE '(service [^ ]+ failed|service rollback completed)[^"]{0,80}' || echo "(no rollback named)")"
-  check "$impl: bad image: the error names the service or the rollback: ${R[$impl.bad_msg]}" grep -qE "$SERVICE|svc-demo" "$P/up-bad.log"
+  # The error as `pulumi up` reports it (its Diagnostics): which resource, which Swarm service, what happened.
+  sed -E 's/\x1b\[[0-9;]*m//g' "$P/up-bad.log" | awk '/^Diagnostics:/ { d = 1 } d' >"$P/bad-diagnostics.txt"
+  R[$impl.bad_msg]="$(grep -m1 -oE '(service [a-z0-9_]+ failed|service rollback completed)[^;]{0,60}' "$P/bad-diagnostics.txt" || echo "(no rollback named)")"
+  R[$impl.bad_names]="$(grep -q "$SERVICE" "$P/bad-diagnostics.txt" && echo "yes ($SERVICE)" || echo "no (only the resource, svc-demo)")"
+  check "$impl: bad image: the error names the resource or the service: ${R[$impl.bad_msg]}" grep -qE "$SERVICE|svc-demo" "$P/bad-diagnostics.txt"
   R[$impl.bad_rolled]="$(second_image && echo "yes, Swarm state ${R[$impl.state_bad]} when the up returned" || echo "no: $(spec '{{.Spec.TaskTemplate.ContainerSpec.Image}}'), ${R[$impl.state_bad]}")"
   check "$impl: bad image: Swarm rolled back to the previous image" second_image
   check "$impl: bad image: never fewer than 2 healthy tasks (fewest ${R[$impl.min_bad]})" test "${R[$impl.min_bad]}" -ge 2
@@ -222,6 +225,8 @@ $(pulumi version), Docker provider plugin 5.1.0 (SDK @pulumi/docker $(jq -r .ver
 containers from the sandbox's machine image, Docker $(on_m1 docker version --format '{{.Server.Version}}' 2>/dev/null)). The demo service of components/demo-service.ts (2 replicas,
 healthcheck every 5 s, start-first, monitor 10 s, rollback on failure), as a \`SwarmStack\` and as a \`docker.Service\` with the same
 spec (bench/service-vs-stack/index.ts). Healthy tasks: desired running and running, sampled every second during the up.
+"Update state when the up returned": Swarm's UpdateStatus of the service read right after \`pulumi up\` exited (completed: the
+rolling update was over; updating: the up returned while Swarm was still rolling). Comparison and decision: docs/architecture.md.
 
 | | SwarmStack | docker.Service |
 |---|---|---|
@@ -240,6 +245,7 @@ $(row drift_label "drift: label added by hand")
 $(row restored "refresh + up restored")
 $(row up_bad "bad image: pulumi up until it fails (s)")
 $(row bad_msg "bad image: the error")
+$(row bad_names "bad image: the error names the Swarm service")
 $(row bad_rolled "bad image: Swarm rolled back")
 $(row min_bad "bad image: fewest healthy tasks")
 $(row bad_after "bad image: preview after the config is put back")
