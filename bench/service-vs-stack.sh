@@ -174,7 +174,7 @@ measure() {
   R[$impl.up_bad]=$T
   check "$impl: bad image: pulumi up fails (${T}s)" test "$RC" != 0
   # The error as `pulumi up` reports it (its Diagnostics): which resource, which Swarm service, what happened.
-  sed -E 's/\x1b\[[0-9;]*m//g' "$P/up-bad.log" | awk '/^Diagnostics:/ { d = 1 } d' >"$P/bad-diagnostics.txt"
+  sed -E 's/\x1b\[[0-9;]*m//g' "$P/up-bad.log" | awk '/^Diagnostics:/ { d = 1 } /^Outputs:/ { d = 0 } d' >"$P/bad-diagnostics.txt"
   R[$impl.bad_msg]="$(grep -m1 -oE '(service [a-z0-9_]+ failed|service rollback completed)[^;]{0,60}' "$P/bad-diagnostics.txt" || echo "(no rollback named)")"
   R[$impl.bad_names]="$(grep -q "$SERVICE" "$P/bad-diagnostics.txt" && echo "yes ($SERVICE)" || echo "no (only the resource, svc-demo)")"
   check "$impl: bad image: the error names the resource or the service: ${R[$impl.bad_msg]}" grep -qE "$SERVICE|svc-demo" "$P/bad-diagnostics.txt"
