@@ -12,7 +12,9 @@
 //   managers     "host port" per manager, in order: scaling the managers changes a file, not the provider
 // The paths in sshOpts start with ~ (ssh expands it), so the provider's configuration is the same on every
 // machine and in every checkout; `pulumi refresh` without --run-program on a machine that never ran the
-// program fails (the proxy names the missing file) rather than reading nothing.
+// program fails saying to run `pulumi refresh --run-program` (MISSING_SSH_FILES) rather than reading nothing.
+// Changing sshOpts updates the provider in place (no docker_* resource is replaced: pulumi-docker marks no
+// provider property ForcesProviderReplace, terraform-bridge v3.133.0 configDiffer).
 import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import { chmodSync, mkdirSync, writeFileSync } from "fs";
@@ -34,10 +36,19 @@ export function dockerSshDir(project = pulumi.getProject(), stack = pulumi.getSt
   return { forSsh: `~/${rel}`, local: path.join(process.env.MBIO_DOCKER_SSH_HOME || os.homedir(), rel) };
 }
 
-/** ssh's arguments: every credential and pin is a file in DIR. */
+/** What to run on a machine where the program never wrote DIR (a bare `pulumi refresh` there fails with it); no ' (it sits in a '…' word). */
+export const MISSING_SSH_FILES =
+  "the SSH files of the Docker provider are written by the program and this machine has none: run pulumi refresh --run-program (or pulumi preview) on it first (docs/operations.md)";
+
+/**
+ * ssh's arguments: every credential and pin is a file in DIR. The ProxyCommand checks that the proxy script is
+ * there before running it: a `pulumi refresh` (which does not run the program) on a machine that never ran it
+ * fails saying what to run instead of "No such file or directory" (tests/real/swarm-drift.sh).
+ */
 export function dockerSshOpts(dir: string): string[] {
+  const proxy = `[ -r "$0/docker-ssh-proxy.sh" ] || { echo "docker-ssh-proxy: $0: ${MISSING_SSH_FILES}" >&2; exit 2; }; exec bash "$0/docker-ssh-proxy.sh" "$0"`;
   return [
-    "-o", `ProxyCommand=bash ${dir}/docker-ssh-proxy.sh ${dir}`,
+    "-o", `ProxyCommand=bash -c '${proxy}' ${dir}`,
     "-o", `UserKnownHostsFile=${dir}/known_hosts`,
     "-o", "StrictHostKeyChecking=yes",
     "-o", "BatchMode=yes",

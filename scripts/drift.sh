@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Drift check for operators and the scheduled pipeline: for each stack, asks the live systems (Hetzner, the
-# Swarm over SSH) what they hold now — `pulumi refresh --preview-only`, which changes neither the state nor
+# Swarm over SSH) what they hold now — `pulumi refresh --run-program --preview-only`, which changes neither the state nor
 # anything live — and names each drifted object and field. Then `pulumi preview --expect-no-changes`: the
 # code against the state.
 #
@@ -21,7 +21,9 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 for stack in "$@"; do
   log "drift check of stack $stack"
-  (cd "$MBIO_ROOT" && pulumi --non-interactive refresh --stack "$stack" --preview-only --diff) >"$work/refresh.txt" 2>"$work/refresh.err"
+  # --run-program: the program writes the Docker provider's SSH files (components/swarm-docker.ts), which a
+  # fresh CI job or another machine does not have; a plain refresh there fails saying so.
+  (cd "$MBIO_ROOT" && pulumi --non-interactive refresh --run-program --stack "$stack" --preview-only --diff) >"$work/refresh.txt" 2>"$work/refresh.err"
   rc=$?
   node "$MBIO_ROOT/scripts/lib/drift-report.js" "$stack" <"$work/refresh.txt"
   report=$?

@@ -10,7 +10,8 @@
 # The Docker provider's objects: the state holds no secret value (tests/real/lib/secret-leak.sh's scan); a
 # config changed while the first listed manager is down is applied through the next one; a refresh while
 # no manager is reachable fails and keeps the secret in state (docker.Secret's read drops it on any
-# inspect error: docs/security.md).
+# inspect error: docs/security.md); on a machine without the provider's SSH files a plain refresh fails
+# saying to run `pulumi refresh --run-program`, which works.
 # Then the failure paths: a bad image makes `pulumi up` fail naming the service, and Swarm rolled it back
 # (stack-deploy.sh reads UpdateStatus); a Swarm re-initialised by hand is reported by refresh; a node removed
 # by hand is joined again by refresh + up; destroy fails loudly on a network it could not remove.
@@ -131,6 +132,14 @@ secret_in_state() { lab stack export | jq -e --arg u "$secret_urn" '.deployment.
 check "unreachable managers: the secret is still in state" secret_in_state
 on_m1 systemctl start ssh >/dev/null 2>&1
 check "managers back: refresh reports no changes" to "$work/back.log" lab refresh --preview-only --expect-no-changes
+
+# A machine that never ran the program (the Docker provider's SSH files are written by it): a plain refresh,
+# which does not run the program, fails saying what to run; with --run-program it works (scripts/drift.sh).
+mv "$ssh_dir" "$work/ssh-dir-moved"
+no_files_refresh() { ! lab refresh --preview-only >"$work/no-files.log" 2>&1; }
+check "no Docker SSH files on this machine: pulumi refresh fails" no_files_refresh
+check "no Docker SSH files: the error says to run pulumi refresh --run-program" grep -q "run pulumi refresh --run-program" "$work/no-files.log"
+check "no Docker SSH files: pulumi refresh --run-program writes them and reports no changes" to "$work/run-program.log" lab refresh --run-program --preview-only --expect-no-changes
 
 # A bad image: the old tasks keep running == replicas, so only UpdateStatus tells that the update failed.
 lab config set lab:image lab/worker:missing >/dev/null

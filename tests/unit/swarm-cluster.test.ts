@@ -1,5 +1,8 @@
+import { spawnSync } from "child_process";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
+import { dockerSshOpts, MISSING_SSH_FILES } from "../../components/swarm-docker";
 import { diffJoin, type JoinInputs, type JoinOutputs } from "../../components/dynamic-providers/join";
 import { asSecret, byType, deployableConfig, MockResource, mockId, runProgram, TEST_HOST_KEY, TEST_SSH_KEY } from "./support/harness";
 
@@ -192,6 +195,22 @@ describe("SwarmCluster on Hetzner", () => {
     expect(diffJoin(olds, plainInputs(after, "worker-1") as unknown as JoinInputs)).toMatchObject({ changes: false, replaces: [] });
   });
 
+  test("the Docker provider's ProxyCommand, run by a shell as ssh runs it, says what to run when the program never wrote its files here", () => {
+    const dir = path.join(os.tmpdir(), `mbio-no-docker-ssh-${process.pid}`);
+    const proxyCommand = dockerSshOpts(dir).find((o) => o.startsWith("ProxyCommand="))!.slice("ProxyCommand=".length);
+    const missing = spawnSync("sh", ["-c", `exec ${proxyCommand}`], { encoding: "utf8" });
+    expect([missing.status, missing.stderr.trim()]).toEqual([2, `docker-ssh-proxy: ${dir}: ${MISSING_SSH_FILES}`]);
+    // With the files there it runs the proxy script with the directory (a stand-in script here).
+    fs.mkdirSync(dir, { recursive: true });
+    try {
+      fs.writeFileSync(path.join(dir, "docker-ssh-proxy.sh"), 'echo "proxy for $1"\n');
+      const found = spawnSync("sh", ["-c", `exec ${proxyCommand}`], { encoding: "utf8" });
+      expect([found.status, found.stdout.trim()]).toEqual([0, `proxy for ${dir}`]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test("every stack deploy goes through every manager (first manager first); swarm objects run on the first manager", async () => {
     const run = await runProgram("staging", deployableConfig("staging"));
     const stacks = byType(run, "pulumi-nodejs:dynamic/swarm:Stack");
@@ -206,7 +225,9 @@ describe("SwarmCluster on Hetzner", () => {
     expect(byType(run, "docker:index/secret:Secret").length).toBeGreaterThan(0);
     const docker = byType(run, "pulumi:providers:docker");
     expect(docker.map((p) => p.name)).toEqual(["staging-swarm-docker"]);
-    expect(JSON.stringify(docker[0].inputs.sshOpts)).toMatch(/ProxyCommand=bash ~\/\.cache\/mbio-cloud\/docker-ssh\/[^ ]+-staging\/docker-ssh-proxy\.sh/);
+    // The provider's inputs hold sshOpts as a JSON array (a string).
+    const sshOpts = JSON.parse(String(docker[0].inputs.sshOpts)) as string[];
+    expect(sshOpts.find((o) => o.startsWith("ProxyCommand="))).toMatch(/^ProxyCommand=bash -c '[^']+' ~\/\.cache\/mbio-cloud\/docker-ssh\/[^ ]+-staging$/);
     const base = path.join(process.env.MBIO_DOCKER_SSH_HOME!, ".cache/mbio-cloud/docker-ssh");
     const dir = fs.readdirSync(base).find((d) => d.endsWith("-staging"))!;
     const managers = fs.readFileSync(path.join(base, dir, "managers"), "utf8").trim().split("\n").map((l) => l.split(" ")[0]);

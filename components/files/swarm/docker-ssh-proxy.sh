@@ -10,7 +10,7 @@
 set -uo pipefail
 dir="${1:?usage: docker-ssh-proxy.sh DIR}"
 for f in managers known_hosts key; do
-  [ -r "$dir/$f" ] || { echo "docker-ssh-proxy: $dir/$f is missing: run pulumi preview (or refresh --run-program) on this machine first" >&2; exit 2; }
+  [ -r "$dir/$f" ] || { echo "docker-ssh-proxy: $dir/$f is missing: run pulumi refresh --run-program (or pulumi preview) on this machine first (docs/operations.md)" >&2; exit 2; }
 done
 # Read first: the relay below must get ssh's stdin, not this file's.
 mapfile -t managers <"$dir/managers"
