@@ -23,9 +23,16 @@ command -v go >/dev/null || die "$name: Go is needed to build $module@$version (
 key="$version"
 [ -z "$patch" ] || key="$version-$(sha256sum <"$patch" | cut -c1-8)"
 out="$MBIO_CACHE/go-bin/$name-$key"
+# Tests running side by side (scripts/test.sh's lanes) ask for the same binary on an empty cache: one builds,
+# the others wait for it instead of building it again beside it (a cold run built Traefik twice at once).
+mkdir -p "$MBIO_CACHE/go-bin"
+exec 9>"$MBIO_CACHE/go-bin/.$name-$key.lock"
+if [ ! -x "$out/$name" ] && ! flock -n 9; then
+  log "$name $version: another build of it is running; waiting for it (lock $MBIO_CACHE/go-bin/.$name-$key.lock)"
+  flock 9
+fi
 if [ ! -x "$out/$name" ]; then
   log "building $name $version from $module (Go module proxy; cached in $out)"
-  mkdir -p "$MBIO_CACHE/go-bin"
   src="$(GOFLAGS=-mod=mod go mod download -json "$module@$version" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
   [ -d "$src" ] || die "$name: go mod download $module@$version gave no source directory"
   work="$(mktemp -d "$MBIO_CACHE/go-bin/$name-build.XXXXXX")"
@@ -38,5 +45,10 @@ if [ ! -x "$out/$name" ]; then
   mv "$work/$name.out" "$out/$name.tmp"
   mv "$out/$name.tmp" "$out/$name"
 fi
+# Copied under the lock and renamed into place: a test's image build beside this one never reads a half copy.
 mkdir -p "$(dirname "$dest")"
-cmp -s "$out/$name" "$dest" 2>/dev/null || cp "$out/$name" "$dest"
+if ! cmp -s "$out/$name" "$dest" 2>/dev/null; then
+  cp "$out/$name" "$dest.tmp.$$"
+  mv -f "$dest.tmp.$$" "$dest"
+fi
+exec 9>&-

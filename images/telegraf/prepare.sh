@@ -11,7 +11,20 @@ version="$(cut -d- -f1 "$here/VERSION")"
 out="$MBIO_CACHE/telegraf/$version"
 # The plugin set: what components/tig-monitoring.ts configures, nothing else (custom builds link only these).
 tags="custom,inputs.cpu,inputs.mem,inputs.disk,inputs.diskio,inputs.net,inputs.system,inputs.internal,inputs.docker,inputs.prometheus,inputs.x509_cert,outputs.influxdb,outputs.health"
-install_copy() { mkdir -p "$here/bin" && cp "$out/telegraf" "$here/bin/telegraf" && echo "$out/telegraf"; }
+# Copied and renamed into place: an image build beside this one never reads a half copy.
+install_copy() {
+  mkdir -p "$here/bin"
+  cmp -s "$out/telegraf" "$here/bin/telegraf" 2>/dev/null || { cp "$out/telegraf" "$here/bin/telegraf.tmp.$$" && mv -f "$here/bin/telegraf.tmp.$$" "$here/bin/telegraf"; }
+  echo "$out/telegraf"
+}
+# Tests side by side (scripts/test.sh's lanes) and the run's early warm-up ask for it together on an empty
+# cache: one builds, the others wait (images/lib/go-binary.sh does the same).
+mkdir -p "$MBIO_CACHE/telegraf"
+exec 9>"$MBIO_CACHE/telegraf/.$version.lock"
+if ! { [ -x "$out/telegraf" ] && [ "$(cat "$out/tags" 2>/dev/null)" = "$tags" ]; } && ! flock -n 9; then
+  log "telegraf v$version: another build of it is running; waiting for it"
+  flock 9
+fi
 if [ -x "$out/telegraf" ] && [ "$(cat "$out/tags" 2>/dev/null)" = "$tags" ]; then install_copy; exit 0; fi
 command -v go >/dev/null || export PATH="/usr/local/go/bin:$PATH"
 log "building telegraf v$version (slim: $tags) into $out"

@@ -7,11 +7,15 @@
 #                         identical (twice: in place over the restored volume too) → each missing prerequisite
 #                         named (wrong password, unreachable repository, no SSH, not a manager, the leader, no
 #                         agent on a worker)
-#   restore_tool_raft     raft backup the way Docker documents it (engine stopped on a Reachable manager) → the
-#                         Swarm restored from it on a fresh machine (--force-new-cluster): nodes, services,
-#                         configs and secrets as before → no backup stack named. Destructive: runs last, before
-#                         the stack is destroyed.
-# The caller (e2e.sh) has sourced scripts/lib/local-stack.sh and tests/real/lib/check.sh and set work.
+#   restore_tool_raft quick|full
+#                         raft backup the way Docker documents it (engine stopped on a Reachable manager, back
+#                         to Reachable, quorum intact) → no backup stack named. `full` (the nightly
+#                         tests/nightly/swarm-restore.sh: minutes, and a machine more) also a second backup
+#                         (idempotent) and the Swarm restored from it on a fresh machine (--force-new-cluster):
+#                         nodes, services, configs and secrets as before. Destructive: runs last, before the
+#                         stack is destroyed.
+# The caller (e2e.sh, swarm-restore.sh) has sourced scripts/lib/local-stack.sh and tests/real/lib/check.sh and
+# set work.
 : "${work:?set work (a scratch directory) before sourcing tests/real/lib/restore-tool.sh}"
 
 rt_tool() { "$MBIO_ROOT/tools/mbio-restore" --identity "$SSH_KEY" "$@"; }
@@ -74,32 +78,39 @@ restore_tool_volumes() {
 }
 
 restore_tool_raft() {
+  local full="${1:?quick or full}" fresh fences
   L="$(leader_index)"
   R=1
   [ "$R" != "$L" ] || R=2
   echo "    leader mbio-sandbox-$L, raft backups from mbio-sandbox-$R"
-  printf '\n[e2e: restore-tool] raft: backup as Docker documents it, restore on a fresh machine\n'
+  printf '\n[%s: restore-tool] raft: backup as Docker documents it%s\n' "$TEST_NAME" "$([ "$full" = full ] && echo ', restore on a fresh machine')"
   t=$SECONDS
   must "swarm-backup on the Reachable manager mbio-sandbox-$R" rt_tool --stack local --ssh "root@$(machine_ip "$R")" swarm-backup
   raft_backup_s=$((SECONDS - t))
   managers_up() { [ "$(rt_on "$L" "docker node ls --format '{{.Status}} {{.ManagerStatus}}'" | grep -cE '^Ready (Leader|Reachable)$')" = 3 ]; }
   check "mbio-sandbox-$R is a Reachable manager again, quorum intact" managers_up
-  must "second swarm-backup (idempotent)" rt_tool --stack local --ssh "root@$(machine_ip "$R")" swarm-backup
-  swarm_objects "$L" >"$work/objects-before"
-  must "a fresh machine mbio-sandbox-5 (Docker, not in a Swarm)" env SANDBOX_S3_ENDPOINT="$(bash "$MBIO_ROOT/sandbox/s3.sh" endpoint)" bash "$MBIO_ROOT/sandbox/up.sh" 5
-  # The old managers are lost in a disaster; here they run, so the fresh machine must not reach them.
-  rt_on 5 "for i in 1 2 3 4; do iptables -I OUTPUT -d 172.30.0.1\$i -p tcp --dport 2377 -j REJECT; done"
-  check "restore without --advertise-addr names the foreign address" fails_with "pass --advertise-addr" env MBIO_KNOWN_HOSTS="$STATE_DIR/known_hosts" "$MBIO_ROOT/tools/mbio-restore" --identity "$SSH_KEY" --stack local --ssh "root@$(machine_ip 5)" swarm-restore
-  t=$SECONDS
-  must "swarm-restore on mbio-sandbox-5 (--force-new-cluster)" env MBIO_KNOWN_HOSTS="$STATE_DIR/known_hosts" "$MBIO_ROOT/tools/mbio-restore" --identity "$SSH_KEY" --stack local --ssh "root@$(machine_ip 5)" swarm-restore --advertise-addr "$(machine_ip 5)"
-  raft_restore_s=$((SECONDS - t))
-  swarm_objects 5 >"$work/objects-after"
-  check "nodes, services, configs and secrets of the restored Swarm as backed up" cmp -s "$work/objects-before" "$work/objects-after"
-  check "mbio-sandbox-5 leads the restored Swarm" test "$(rt_on 5 "docker node ls --filter role=manager --format '{{.Self}} {{.ManagerStatus}}' | grep '^true'")" = "true Leader"
-  check "second swarm-restore: nothing to do" bash -c "MBIO_KNOWN_HOSTS='$STATE_DIR/known_hosts' '$MBIO_ROOT/tools/mbio-restore' --identity '$SSH_KEY' --stack local --ssh root@$(machine_ip 5) swarm-restore --advertise-addr $(machine_ip 5) 2>&1 | grep -q 'nothing to do'"
-  check "swarm-restore refuses a machine already in another Swarm" fails_with "already in a Swarm" rt_tool --stack local --ssh "root@$(machine_ip 3)" swarm-restore --advertise-addr "$(machine_ip 3)"
+  if [ "$full" = full ]; then
+    must "second swarm-backup (idempotent)" rt_tool --stack local --ssh "root@$(machine_ip "$R")" swarm-backup
+    swarm_objects "$L" >"$work/objects-before"
+    # The machine after the stack's last one: a sandbox machine with Docker, in no Swarm.
+    fresh=$(($(existing_machine_indexes | tail -n1) + 1))
+    must "a fresh machine mbio-sandbox-$fresh (Docker, not in a Swarm)" env SANDBOX_S3_ENDPOINT="$(bash "$MBIO_ROOT/sandbox/s3.sh" endpoint)" bash "$MBIO_ROOT/sandbox/up.sh" "$fresh"
+    # The old managers are lost in a disaster; here they run, so the fresh machine must not reach them.
+    fences="$(for i in $(seq 1 $((fresh - 1))); do printf 'iptables -I OUTPUT -d %s -p tcp --dport 2377 -j REJECT; ' "$(machine_ip "$i")"; done)"
+    rt_on "$fresh" "$fences"
+    check "restore without --advertise-addr names the foreign address" fails_with "pass --advertise-addr" env MBIO_KNOWN_HOSTS="$STATE_DIR/known_hosts" "$MBIO_ROOT/tools/mbio-restore" --identity "$SSH_KEY" --stack local --ssh "root@$(machine_ip "$fresh")" swarm-restore
+    t=$SECONDS
+    must "swarm-restore on mbio-sandbox-$fresh (--force-new-cluster)" env MBIO_KNOWN_HOSTS="$STATE_DIR/known_hosts" "$MBIO_ROOT/tools/mbio-restore" --identity "$SSH_KEY" --stack local --ssh "root@$(machine_ip "$fresh")" swarm-restore --advertise-addr "$(machine_ip "$fresh")"
+    raft_restore_s=$((SECONDS - t))
+    swarm_objects "$fresh" >"$work/objects-after"
+    check "nodes, services, configs and secrets of the restored Swarm as backed up" cmp -s "$work/objects-before" "$work/objects-after"
+    check "mbio-sandbox-$fresh leads the restored Swarm" test "$(rt_on "$fresh" "docker node ls --filter role=manager --format '{{.Self}} {{.ManagerStatus}}' | grep '^true'")" = "true Leader"
+    check "second swarm-restore: nothing to do" bash -c "MBIO_KNOWN_HOSTS='$STATE_DIR/known_hosts' '$MBIO_ROOT/tools/mbio-restore' --identity '$SSH_KEY' --stack local --ssh root@$(machine_ip "$fresh") swarm-restore --advertise-addr $(machine_ip "$fresh") 2>&1 | grep -q 'nothing to do'"
+    check "swarm-restore refuses a machine already in another Swarm" fails_with "already in a Swarm" rt_tool --stack local --ssh "root@$(machine_ip 3)" swarm-restore --advertise-addr "$(machine_ip 3)"
+    printf '\n  figures: raft backup %s s; raft restore %s s\n' "$raft_backup_s" "$raft_restore_s"
+  else
+    printf '  figures: volume restore %s s (8 MB, 52 files); raft backup %s s (its restore: tests/nightly/swarm-restore.sh)\n' "${restore_s:-?}" "$raft_backup_s"
+  fi
   rt_on "$L" "docker stack rm backup && for i in \$(seq 1 30); do [ -z \"\$(docker ps -q --filter label=com.docker.swarm.service.name=backup_agent)\" ] && break; sleep 1; done" >/dev/null 2>&1
   check "no backup stack" fails_with "has no backup stack" rt_tool --stack local --ssh "root@$(machine_ip "$L")" snapshots
-
-  printf '\n  figures: volume restore %s s (8 MB, 52 files); raft backup %s s; raft restore %s s\n' "$restore_s" "$raft_backup_s" "$raft_restore_s"
 }
