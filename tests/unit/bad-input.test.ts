@@ -1,7 +1,10 @@
 // Bad input everywhere an operator types: each malformed stack-file value stops the real program (index.ts
 // under mocks) before any resource exists, with a message that names the stack file, the key and what is
 // allowed. One row per value: the key as the operator wrote it, the bad value, what the message must say.
-import { deployableConfig, runProgram } from "./support/harness";
+// Every row goes through loadConfig() reading the Pulumi runtime's config, the program's first statement; a
+// few rows run the whole program too (a render loads the program and every provider SDK afresh: seconds each,
+// minutes for the table), proving that a ConfigError stops it with the list before any resource.
+import { configError, deployableConfig, runProgram } from "./support/harness";
 
 type Raw = Record<string, unknown>;
 const K = (k: string) => `mbio-cloud:${k}`;
@@ -94,18 +97,28 @@ describe("bad input: each malformed stack-file value stops the program, names fi
     expect(rows.length).toBeGreaterThanOrEqual(30);
   });
 
-  test.each(rows)("%s (mbio-cloud:%s)", async (_what, key, value, expected) => {
-    const run = await runProgram("staging", staging(key, value));
-    expect(run.error?.message).toMatch(/^invalid configuration in Pulumi\.staging\.yaml \(\d+ problem\(s\), listed above\)$/);
-    expect(run.resources).toEqual([]);
-    // The key as the message shows it: array indexes in brackets (adminCidrs[0]).
-    const shown = `mbio-cloud:${key.replace(/\.(\d+)(?=\.|$)/g, "[$1]")}`;
-    const problems = (run.error?.cause as { problems?: string[] } | undefined)?.problems ?? [];
-    // The operator sees the same list on stderr.
-    expect(run.consoleErrors.join("\n")).toContain(problems[0]);
-    const line = problems.find((l) => l.startsWith(`Pulumi.staging.yaml: ${shown} `));
-    expect([key, line]).toEqual([key, expect.stringMatching(expected)]);
+  // The key as the message shows it: array indexes in brackets (adminCidrs[0]).
+  const lineFor = (problems: string[], key: string) => problems.find((l) => l.startsWith(`Pulumi.staging.yaml: mbio-cloud:${key.replace(/\.(\d+)(?=\.|$)/g, "[$1]")} `));
+
+  test.each(rows)("%s (mbio-cloud:%s)", (_what, key, value, expected) => {
+    const { stackFile, problems } = configError("staging", staging(key, value));
+    expect(stackFile).toBe("Pulumi.staging.yaml");
+    expect([key, lineFor(problems, key)]).toEqual([key, expect.stringMatching(expected)]);
   });
+
+  // The whole program: one row of each kind (type, range, CIDR, image pin, schedule).
+  test.each(rows.filter(([what]) => ["managers as a string", "even manager count", "SSH open to the world", "image tag latest", "backup schedule with hour 25"].includes(what)))(
+    "the program stops on it before any resource: %s",
+    async (_what, key, value, expected) => {
+      const run = await runProgram("staging", staging(key, value));
+      expect(run.error?.message).toMatch(/^invalid configuration in Pulumi\.staging\.yaml \(\d+ problem\(s\), listed above\)$/);
+      expect(run.resources).toEqual([]);
+      const problems = (run.error?.cause as { problems?: string[] } | undefined)?.problems ?? [];
+      // The operator sees the same list on stderr.
+      expect(run.consoleErrors.join("\n")).toContain(problems[0]);
+      expect([key, lineFor(problems, key)]).toEqual([key, expect.stringMatching(expected)]);
+    },
+  );
 });
 
 describe("hcloud:endpoint (another Hetzner Cloud API: the emulator)", () => {

@@ -10,7 +10,7 @@ import { dnsRecordNames } from "../../components/dns";
 import { edgeCompose, edgeHosts, traefikStaticConfig } from "../../components/edge";
 import { apr1, htpasswdLine } from "../../components/htpasswd";
 import { contentName } from "../../components/service-conventions";
-import { asSecret, byType, deployableConfig, ProgramRun, runProgram, TEST_HOST_KEY, TEST_SECRETS, TEST_ZONE_ID } from "./support/harness";
+import { asSecret, byType, configError, deployableConfig, ProgramRun, runProgram, TEST_HOST_KEY, TEST_SECRETS, TEST_ZONE_ID } from "./support/harness";
 
 const ENVIRONMENTS = ["development", "staging", "production"] as const;
 const PINNED = /^[a-z0-9.-]+(:\d+)?(\/[a-z0-9._-]+)*:(?!latest@)[A-Za-z0-9._-]+@sha256:[a-f0-9]{64}$/;
@@ -296,12 +296,9 @@ describe("the builders", () => {
 });
 
 describe("bad input stops before anything is created, naming file and key", () => {
-  const problems = async (env: string, config: Record<string, unknown>, secrets: Record<string, string> = TEST_SECRETS) => {
-    const run = await runProgram(env, config, secrets);
-    expect(run.error).toBeDefined();
-    expect(run.resources).toEqual([]);
-    return run.consoleErrors.join("\n");
-  };
+  // The program's config step (tests/unit/bad-input.test.ts proves a ConfigError stops the whole program
+  // before any resource, printing this message).
+  const problems = async (env: string, config: Record<string, unknown>, secrets: Record<string, string> = TEST_SECRETS) => configError(env, config, secrets).message;
 
   test("bad domain", async () => {
     expect(await problems("staging", { ...deployableConfig("staging"), "mbio-cloud:domain": "mbio sphere!com" })).toContain("Pulumi.staging.yaml: mbio-cloud:domain is mbio sphere!com — must be a DNS domain such as mbiosphere.com");

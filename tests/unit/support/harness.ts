@@ -5,7 +5,9 @@ import * as path from "path";
 import { execFileSync } from "child_process";
 import * as os from "os";
 import { parse } from "yaml";
+import * as pulumi from "@pulumi/pulumi";
 import { generateHostKey } from "../../../components/dynamic-providers/host-keys";
+import { ConfigError, loadConfig } from "../../../components/config/load";
 
 export const REPO = path.resolve(__dirname, "../../..");
 // The Docker provider's ssh files (components/swarm-docker.ts) go to a scratch directory, not ~/.cache.
@@ -174,6 +176,34 @@ function deepFreeze<T>(v: T): T {
   return v;
 }
 
+/** The config as the Pulumi runtime holds it (what `pulumi up` hands the program): namespaced keys, JSON values, the secrets. */
+export function runtimeConfig(config: Record<string, unknown>, secrets: Record<string, string> = TEST_SECRETS): Record<string, string> {
+  const all: Record<string, string> = {};
+  for (const [k, v] of Object.entries(config)) {
+    const key = k.includes(":") ? k : `mbio-cloud:${k}`;
+    all[key] = typeof v === "string" ? v : JSON.stringify(v);
+  }
+  return Object.assign(all, secrets);
+}
+
+/**
+ * The program's first step alone: loadConfig() reading `config` from the Pulumi runtime, as index.ts does before
+ * it creates anything. Returns the ConfigError it raised (the list index.ts prints), or fails the test. For
+ * tables of bad values: a whole-program render (runProgram) loads the program and every provider SDK afresh,
+ * seconds each; tests/unit/bad-input.test.ts renders a few of them whole to prove the program stops on it.
+ */
+export function configError(stack: string, config: Record<string, unknown>, secrets: Record<string, string> = TEST_SECRETS): ConfigError {
+  pulumi.runtime.setMocks({ newResource: () => ({ id: undefined, state: {} }), call: (a) => a.inputs }, "mbio-cloud", stack, false);
+  pulumi.runtime.setAllConfig(runtimeConfig(config, secrets), Object.keys(secrets));
+  try {
+    loadConfig();
+  } catch (e) {
+    if (e instanceof ConfigError) return e;
+    throw e;
+  }
+  throw new Error(`loadConfig accepted the ${stack} config: a ConfigError was expected`);
+}
+
 const runs = new Map<string, Promise<ProgramRun>>();
 /**
  * Runs the program for `stack` with `config` (keys without namespace are put under mbio-cloud:), plus
@@ -197,12 +227,7 @@ async function renderProgram(stack: string, config: Record<string, unknown>, sec
   const ignoreChanges = new Map<string, string[]>();
   const dependencies = new Map<string, string[]>();
   const parents = new Map<string, string>();
-  const all: Record<string, string> = {};
-  for (const [k, v] of Object.entries(config)) {
-    const key = k.includes(":") ? k : `mbio-cloud:${k}`;
-    all[key] = typeof v === "string" ? v : JSON.stringify(v);
-  }
-  Object.assign(all, secrets);
+  const all = runtimeConfig(config, secrets);
 
   let program: Record<string, unknown> = {};
   let error: Error | undefined;
