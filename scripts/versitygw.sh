@@ -21,6 +21,15 @@ VGW_HEALTH="/health"
 
 build() {
   if [ -x "$VGW_BIN" ]; then echo "$VGW_BIN"; return 0; fi
+  # The sandbox's S3 server, backup-drill and the test run's warm-up ask for it together on an empty cache: one
+  # builds, the others wait for it (images/lib/go-binary.sh does the same).
+  mkdir -p "$MBIO_CACHE/versitygw"
+  exec 8>"$MBIO_CACHE/versitygw/.$VGW_VERSION.lock"
+  if ! flock -n 8; then
+    log "versitygw $VGW_VERSION: another build of it is running; waiting for it"
+    flock 8
+  fi
+  if [ -x "$VGW_BIN" ]; then exec 8>&-; echo "$VGW_BIN"; return 0; fi
   command -v go >/dev/null || ensure_apt_packages golang-go
   log "building versitygw $VGW_VERSION ($VGW_MODULE/cmd/versitygw) from the Go module proxy into $VGW_DIR"
   local start src tmp
@@ -38,7 +47,7 @@ build() {
   # -x would flood the log; a heartbeat shows the build is alive.
   ( while sleep 30; do log "  still building versitygw $VGW_VERSION ($(( $(date +%s) - start )) s)"; done ) &
   local beat=$!
-  if ! GOBIN="$tmp" GOFLAGS=-buildvcs=false GOTOOLCHAIN=auto CGO_ENABLED=0 nice -n 10 go install -trimpath \
+  if ! GOBIN="$tmp" GOFLAGS=-buildvcs=false GOTOOLCHAIN=auto CGO_ENABLED=0 go install -trimpath \
       -ldflags "-s -w -X main.Version=$VGW_VERSION" "$VGW_MODULE/cmd/versitygw@$VGW_VERSION"; then
     kill "$beat" 2>/dev/null || true
     rm -rf "$tmp"
@@ -50,6 +59,7 @@ build() {
   mv "$tmp/versitygw" "$VGW_BIN.partial" && mv "$VGW_BIN.partial" "$VGW_BIN"
   rm -rf "$tmp"
   log "versitygw $VGW_VERSION built in $(( $(date +%s) - start )) s: $VGW_BIN"
+  exec 8>&-
   echo "$VGW_BIN"
 }
 

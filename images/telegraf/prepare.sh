@@ -31,7 +31,8 @@ log "building telegraf v$version (slim: $tags) into $out"
 src="$(go mod download -json "github.com/influxdata/telegraf@v$version" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
 [ -d "$src" ] || die "telegraf v$version not found on the Go module proxy"
 mkdir -p "$out"
-(cd "$src" && CGO_ENABLED=0 nice -n 10 go build -trimpath -tags "$tags" \
+# Normal priority: tests wait for it (images/lib/go-binary.sh says why).
+(cd "$src" && CGO_ENABLED=0 go build -trimpath -tags "$tags" \
   -ldflags "-s -w -X github.com/influxdata/telegraf/internal.Version=$version" -o "$out/telegraf.tmp" ./cmd/telegraf)
 mv "$out/telegraf.tmp" "$out/telegraf"
 printf '%s' "$tags" >"$out/tags"

@@ -82,8 +82,10 @@ ensure_docker() {
   else
     # shellcheck disable=SC2016 # expanded by the inner shell
     # Only stdio is passed on: a daemon that inherited a caller's lock file descriptor (flock) would hold the
-    # lock for as long as it runs.
-    as_root bash -c 'for fd in /proc/$$/fd/*; do fd=${fd##*/}; [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null; done; nohup dockerd </dev/null >>/var/log/dockerd.log 2>&1 &'
+    # lock for as long as it runs. In a session of its own (setsid): Ctrl-C on, or the end of, the test run
+    # that started it signals the run's process group, and dockerd shuts down on SIGINT/SIGTERM (measured: a
+    # stopped test run took the engine and every sandbox machine down with it).
+    as_root bash -c 'for fd in /proc/$$/fd/*; do fd=${fd##*/}; [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null; done; setsid nohup dockerd </dev/null >>/var/log/dockerd.log 2>&1 &'
   fi
   for _ in $(seq 1 60); do
     docker info >/dev/null 2>&1 && return 0
