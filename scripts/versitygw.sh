@@ -21,15 +21,9 @@ VGW_HEALTH="/health"
 
 build() {
   if [ -x "$VGW_BIN" ]; then echo "$VGW_BIN"; return 0; fi
-  # The sandbox's S3 server, backup-drill and the test run's warm-up ask for it together on an empty cache: one
-  # builds, the others wait for it (images/lib/go-binary.sh does the same).
-  mkdir -p "$MBIO_CACHE/versitygw"
-  exec 8>"$MBIO_CACHE/versitygw/.$VGW_VERSION.lock"
-  if ! flock -n 8; then
-    log "versitygw $VGW_VERSION: another build of it is running; waiting for it"
-    flock 8
-  fi
-  if [ -x "$VGW_BIN" ]; then exec 8>&-; echo "$VGW_BIN"; return 0; fi
+  # The sandbox's S3 server, backup-drill and the test run's warm-up ask for it together on an empty cache.
+  build_lock "$MBIO_CACHE/versitygw/.$VGW_VERSION.lock" "versitygw $VGW_VERSION"
+  if [ -x "$VGW_BIN" ]; then exec 9>&-; echo "$VGW_BIN"; return 0; fi
   command -v go >/dev/null || ensure_apt_packages golang-go
   log "building versitygw $VGW_VERSION ($VGW_MODULE/cmd/versitygw) from the Go module proxy into $VGW_DIR"
   local start src tmp
@@ -59,7 +53,7 @@ build() {
   mv "$tmp/versitygw" "$VGW_BIN.partial" && mv "$VGW_BIN.partial" "$VGW_BIN"
   rm -rf "$tmp"
   log "versitygw $VGW_VERSION built in $(( $(date +%s) - start )) s: $VGW_BIN"
-  exec 8>&-
+  exec 9>&-
   echo "$VGW_BIN"
 }
 

@@ -24,16 +24,11 @@ command -v go >/dev/null || die "$name: Go is needed to build $module@$version (
 key="$version"
 [ -z "$patch" ] || key="$version-$(sha256sum <"$patch" | cut -c1-8)"
 out="$MBIO_CACHE/go-bin/$name-$key"
-# Tests running side by side (scripts/test.sh's lanes) ask for the same binary on an empty cache: one builds,
-# the others wait for it instead of building it again beside it (a cold run built Traefik twice at once).
-mkdir -p "$MBIO_CACHE/go-bin"
-exec 9>"$MBIO_CACHE/go-bin/.$name-$key.lock"
-if [ ! -x "$out/$name" ] && ! flock -n 9; then
-  log "$name $version: another build of it is running; waiting for it (lock $MBIO_CACHE/go-bin/.$name-$key.lock)"
-  flock 9
-fi
+# One build at a time per binary (a cold run built Traefik three times at once), the copy below included.
+build_lock "$MBIO_CACHE/go-bin/.$name-$key.lock" "$name $version"
 if [ ! -x "$out/$name" ]; then
   log "building $name $version from $module (Go module proxy; cached in $out)"
+  mkdir -p "$MBIO_CACHE/go-bin"
   src="$(GOFLAGS=-mod=mod go mod download -json "$module@$version" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
   [ -d "$src" ] || die "$name: go mod download $module@$version gave no source directory"
   work="$(mktemp -d "$MBIO_CACHE/go-bin/$name-build.XXXXXX")"

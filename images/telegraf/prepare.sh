@@ -17,14 +17,8 @@ install_copy() {
   cmp -s "$out/telegraf" "$here/bin/telegraf" 2>/dev/null || { cp "$out/telegraf" "$here/bin/telegraf.tmp.$$" && mv -f "$here/bin/telegraf.tmp.$$" "$here/bin/telegraf"; }
   echo "$out/telegraf"
 }
-# Tests side by side (scripts/test.sh's lanes) and the run's early warm-up ask for it together on an empty
-# cache: one builds, the others wait (images/lib/go-binary.sh does the same).
-mkdir -p "$MBIO_CACHE/telegraf"
-exec 9>"$MBIO_CACHE/telegraf/.$version.lock"
-if ! { [ -x "$out/telegraf" ] && [ "$(cat "$out/tags" 2>/dev/null)" = "$tags" ]; } && ! flock -n 9; then
-  log "telegraf v$version: another build of it is running; waiting for it"
-  flock 9
-fi
+# One build at a time, the copy included (the lanes and the test run's warm-up ask for it together).
+build_lock "$MBIO_CACHE/telegraf/.$version.lock" "telegraf v$version"
 if [ -x "$out/telegraf" ] && [ "$(cat "$out/tags" 2>/dev/null)" = "$tags" ]; then install_copy; exit 0; fi
 command -v go >/dev/null || export PATH="/usr/local/go/bin:$PATH"
 log "building telegraf v$version (slim: $tags) into $out"

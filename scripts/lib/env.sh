@@ -25,6 +25,16 @@ wait_for() {
   done
 }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+# build_lock LOCKFILE WHAT: holds LOCKFILE on fd 9 until the script exits (or `exec 9>&-`). For builds into the
+# cache that tests running side by side (scripts/test.sh's lanes, its warm-up) ask for at once on an empty
+# machine: one builds, the others wait for it, saying so, instead of building it again beside it.
+build_lock() {
+  mkdir -p "$(dirname "$1")"
+  exec 9>"$1"
+  flock -n 9 && return 0
+  log "$2: another build of it is running; waiting for it (lock $1)"
+  flock 9
+}
 
 # Run a command as root: CI and the sandbox machines run as root; elsewhere use sudo.
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
