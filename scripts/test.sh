@@ -60,12 +60,12 @@ unit() { npx --no-install jest --config jest.config.js --ci; }
 # priority; tests/real/preview.sh waits for cloudflare until MBIO_TEST_DEADLINE. The build ends with the
 # run (steps_stop_background); Go's build cache keeps what it compiled for the next run.
 toolchain() {
-  # The Go programs in the sandbox's images and its S3 server (Traefik, Telegraf, Pebble, versitygw; ~15
-  # CPU-minutes on an empty machine) build beside the toolchain instead of after it, when bootstrap, edge,
-  # hetzner-apply and backup-drill would each wait for them: their builds take a lock (images/lib/go-binary.sh),
-  # so a test that needs one waits for this build rather than starting its own.
+  # The Go programs in the sandbox's images, its S3 server and the Hetzner API emulator (Traefik, Telegraf,
+  # Pebble, versitygw, tests/hcloud-emulator; ~15 CPU-minutes on an empty machine) build beside the toolchain
+  # instead of after it, when bootstrap, edge, hetzner-apply and backup-drill would each wait for them: their
+  # builds take a lock (build_lock), so a test that needs one waits for this build rather than starting its own.
   mkdir -p "$MBIO_CACHE/logs"
-  setsid bash -c 'bash images/traefik/prepare.sh && bash images/telegraf/prepare.sh && bash sandbox/pebble/prepare.sh && bash scripts/versitygw.sh build' \
+  setsid bash -c 'bash images/traefik/prepare.sh && bash images/telegraf/prepare.sh && bash sandbox/pebble/prepare.sh && bash scripts/versitygw.sh build && bash tests/hcloud-emulator/run.sh --build' \
     </dev/null >"$MBIO_CACHE/logs/image-binaries.log" 2>&1 &
   step_background $! "image binaries build"
   # shellcheck source=scripts/lib/pulumi-env.sh

@@ -20,10 +20,12 @@ emulator_start() {
   local dir="$1" port="${2:-0}"
   shift $(($# < 2 ? $# : 2))
   : >"$dir/emulator.log"
+  # Built first, outside the wait for it to listen: on an empty machine the first build takes minutes.
+  "$MBIO_ROOT/tests/hcloud-emulator/run.sh" --build >>"$dir/emulator.log" 2>&1 || { tail -20 "$dir/emulator.log"; return 1; }
   "$MBIO_ROOT/tests/hcloud-emulator/run.sh" -listen "127.0.0.1:$port" -state "$dir/hcloud.json" -token-file "$dir/token" \
     -action-delay 200ms "$@" >>"$dir/emulator.log" 2>&1 &
   EMULATOR_PID=$!
-  WAIT_EVERY=1 wait_for "the emulator to listen" 180 grep -q '^hcloud-emulator listening on' "$dir/emulator.log" || { tail -5 "$dir/emulator.log"; return 1; }
+  WAIT_EVERY=1 wait_for "the emulator to listen" 60 grep -q '^hcloud-emulator listening on' "$dir/emulator.log" || { tail -5 "$dir/emulator.log"; return 1; }
   EMULATOR_URL="$(sed -n 's/^hcloud-emulator listening on \(http[^ ]*\) .*/\1/p' "$dir/emulator.log")"
 }
 
