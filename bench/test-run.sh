@@ -37,12 +37,13 @@ export MBIO_UPSTREAM_DIR="${MBIO_UPSTREAM_DIR:-$(cd "$MBIO_ROOT/../shared/upstre
 t0=$SECONDS
 rc=0
 if [ -n "${BENCH_TEST_RUN_LOG:-}" ]; then
-  load_before="not recorded" load_after="not recorded"
+  load_before="not recorded" load_after="not recorded" speed="not recorded"
   grep -q '^test: .* 0 failed' <(sed 's/\x1b\[[0-9;]*m//g' "$logf") || rc="not recorded (failures in the log)"
 else
   git clone -q "$MBIO_ROOT" "$clone"
   git -C "$clone" checkout -q "$commit"
   load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
+  speed="$(machine_speed)"
   log "running the test command in $clone ($kind; log: $logf)"
   if [ "$kind" = nightly ]; then
     (cd "$clone" && bash scripts/test.sh --nightly) >"$logf" 2>&1 || rc=$?
@@ -60,7 +61,8 @@ table="$(grep -E '^(ok|FAIL|SKIP) ' <<<"$summary" | awk '{ status = $1; secs = $
 caches="caches warm"
 [ "$kind" != cold ] || caches="every cache emptied first: ~/.cache/mbio-cloud, Go build and module caches, npm cache, the sandbox images"
 body="Measured $(date -u +%Y-%m-%d) by \`bench/test-run.sh $kind\` on $(machine_description), commit $commit, in a fresh clone
-($caches); load average $load_before at the start, $load_after at the end (2 cores: above 2, other work shared them).
+($caches); load average $load_before at the start, $load_after at the end (2 cores: above 2, other work shared them);
+machine speed at the start (bench/lib.sh machine_speed): $speed.
 Exit code $rc; wall time $([ -n "${BENCH_TEST_RUN_LOG:-}" ] && echo "in the total line below" || echo "${total} s").
 
 $(grep -E '^(total |budget:|ceiling:|failed:|test:)' <<<"$summary" | sed 's/^/    /')
