@@ -61,7 +61,7 @@ table="$(grep -E '^(ok|FAIL|SKIP) ' <<<"$summary" | awk '{ status = $1; secs = $
 caches="caches warm"
 [ "$kind" != cold ] || caches="every cache emptied first: ~/.cache/mbio-cloud, Go build and module caches, npm cache, the sandbox images"
 body="Measured $(date -u +%Y-%m-%d) by \`bench/test-run.sh $kind\` on $(machine_description), commit $commit, in a fresh clone
-($caches); load average $load_before at the start, $load_after at the end (2 cores: above 2, other work shared them);
+($caches); load average $load_before at the start, $load_after at the end (2 cores: a start load above 2 means other work shared them; the end load is mostly the run's own);
 machine speed at the start (bench/lib.sh machine_speed): $speed.
 Exit code $rc; wall time $([ -n "${BENCH_TEST_RUN_LOG:-}" ] && echo "in the total line below" || echo "${total} s").
 

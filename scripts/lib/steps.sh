@@ -27,9 +27,10 @@ steps_init() {
   steps_failures=()
   steps_table=()
   steps_times=()
-  steps_background=()
   steps_log="$(mktemp)"
-  trap 'steps_stop_background; rm -f "$steps_log"' EXIT
+  # A file, not an array: a step runs in a subshell (its output goes through tee), where an array would be lost.
+  steps_background="$(mktemp)"
+  trap 'steps_stop_background; rm -f "$steps_log" "$steps_background"' EXIT
   # What the tree looked like before the run: a developer may run the tests with changes of their own.
   steps_tree_before="$(steps_tree_state)"
 }
@@ -92,7 +93,7 @@ step() {
   fi
 }
 
-step_background() { steps_background+=("$1	$2"); }
+step_background() { printf '%s\t%s\n' "$1" "$2" >>"$steps_background"; }
 
 # A lane: steps that run beside the others (they use resources no other step touches, e.g. the sandbox
 # singleton, and mostly wait on machines booting and services converging). Each step of the lane is
@@ -135,15 +136,14 @@ step_lane_result() {
 # A job started in the background (a plugin build) ends with the run: what it finished is cached (Go's
 # build cache keeps every compiled package), so the next run goes on from there.
 steps_stop_background() {
-  local entry pid what
-  for entry in "${steps_background[@]}"; do
-    pid="${entry%%	*}"
-    what="${entry#*	}"
+  local pid what
+  [ -s "${steps_background:-}" ] || return 0
+  while IFS=$'\t' read -r pid what; do
     kill -0 "$pid" 2>/dev/null || continue
     echo "stopping the background $what (pid $pid; the next run resumes it from the build caches)"
     kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null
-  done
-  steps_background=()
+  done <"$steps_background"
+  : >"$steps_background"
 }
 
 steps_finish() {
