@@ -9,8 +9,10 @@
 #   hz_emulator_restart           stops the emulator and starts it again on its state file
 #   hz_down                       removes machines, firewall tables, networks, registry, emulator
 #   hz_local_up [M W] / hz_local_down   the same environment kept running for a user (scripts/local.sh --hetzner)
+#   hz_monitored_hosts           the hosts InfluxDB holds CPU points of from the last 2 minutes (HZ_MONITORING=1)
 # Set before sourcing: HZ_PREFIX (names; default hz-apply) and HZ_SUBNET (the public /24; default 198.18.7.0/24,
-# a benchmarking range no one routes).
+# a benchmarking range no one routes); HZ_MONITORING=1 deploys the monitoring stack too (InfluxDB and Telegraf
+# from images/, pushed to this run's registry; Grafana cannot run here, as on the sandbox).
 # shellcheck source=sandbox/lib.sh
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)/sandbox/lib.sh"
 # shellcheck source=tests/real/lib/emulator.sh
@@ -25,6 +27,7 @@ HZ_REGISTRY="$HZ_REGISTRY_IP:5000"
 HZ_PRIVATE_CIDR="10.213.0.0/16"
 HZ_PRIVATE_SUBNET="10.213.1.0/24"
 HZ_STACK=staging
+HZ_MONITORING="${HZ_MONITORING:-0}"
 
 # The machines machine.sh makes for this emulator (names $HZ_PREFIX-<server id>); HZ_VOLUME_DIR (set by hz_up: the
 # emulator's -volume-dir) lets machine.sh cleanup release the loop devices of this run's volumes.
@@ -91,11 +94,15 @@ hz_push() {
 # groups) with what this machine can run: the sandbox machines' engine (docker.io, no IPVS, no IPsec: unencrypted
 # dnsrr overlays, host-mode ports, as the sandbox), Hetzner volumes for the stateful named volumes (storage.driver
 # hetzner-volumes: the emulator's volumes are loop devices in the machines; the CSI plugin needs Docker ≥ 26), no
-# backups, no monitoring (its images are built by sandbox/up.sh into the singleton's registry), no DNS, no Portainer, ACME over http (no CA reachable:
-# Traefik serves its default certificate; issuance is tests/real/edge.sh's).
+# backups, monitoring only with HZ_MONITORING=1 (two more images to build and push, and its stack to converge on
+# every machine), no DNS, no Portainer, ACME over http (no CA reachable: Traefik serves its default certificate;
+# issuance is tests/real/edge.sh's). IMAGES: the `images` map's entries (role: reference, comma-separated).
 hz_stack_config() {
-  local managers="$1" workers="$2" traefik="$3" engine
+  local managers="$1" workers="$2" images="$3" engine monitoring="{ enabled: false }"
   engine="$(docker run --rm --entrypoint cat "$HZ_IMAGE" /etc/mbio-sandbox-docker-version)"
+  # Telegraf reads the Docker socket as the machines' docker group (docker stack deploy ignores group_add).
+  [ "$HZ_MONITORING" != 1 ] ||
+    monitoring="{ grafana: false, dockerGid: $(docker run --rm --entrypoint getent "$HZ_IMAGE" group docker | cut -d: -f3) }"
   cat >>"$HZ_WORK/project/Pulumi.$HZ_STACK.yaml" <<EOF
 config:
   hcloud:endpoint: $HZ_URL
@@ -113,10 +120,10 @@ config:
   mbio-cloud:dockerEngine: { package: docker.io, version: "$engine" }
   mbio-cloud:swarm: { overlayEncrypted: false, endpointMode: dnsrr, publishMode: host, overlayMtu: 1400 }
   mbio-cloud:storage: { driver: hetzner-volumes, hetznerVolumes: { defaultSizeGb: 10 } }
-  mbio-cloud:monitoring: { enabled: false }
+  mbio-cloud:monitoring: $monitoring
   mbio-cloud:backup: { enabled: false }
   mbio-cloud:gitlab: { enabled: false }
-  mbio-cloud:images: { traefik: "$traefik" }
+  mbio-cloud:images: { $images }
   mbio-cloud:edge: { acme: { challenge: http } }
   mbio-cloud:dns: { provider: none }
   mbio-cloud:controlPlane: { enabled: false }
@@ -141,14 +148,42 @@ hz_up() {
   hz_registry || return 1
   traefik="$(hz_image mbio-sandbox/traefik "$MBIO_ROOT/images/traefik" traefik)" || return 1
   traefik="$(hz_push "$traefik" "traefik:$(cat "$MBIO_ROOT/images/traefik/VERSION")")" || return 1
+  local images="traefik: \"$traefik\"" name ref
+  if [ "$HZ_MONITORING" = 1 ]; then
+    for name in influxdb telegraf; do
+      ref="$(hz_image "mbio-sandbox/$name" "$MBIO_ROOT/images/$name" "$name")" || return 1
+      ref="$(hz_push "$ref" "$name:$(cat "$MBIO_ROOT/images/$name/VERSION")")" || return 1
+      images+=", $name: \"$ref\""
+    done
+  fi
   hz_emulator_start || return 1
   cp -r "$MBIO_ROOT"/{index.ts,components,package.json,tsconfig.json,Pulumi.yaml} "$HZ_WORK/project/"
   ln -s "$MBIO_ROOT/node_modules" "$HZ_WORK/project/node_modules"
   (cd "$HZ_WORK/project" && pulumi --non-interactive stack init "$HZ_STACK" >/dev/null) || return 1
-  hz_stack_config "$managers" "$workers" "$traefik"
+  hz_stack_config "$managers" "$workers" "$images"
   hz_pulumi config set --secret mbio-cloud:sshPrivateKey <"$HZ_WORK/id_ed25519" >/dev/null
   hz_pulumi config set --secret hcloud:token <"$HZ_WORK/token" >/dev/null
   printf '%s' "$HZ_PREFIX-$(od -An -N9 -tx1 /dev/urandom | tr -d ' \n')" | hz_pulumi config set --secret mbio-cloud:adminPassword >/dev/null
+  [ "$HZ_MONITORING" = 1 ] || return 0
+  local key
+  # In 0600 files of the run (hz_monitored_hosts reads as the reader user), to Pulumi through stdin.
+  for key in influxdbAdminPassword influxdbWriterPassword influxdbReaderPassword grafanaAdminPassword; do
+    (umask 077 && od -An -N18 -tx1 /dev/urandom | tr -d ' \n' >"$HZ_WORK/$key")
+    hz_pulumi config set --secret "mbio-cloud:$key" <"$HZ_WORK/$key" >/dev/null
+  done
+}
+
+# The hosts (Telegraf's host tag: the node's hostname, the server's name) InfluxDB holds CPU points of from the
+# last 2 minutes, one per line, sorted: asked on the first manager's machine, inside the InfluxDB task, as the
+# reader user (its password from a 0600 file, through the task's environment of that one exec, never argv).
+hz_monitored_hosts() {
+  local mid task
+  mid="$(hz_api "servers?name=$HZ_STACK-manager-1" | jq -r '.servers[0].id')"
+  task="$(hz_on "$mid" docker ps -q --filter label=com.docker.swarm.service.name=monitoring_influxdb | head -n1)"
+  [ -n "$task" ] || return 1
+  # shellcheck disable=SC2016 # expanded by the machine's shell
+  hz_on "$mid" sh -c 'INFLUX_PASSWORD="$(cat)" exec docker exec -e INFLUX_USERNAME=reader -e INFLUX_PASSWORD "$1" influx -database mbio -format json -execute "SELECT count(usage_idle) FROM cpu WHERE time > now() - 2m AND cpu = '\''cpu-total'\'' GROUP BY host"' sh "$task" <"$HZ_WORK/influxdbReaderPassword" |
+    jq -r '[.results[]?.series[]? | select(.values[0][1] > 0) | .tags.host] | sort | .[]'
 }
 
 hz_down_objects() {
