@@ -197,8 +197,12 @@ cmd_apply() {
     args=(${HZ_MACHINE_ARGS:-})
     # The firewall first: the machine is never reachable unfiltered.
     apply_firewall "$id" "$public_ip" "$(jq -c '.firewall' <<<"$spec")"
+    # /var/lib/docker on a volume of its own (anonymous: removed with the machine, docker rm -v), as the sandbox's
+    # machines: on the container's overlay root the machine's engine falls back to vfs, whose container roots are
+    # mode 0700, and an image's non-root user (Telegraf's) cannot even stat /bin/sh.
     docker_run_machine "$name" "$image" --hostname "$(jq -r '.name' <<<"$spec")" --label "$label" --label "hz-server=$id" \
-      --network "$HZ_PUBLIC_NETWORK" --ip "$public_ip" --device-cgroup-rule 'b 7:* rmw' "${args[@]}"
+      --network "$HZ_PUBLIC_NETWORK" --ip "$public_ip" --device-cgroup-rule 'b 7:* rmw' \
+      -v /var/lib/docker "${args[@]}"
     say "$name: started at $public_ip"
     connect_networks "$name" "$spec"
     attach_volumes "$name" "$spec"

@@ -2,7 +2,8 @@
 # Scaling a Hetzner-shaped environment (tests/real/lib/hetzner-sim.sh: the program through the real hcloud provider
 # onto the emulator's machines): 1 manager + 1 worker, then workers 1 → 2 (a new server boots its user-data and
 # joins the Swarm over the private network) → 1 (the removed server leaves the Swarm, the emulator and the host:
-# no machine, no firewall table), refresh clean after each step, then destroy leaves nothing.
+# no machine, no firewall table), refresh clean after each step, then destroy leaves nothing. Monitoring runs on this
+# stack (HZ_MONITORING=1): InfluxDB receives CPU points from every server, the new one included after scale-out.
 # Ends with "hetzner-scale: N passed, M failed".
 set -uo pipefail
 # shellcheck source=scripts/lib/pulumi-env.sh
@@ -11,7 +12,7 @@ cd "$MBIO_ROOT" || exit 1
 TEST_NAME=hetzner-scale
 # shellcheck source=tests/real/lib/check.sh
 . "$MBIO_ROOT/tests/real/lib/check.sh"
-HZ_PREFIX=hz-scale HZ_SUBNET=198.18.8.0/24
+HZ_PREFIX=hz-scale HZ_SUBNET=198.18.8.0/24 HZ_MONITORING=1
 # shellcheck source=tests/real/lib/hetzner-sim.sh
 . "$MBIO_ROOT/tests/real/lib/hetzner-sim.sh"
 
@@ -34,6 +35,9 @@ ready_nodes() { [ "$(hz_on "$mid" docker node ls --format '{{.Hostname}} {{.Stat
 servers() { [ "$(hz_api servers | jq -r '.meta.pagination.total_entries')" = "$1" ]; }
 two_and_two() { servers 2 && wait_for "2 Ready nodes" 60 ready_nodes 2; }
 check "2 servers, 2 Ready nodes" two_and_two
+# Telegraf's host tag is the node's hostname, which is the server's name (machine.sh --hostname).
+monitored() { [ "$(hz_monitored_hosts | paste -sd' ')" = "$1" ]; }
+check "InfluxDB receives points from every server" wait_for "points from both servers" 180 monitored "staging-manager-1 staging-worker-1"
 
 hz_pulumi config set mbio-cloud:workers 2 >/dev/null
 t=$SECONDS
@@ -44,6 +48,7 @@ check "the emulator holds staging-worker-2" test -n "$w2"
 check "its machine runs" container_running "$HZ_PREFIX-$w2"
 check "3 nodes Ready" wait_for "3 Ready nodes" 60 ready_nodes 3
 check "staging-worker-2 joined over the private network" bash -c "[ \"\$(docker exec $HZ_PREFIX-$w2 docker info --format '{{.Swarm.NodeAddr}}')\" = \"\$(curl -fsS -H @$work/auth $HZ_URL/servers/$w2 | jq -r '.server.private_net[0].ip')\" ]"
+check "InfluxDB receives points from staging-worker-2 too" wait_for "points from three servers" 180 monitored "staging-manager-1 staging-worker-1 staging-worker-2"
 check "refresh clean after scale-out" to "$work/r-2.log" hz_pulumi refresh --preview-only --expect-no-changes
 
 hz_pulumi config set mbio-cloud:workers 1 >/dev/null

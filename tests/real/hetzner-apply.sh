@@ -18,9 +18,10 @@
 #   - the emulator restarted on its state file: no drift;
 #   - `pulumi destroy`: the emulator holds no resource, no machine container, no firewall table, no volume file and
 #     no loop device is left.
-# Off on this stack, and why (tests/real/lib/hetzner-sim.sh hz_stack_config): monitoring (its images are built
-# into the sandbox singleton's registry, which this test does not use), DNS (no Cloudflare stand-in), backups,
-# Portainer, the GitLab runner; ACME has no CA to reach (issuance is tests/real/edge.sh's).
+# Off on this stack, and why (tests/real/lib/hetzner-sim.sh hz_stack_config): monitoring (HZ_MONITORING=1 turns it
+# on: tests/nightly/hetzner-scale.sh checks points from every server; here it would add two image pushes and a
+# stack converging on every machine), DNS (no Cloudflare stand-in), backups, Portainer, the GitLab runner; ACME has
+# no CA to reach (issuance is tests/real/edge.sh's).
 # Needs Docker, the sandbox's machine, registry and Traefik images (sandbox/up.sh builds them once) and root
 # (nftables on the host). Ends with "hetzner-apply: N passed, M failed".
 set -uo pipefail
