@@ -206,6 +206,9 @@ machine_booted() {
   [ "$state" = running ] || warn "$name: systemd degraded; failed units: $(docker exec "$name" systemctl --failed --no-legend --plain | awk '{print $1}' | xargs)"
 }
 machine_systemd_up() { case "$(docker exec "$1" systemctl is-system-running 2>/dev/null)" in running | degraded) return 0 ;; *) return 1 ;; esac; }
+# The docker group's gid in machine IMAGE: Telegraf reads the engine's socket as that group (monitoring.dockerGid;
+# docker stack deploy ignores group_add).
+machine_docker_gid() { docker run --rm --entrypoint getent "$1" group docker | cut -d: -f3; }
 # The newest machine image sandbox/up.sh built (empty when there is none).
 sandbox_machine_image() { docker images --filter "label=$IMAGE_LABEL=machine" --format '{{.Repository}}:{{.Tag}}' "$MACHINE_REPO" | head -n1; }
 

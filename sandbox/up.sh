@@ -571,7 +571,7 @@ EOF
   mbio-cloud:monitoring:
     grafana: false
     # Telegraf reads the Docker socket as this group (docker stack deploy ignores group_add).
-    dockerGid: $(docker run --rm --entrypoint getent "$MACHINE_IMAGE" group docker | cut -d: -f3)
+    dockerGid: $(machine_docker_gid "$MACHINE_IMAGE")
   # Images built from images/*/ and pushed to the sandbox registry $REGISTRY (role: reference).
 EOF
     if [ "${#IMAGE_REFS[@]}" -eq 0 ]; then

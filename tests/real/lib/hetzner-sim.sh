@@ -100,9 +100,7 @@ hz_push() {
 hz_stack_config() {
   local managers="$1" workers="$2" images="$3" engine monitoring="{ enabled: false }"
   engine="$(docker run --rm --entrypoint cat "$HZ_IMAGE" /etc/mbio-sandbox-docker-version)"
-  # Telegraf reads the Docker socket as the machines' docker group (docker stack deploy ignores group_add).
-  [ "$HZ_MONITORING" != 1 ] ||
-    monitoring="{ grafana: false, dockerGid: $(docker run --rm --entrypoint getent "$HZ_IMAGE" group docker | cut -d: -f3) }"
+  [ "$HZ_MONITORING" != 1 ] || monitoring="{ grafana: false, dockerGid: $(machine_docker_gid "$HZ_IMAGE") }"
   cat >>"$HZ_WORK/project/Pulumi.$HZ_STACK.yaml" <<EOF
 config:
   hcloud:endpoint: $HZ_URL
